@@ -1,0 +1,233 @@
+"""What the screen must show, derived from the safety state at a moment. Pure.
+
+The kiosk draws a :class:`View`; it never reads :class:`~app.core.safety.State` directly, so every
+safety state has exactly one screen and the screen can never disagree with the core. The same view
+gives the systemd STATUS line (DESIGN.md §3.4).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+from . import session
+from .safety import Link, Mode, PauseReason, SafetyConfig, State
+from .units import from_kmh, unit_label
+
+
+class Screen(enum.Enum):
+    HOME = "home"
+    PREFLIGHT = "preflight"
+    COUNTDOWN = "countdown"
+    RUNNING = "running"
+    PAUSED_RAILS = "paused_rails"
+    PAUSED_LINK = "paused_link"
+    PAUSED_USER = "paused_user"
+    TURNAROUND = "turnaround"
+    RESUMING = "resuming"
+    ESTOP = "estop"
+    COOLDOWN = "cooldown"
+    SUMMARY = "summary"
+    FAULT = "fault"
+
+
+#: Screens on which the belt is, or may soon be, moving: Pause and Stop must be on them (issue 4).
+ACTIVE_SCREENS = frozenset({Screen.COUNTDOWN, Screen.RUNNING, Screen.RESUMING})
+#: Full-screen safety states: nothing else may cover them.
+SAFETY_SCREENS = frozenset({Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.ESTOP, Screen.FAULT})
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str          # catalogue key: check_lanyard, check_rails, check_link, check_facing, check_speed
+    ok: bool
+    live: bool = True  # False: a reminder the person confirms by looking (facing away, slowest speed)
+
+
+@dataclass(frozen=True)
+class PhaseInfo:
+    index: int
+    name: str
+    direction: str
+    speed: float        # in the view's units
+    incline_pct: float
+    rails: str
+    cue: str
+    seconds: float
+    round_label: str
+
+
+@dataclass(frozen=True)
+class View:
+    screen: Screen
+    units: str
+    unit_label: str
+    program_id: str | None
+    program_name: str | None
+    member_name: str | None
+    lanyard_clipped: bool
+    rails_held: bool
+    link: str                         # none | up | down
+    checks: tuple[Check, ...] = ()
+    start_enabled: bool = False
+    countdown: int | None = None      # whole seconds left in a start/resume countdown
+    phase: PhaseInfo | None = None
+    next_phase: PhaseInfo | None = None
+    phase_left_s: float = 0.0
+    session_left_s: float = 0.0
+    session_total_s: float = 0.0
+    active_s: float = 0.0
+    progress: float = 0.0              # 0..1 of the whole program
+    phase_progress: float = 0.0        # 0..1 of the current phase
+    warning: bool = False              # within the last seconds before a phase change
+    rails_required: bool = True
+    rails_grace: bool = False          # hands off in a required phase, grace running
+    actual_speed: float | None = None  # what the link or belt sensor reports, in the view's units
+    actual_incline: float | None = None
+    distance_m: float | None = None
+    hold_progress: float = 0.0         # 0..1 of the hold-the-rails time before a resume countdown
+    pause_reason: str | None = None
+    outcome: str | None = None
+    outcome_reason: str = ""
+    phases_completed: int = 0
+    phases_total: int = 0
+    pauses: int = 0
+    fault: str = ""
+    status_line: str = ""
+
+
+def _phase_info(state: State, index: int, units: str) -> PhaseInfo | None:
+    phase = session.phase(state.program, index) if state.program else None
+    if phase is None:
+        return None
+    return PhaseInfo(index, phase.name, phase.direction, round(from_kmh(phase.speed_kmh, units), 1),
+                     phase.incline_pct, phase.rails, phase.cue, phase.seconds, phase.round_label)
+
+
+def _screen(state: State) -> Screen:
+    mode = state.mode
+    if mode is Mode.PAUSED:
+        return {
+            PauseReason.RAILS: Screen.PAUSED_RAILS,
+            PauseReason.LINK: Screen.PAUSED_LINK,
+            PauseReason.TURN: Screen.TURNAROUND,
+        }.get(state.pause_reason, Screen.PAUSED_USER)
+    return {
+        Mode.IDLE: Screen.HOME,
+        Mode.READY: Screen.PREFLIGHT,
+        Mode.COUNTDOWN: Screen.COUNTDOWN,
+        Mode.RUNNING: Screen.RUNNING,
+        Mode.RESUMING: Screen.RESUMING,
+        Mode.ESTOP: Screen.ESTOP,
+        Mode.COOLDOWN: Screen.COOLDOWN,
+        Mode.SUMMARY: Screen.SUMMARY,
+        Mode.FAULT: Screen.FAULT,
+    }[mode]
+
+
+def build_view(state: State, now: float, cfg: SafetyConfig) -> View:
+    """Everything the screen shows at *now*."""
+    program = state.program
+    units = (state.member.units if state.member else None) or (program.units if program else "mph")
+    screen = _screen(state)
+    active = state.active_seconds(now)
+    total = program.total_seconds if program else 0.0
+    pos = session.position(program, active) if program else None
+    index = state.phase_index
+    phase = _phase_info(state, index, units)
+    next_phase = _phase_info(state, index + 1, units)
+    phase_left = 0.0
+    phase_progress = 0.0
+    if program and index < len(program.phases):
+        end = session.phase_ends(program)[index]
+        phase_left = max(0.0, end - active)
+        seconds = program.phases[index].seconds
+        phase_progress = min(1.0, max(0.0, 1 - phase_left / seconds)) if seconds else 1.0
+    countdown = None
+    if state.countdown_until is not None and state.mode in (Mode.COUNTDOWN, Mode.RESUMING):
+        countdown = max(1, math.ceil(state.countdown_until - now - 1e-9))
+    hold = 0.0
+    if state.mode is Mode.PAUSED and state.rails_held_since is not None and cfg.rails_hold_s > 0:
+        hold = min(1.0, max(0.0, (now - state.rails_held_since) / cfg.rails_hold_s))
+    checks = (
+        Check("check_lanyard", state.lanyard_clipped),
+        Check("check_rails", state.rails_held),
+        Check("check_link", state.link is not Link.DOWN, live=state.link is not Link.NONE),
+        Check("check_facing", True, live=False),
+        Check("check_speed", True, live=False),
+    )
+    actual = None if state.belt_speed_kmh is None else round(from_kmh(state.belt_speed_kmh, units), 1)
+    view = View(
+        screen=screen,
+        units=units,
+        unit_label=unit_label(units),
+        program_id=program.id if program else None,
+        program_name=program.name if program else None,
+        member_name=state.member.name if state.member else None,
+        lanyard_clipped=state.lanyard_clipped,
+        rails_held=state.rails_held,
+        link=state.link.value,
+        checks=checks,
+        start_enabled=state.mode is Mode.READY and all(c.ok for c in checks),
+        countdown=countdown,
+        phase=phase,
+        next_phase=next_phase,
+        phase_left_s=phase_left,
+        session_left_s=pos.session_left if pos else 0.0,
+        session_total_s=total,
+        active_s=active,
+        progress=min(1.0, active / total) if total else 0.0,
+        phase_progress=phase_progress,
+        warning=state.mode is Mode.RUNNING and next_phase is not None and 0 < phase_left <= cfg.phase_warning_s,
+        rails_required=state.rails_required,
+        rails_grace=state.mode is Mode.RUNNING and state.rails_released_at is not None and state.rails_required,
+        actual_speed=actual,
+        actual_incline=state.belt_incline_pct,
+        distance_m=state.distance_m,
+        hold_progress=hold,
+        pause_reason=state.pause_reason.value if state.pause_reason else None,
+        outcome=state.outcome,
+        outcome_reason=state.outcome_reason,
+        phases_completed=state.ended_phases_completed if state.outcome else min(index, len(program.phases) if program else 0),
+        phases_total=len(program.phases) if program else 0,
+        pauses=state.pauses,
+        fault=state.fault,
+    )
+    return _with_status(view)
+
+
+def _with_status(view: View) -> View:
+    from dataclasses import replace
+
+    return replace(view, status_line=status_line(view))
+
+
+def status_line(view: View) -> str:
+    """The short systemd STATUS= line (DESIGN.md §3.4): ``running: Warm-up 1:20 left``."""
+    screen = view.screen
+    if screen is Screen.RUNNING and view.phase:
+        return f"running: {view.phase.name} {session.format_clock(view.phase_left_s)} left"
+    if screen is Screen.PAUSED_RAILS:
+        return "paused: rails released"
+    if screen is Screen.PAUSED_LINK:
+        return "paused: treadmill link lost"
+    if screen is Screen.PAUSED_USER:
+        return "paused: by the user"
+    if screen is Screen.TURNAROUND:
+        return "paused: turn around"
+    if screen is Screen.ESTOP:
+        return "emergency stop: lanyard pulled"
+    if screen is Screen.FAULT:
+        return f"fault: {view.fault}"[:120]
+    if screen is Screen.COUNTDOWN:
+        return f"starting: {view.program_name}"
+    if screen is Screen.RESUMING:
+        return "resuming"
+    if screen is Screen.PREFLIGHT:
+        return f"ready: {view.program_name}"
+    if screen is Screen.COOLDOWN:
+        return f"cooling down: {view.outcome}"
+    if screen is Screen.SUMMARY:
+        return f"finished: {view.outcome}"
+    return "idle: home screen"

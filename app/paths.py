@@ -1,0 +1,37 @@
+"""Where things live: the database, the built-in assets. XDG on a desktop, FHS on the appliance."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APPLIANCE_STATE_DIR = Path("/var/lib/backstep")
+
+
+def assets_dir() -> Path:
+    """``assets/`` of a source checkout, or the copy the installer puts beside the venv."""
+    env = os.environ.get("BACKSTEP_ASSETS")
+    if env:
+        return Path(env)
+    for candidate in (
+        Path(__file__).resolve().parent.parent / "assets",
+        Path(sys.prefix) / "share" / "backstep" / "assets",
+        Path("/opt/backstep/assets"),
+    ):
+        if (candidate / "programs").is_dir():
+            return candidate
+    return Path(__file__).resolve().parent.parent / "assets"
+
+
+def default_db_path(configured: str = "") -> Path:
+    """$BACKSTEP_DB, then the config's path, then /var/lib/backstep (appliance), then XDG."""
+    env = os.environ.get("BACKSTEP_DB")
+    if env:
+        return Path(env)
+    if configured:
+        return Path(configured)
+    if APPLIANCE_STATE_DIR.is_dir() and os.access(APPLIANCE_STATE_DIR, os.W_OK):
+        return APPLIANCE_STATE_DIR / "backstep.db"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "backstep" / "backstep.db"

@@ -1,0 +1,5 @@
+"""Backstep's hardware: a leaf library. It never imports ``app`` or pygame (DESIGN.md §1).
+
+Sensors on gpiozero device classes, the CSAFE treadmill link over pyserial, a CSAFE treadmill
+simulator, and the simulated station that puts them together on gpiozero's MockFactory.
+"""
