@@ -1,0 +1,244 @@
+"""Run one session from a script, through the real core, store and simulated hardware.
+
+The script's clock drives everything: the station's clock *is* the script time, so a run is exact
+and repeatable however fast it goes. With ``speed`` set, the run sleeps so that script time moves at
+``speed`` times real time (``speed=1`` is real time, so a crash test can kill it mid-session).
+
+Sensor lines (``lanyard``, ``rails``) drive gpiozero MockFactory pins of the simulated station, so
+the production GPIO adapters turn them into events. ``link lost|restored`` become the link's own
+events: the CSAFE link notices silence on the wall clock, which a script clock cannot speed up.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..config import Config
+from ..core.events import (
+    ConfirmTapped,
+    LinkLost,
+    LinkRestored,
+    PainTapped,
+    PauseTapped,
+    ProgramChosen,
+    ResumeTapped,
+    StartTapped,
+    StopTapped,
+)
+from ..core.program import Program
+from ..core.safety import Link
+from .loop import Station
+from .script import Command, ScriptLine
+from .store import Store
+
+TAPS = {
+    "start": StartTapped,
+    "pause": PauseTapped,
+    "resume": ResumeTapped,
+    "stop": StopTapped,
+    "confirm": ConfirmTapped,
+    "pain": PainTapped,
+}
+
+#: With no ``end`` line, stop this long after the program could have finished at the latest.
+RUN_ON_LIMIT_S = 3600.0
+
+
+class ScriptClock:
+    """The simulation's clock: moves only when the runner moves it."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class SimulationResult:
+    session_id: int | None
+    program: str
+    status: str
+    active_seconds: float
+    elapsed_seconds: float
+    phases_completed: int
+    phases_total: int
+    pauses: list[dict] = field(default_factory=list)
+    emergency_stops: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    samples: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "program": self.program,
+            "status": self.status,
+            "active_seconds": round(self.active_seconds, 3),
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "phases_completed": self.phases_completed,
+            "phases_total": self.phases_total,
+            "pauses": self.pauses,
+            "emergency_stops": self.emergency_stops,
+            "events": self.events,
+            "samples": self.samples,
+        }
+
+
+class SimulatedHardware:
+    """The simulated station's sensors, wired to a :class:`Station` through the real adapters."""
+
+    def __init__(self, config: Config, station: Station):
+        from hardware.sim import SimulatedStation
+
+        from .devices import attach_sensors
+
+        self.sim = SimulatedStation.from_config(config.gpio) if hasattr(SimulatedStation, "from_config") else SimulatedStation(config.gpio)
+        self.sensors = attach_sensors(config, station.post, pin_factory=self.sim.pin_factory)
+        self.station = station
+
+    def apply(self, command: Command) -> None:
+        self.sim.apply(command.text)
+
+    def close(self) -> None:
+        for thing in (self.sensors, self.sim):
+            closer = getattr(thing, "close", None)
+            if closer:
+                closer()
+
+
+def run_script(
+    program: Program,
+    script: list[ScriptLine],
+    store: Store,
+    config: Config,
+    *,
+    speed: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    settle: Callable[[Station, Command], None] | None = None,
+) -> SimulationResult:
+    """Run *script* against *program*. Returns the summary read back from the store."""
+    clock = ScriptClock()
+    station = Station(config, store, clock=clock, wall=time.time, link=Link.UP, source="simulate")
+    hardware = SimulatedHardware(config, station)
+    first_event_id = _max_event_id(store)
+    real_start = time.monotonic()
+
+    def move_to(target: float) -> None:
+        # Step through every core deadline and 1 Hz sample on the way, at its own time.
+        while True:
+            deadline = station.next_deadline()
+            if deadline is None or deadline > target:
+                break
+            _wait(deadline)
+            clock.t = max(clock.t, deadline)
+            station.process(clock.t)
+        _wait(target)
+        clock.t = max(clock.t, target)
+        station.process(clock.t)
+
+    def _wait(until: float) -> None:
+        if speed:
+            delay = real_start + until / speed - time.monotonic()
+            if delay > 0:
+                sleep(delay)
+
+    try:
+        station.post(ProgramChosen(program), at=0.0)
+        station.process(0.0)
+        ended = False
+        for line in script:
+            move_to(line.seconds)
+            command = line.command
+            if command.what == "end":
+                ended = True
+                break
+            if command.what == "tap":
+                station.post(TAPS[command.arg](), at=clock.t)
+            elif command.what == "link":
+                station.post(LinkLost("cable pulled") if command.arg == "lost" else LinkRestored(), at=clock.t)
+            else:
+                hardware.apply(command)
+                (settle or _settle_sensors)(station, command)
+            station.process(clock.t)
+        if not ended:
+            limit = clock.t + program.total_seconds + RUN_ON_LIMIT_S
+            while station.session_id is not None and clock.t < limit:
+                move_to(min(limit, (station.next_deadline() or limit)))
+            move_to(clock.t)
+        if station.session_id is not None:
+            _interrupt(station, store, clock.t)
+        store.flush()
+    finally:
+        hardware.close()
+    return _summary(store, station, program, first_event_id)
+
+
+def _settle_sensors(station: Station, command: Command, timeout: float = 2.0) -> None:
+    """Wait (real time, bounded) until a sensor command has reached the core through the adapter.
+
+    The re-arm debounce of the GPIO adapters runs on the wall clock; the script clock stands still
+    meanwhile, so the event is stamped with the script time of its line.
+    """
+    want = {
+        ("lanyard", "clipped"): lambda s: s.lanyard_clipped,
+        ("lanyard", "pulled"): lambda s: not s.lanyard_clipped,
+        ("rails", "held"): lambda s: s.rails_held,
+        ("rails", "released"): lambda s: not s.rails_held,
+    }.get((command.what, command.arg))
+    if want is None:
+        return
+    give_up = time.monotonic() + timeout
+    while True:
+        station.process(station.clock())
+        if want(station.state) or time.monotonic() > give_up:
+            return
+        time.sleep(0.005)
+
+
+def _interrupt(station: Station, store: Store, at: float) -> None:
+    """The script ended mid-session: stop the belt and close the session as interrupted."""
+    station.shutdown()
+    session_id = station.session_id
+    start = station._session_clock_start or at
+    store.close_session(session_id, status="interrupted", wall=station.wall_of(at),
+                        active_seconds=station.state.active_seconds(at), elapsed_seconds=at - start,
+                        phases_completed=station.state.phase_index, reason="the script ended during the session")
+    station.session_id = None
+
+
+def _max_event_id(store: Store) -> int:
+    rows = list(store.db.query("select coalesce(max(id), 0) as m from events"))
+    return rows[0]["m"]
+
+
+def _summary(store: Store, station: Station, program: Program, first_event_id: int) -> SimulationResult:
+    events = list(store.db.query("select * from events where id > ? order by id", [first_event_id]))
+    session_id = station.last_session_id if station.last_session_id not in (None, -1) else None
+    row = store.session(session_id) if session_id else None
+    pauses: list[dict] = []
+    open_pause: dict | None = None
+    for event in events:
+        if event["kind"] == "pause":
+            open_pause = {"reason": json.loads(event["detail"]).get("reason"), "at": event["clock_s"], "resumed_at": None}
+            pauses.append(open_pause)
+        elif event["kind"] == "resume" and open_pause is not None:
+            open_pause["resumed_at"] = event["clock_s"]
+            open_pause = None
+        elif event["kind"] in ("emergency_stop", "stop", "pain", "completed"):
+            open_pause = None
+    return SimulationResult(
+        session_id=session_id,
+        program=program.id,
+        status=row["status"] if row else "not_started",
+        active_seconds=row["active_seconds"] if row else 0.0,
+        elapsed_seconds=row["elapsed_seconds"] if row else 0.0,
+        phases_completed=row["phases_completed"] if row else 0,
+        phases_total=len(program.phases),
+        pauses=pauses,
+        emergency_stops=[{"at": e["clock_s"]} for e in events if e["kind"] == "emergency_stop"],
+        events=[{"at": e["clock_s"], "kind": e["kind"], **({"detail": json.loads(e["detail"])} if e["detail"] not in (None, "{}") else {})} for e in events],
+        samples=len(store.samples(session_id)) if session_id else 0,
+    )

@@ -1,0 +1,256 @@
+"""The session store: every session, phase, 1 Hz sample and event, in SQLite via sqlite-utils.
+
+Why it is built this way (DESIGN.md §5):
+
+- WAL and ``synchronous=FULL``: a committed second survives a power cut.
+- One writer, the main loop. Samples and ordinary events are buffered and committed together at
+  least once a second (:meth:`Store.flush`); a safety event is committed at once.
+- The session row is written at start and updated on every flush, so a crash leaves a row that the
+  next :class:`Store` marks ``interrupted``, with its samples kept.
+- A file that is corrupt or comes from a newer Backstep is never overwritten: it is renamed aside,
+  reported in one line (:attr:`Store.notices`), and a fresh database is started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlite_utils import Database
+
+from .migrations import SCHEMA_VERSION, migrations
+
+#: Events that are safety events (DESIGN.md §2 rule 8): committed at once, never only buffered.
+SAFETY_EVENTS = frozenset({
+    "start_refused", "start_cancelled", "pause", "resume", "emergency_stop", "estop_cleared",
+    "lanyard_pulled", "lanyard_clipped", "link_lost", "link_restored", "confirm_refused",
+    "resume_refused", "pain", "stop", "fault", "fault_cleared", "speed_capped", "sensor_fault",
+    "completed", "session_started",
+})
+
+
+class StoreError(Exception):
+    """The database cannot be used at all (e.g. the folder is not writable)."""
+
+
+def iso(wall: float) -> str:
+    """ISO 8601 with the local UTC offset, millisecond precision: ``2026-11-21T16:45:28.123+00:00``."""
+    return datetime.fromtimestamp(wall, tz=timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+class Store:
+    """Open (or create) the database at *path*.
+
+    :param path: the SQLite file; its folder is created if missing.
+    :param station_id: written on every session row, for exports from several stations.
+    """
+
+    def __init__(self, path: str | os.PathLike, station_id: str = "backstep-1"):
+        self.path = Path(path)
+        self.station_id = station_id
+        self.notices: list[str] = []
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.path.parent}: cannot create the database folder ({exc.strerror}); check the path and permissions") from None
+        self.db = self._open_checked()
+        self._samples: list[dict] = []
+        self._events: list[dict] = []
+        self._session_updates: dict[int, dict] = {}
+        self.recover_interrupted()
+
+    # --- opening --------------------------------------------------------------------------
+
+    def _open_checked(self) -> Database:
+        problem = self._problem_with_existing_file()
+        if problem:
+            aside = self._move_aside(problem)
+            self.notices.append(f"{self.path}: {problem}; moved it aside to {aside.name} and started a fresh database (nothing was deleted)")
+        try:
+            return self._open()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the database ({exc}); check the folder is writable") from None
+
+    def _problem_with_existing_file(self) -> str | None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return None
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            try:
+                result = conn.execute("PRAGMA quick_check").fetchone()
+                if not result or result[0] != "ok":
+                    return f"the database is damaged ({result[0] if result else 'no answer'})"
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    return f"the database comes from a newer Backstep (schema {version}, this one knows {SCHEMA_VERSION})"
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            return f"the file is not a readable database ({exc})"
+        return None
+
+    def _move_aside(self, problem: str) -> Path:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        kind = "newer" if "newer" in problem else "corrupt"
+        aside = self.path.with_name(f"{self.path.name}.{kind}-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(str(self.path) + suffix)
+            if source.exists():
+                source.rename(Path(str(aside) + suffix))
+        return aside
+
+    def _open(self) -> Database:
+        conn = sqlite3.connect(str(self.path), check_same_thread=False)
+        db = Database(conn)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        migrations.apply(db)
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return db
+
+    def recover_interrupted(self) -> list[int]:
+        """Mark sessions left ``running`` by a crash as ``interrupted``. Returns their ids."""
+        rows = list(self.db.query("select id, last_saved_at, started_at from sessions where status = 'running'"))
+        with self.db.atomic():
+            for row in rows:
+                self.db["sessions"].update(row["id"], {
+                    "status": "interrupted",
+                    "stop_reason": "the station stopped during the session (power cut or crash)",
+                    "ended_at": row["last_saved_at"] or row["started_at"],
+                })
+        if rows:
+            ids = ", ".join(str(r["id"]) for r in rows)
+            self.notices.append(f"{self.path}: session {ids} was left open by a crash or power cut; marked interrupted, samples kept")
+        return [r["id"] for r in rows]
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def open_session(self, *, program: Any, member: Any, wall: float, clock_s: float, source: str = "kiosk") -> int:
+        """Write the session row at start and commit it. Returns the session id."""
+        row = {
+            "station_id": self.station_id,
+            "member_id": getattr(member, "id", None),
+            "member_name": getattr(member, "name", None),
+            "program_id": program.id,
+            "program_name": program.name,
+            "program_units": program.units,
+            "program_snapshot": json.dumps(program.snapshot, sort_keys=True, default=str),
+            "status": "running",
+            "stop_reason": "",
+            "started_at": iso(wall),
+            "last_saved_at": iso(wall),
+            "started_clock_s": clock_s,
+            "active_seconds": 0.0,
+            "elapsed_seconds": 0.0,
+            "phases_total": len(program.phases),
+            "phases_completed": 0,
+            "source": source,
+        }
+        self.flush()
+        with self.db.atomic():
+            return self.db["sessions"].insert(row).last_pk
+
+    def add_phase(self, session_id: int, detail: dict, *, wall: float, t: float) -> None:
+        with self.db.atomic():
+            self.db["phases"].insert({
+                "session_id": session_id,
+                "idx": detail.get("index"),
+                "name": detail.get("name"),
+                "direction": detail.get("direction"),
+                "planned_seconds": detail.get("seconds"),
+                "target_speed_kmh": detail.get("speed_kmh"),
+                "incline_pct": detail.get("incline_pct"),
+                "rails": detail.get("rails"),
+                "round_label": detail.get("round", ""),
+                "started_at": iso(wall),
+                "t": t,
+            })
+
+    def add_sample(self, session_id: int, *, t: float, wall: float, **values: Any) -> None:
+        """Buffer one sample; it is committed by the next :meth:`flush` (at least once a second)."""
+        self._samples.append({"session_id": session_id, "t": round(t, 3), "at": iso(wall), **values})
+
+    def add_event(self, kind: str, *, session_id: int | None, wall: float, clock_s: float,
+                  t: float | None = None, detail: dict | None = None) -> None:
+        """Record an event. Safety events are committed at once; others with the next flush."""
+        safety = kind in SAFETY_EVENTS
+        self._events.append({
+            "session_id": session_id,
+            "at": iso(wall),
+            "clock_s": clock_s,
+            "t": None if t is None else round(t, 3),
+            "kind": kind,
+            "safety": int(safety),
+            "detail": json.dumps(detail or {}, sort_keys=True, default=str),
+        })
+        if safety:
+            self.flush()
+
+    def update_session(self, session_id: int, **values: Any) -> None:
+        """Buffer a change to the session row (progress counters); committed with the next flush."""
+        self._session_updates.setdefault(session_id, {}).update(values)
+
+    def close_session(self, session_id: int, *, status: str, wall: float, active_seconds: float,
+                      elapsed_seconds: float, phases_completed: int, reason: str = "",
+                      distance_m: float | None = None) -> None:
+        self.update_session(session_id, status=status, ended_at=iso(wall), active_seconds=round(active_seconds, 3),
+                            elapsed_seconds=round(elapsed_seconds, 3), phases_completed=phases_completed,
+                            stop_reason=reason, **({"distance_m": distance_m} if distance_m is not None else {}))
+        self.flush(saved_wall=wall)
+
+    def score(self, session_id: int, when: str, score: int | None) -> None:
+        column = {"before": "pain_before", "after": "pain_after", "effort": "effort"}.get(when)
+        if column is None:
+            return
+        self.update_session(session_id, **{column: score})
+        self.flush()
+
+    def flush(self, saved_wall: float | None = None) -> None:
+        """Commit everything buffered in one transaction (fsynced: WAL + synchronous=FULL)."""
+        if not (self._samples or self._events or self._session_updates):
+            return
+        samples, events, updates = self._samples, self._events, self._session_updates
+        self._samples, self._events, self._session_updates = [], [], {}
+        saved_at = iso(saved_wall if saved_wall is not None else time.time())
+        with self.db.atomic():
+            if samples:
+                self.db["samples"].insert_all(samples)
+            if events:
+                self.db["events"].insert_all(events)
+            for session_id, values in updates.items():
+                self.db["sessions"].update(session_id, {**values, "last_saved_at": values.get("ended_at", saved_at)})
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.db.close()
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def sessions(self, limit: int | None = None, member_id: int | None = None) -> Iterator[dict]:
+        """Sessions, newest first, each with its number of stored samples."""
+        where = "where s.member_id = :member" if member_id is not None else ""
+        sql = f"""
+            select s.*, (select count(*) from samples where samples.session_id = s.id) as samples
+            from sessions s {where} order by s.id desc {'limit :limit' if limit else ''}
+        """
+        yield from self.db.query(sql, {"member": member_id, "limit": limit})
+
+    def session(self, session_id: int) -> dict | None:
+        rows = list(self.db.query("select * from sessions where id = ?", [session_id]))
+        return rows[0] if rows else None
+
+    def events(self, session_id: int | None = None) -> list[dict]:
+        if session_id is None:
+            return list(self.db.query("select * from events order by id"))
+        return list(self.db.query("select * from events where session_id = ? order by id", [session_id]))
+
+    def samples(self, session_id: int) -> list[dict]:
+        return list(self.db.query("select * from samples where session_id = ? order by t", [session_id]))
