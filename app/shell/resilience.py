@@ -1,0 +1,150 @@
+"""Staying up on a kiosk nobody watches: a service screen for config errors, and safe mode.
+
+Two failure loops are cut here (issue 6):
+
+* **A broken config.** Raising :class:`~app.config.ConfigError` at start makes systemd restart the
+  kiosk until it gives up, with a black screen. Instead :func:`load_config_or_service` returns the
+  defaults *and* a :class:`ServiceScreen` with every message; the run command shows that screen
+  (no program can start from it), reports READY so systemd stops restarting, and the STATUS line
+  says what is wrong.
+* **A start that never gets going.** If the kiosk died before READY twice in a row (a treadmill that
+  wedges the serial driver, a link that hangs start-up), the next start is in *safe mode*: cue mode,
+  so no command is ever sent to the treadmill, with a banner saying why. A small counter file in the
+  state directory is incremented at start and reset at READY (:class:`StartupGuard`).
+
+Nothing here touches pygame or hardware; the run command calls it and draws the results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Config, ConfigError, load_config
+
+#: Starts that never reached READY before safe mode is used: one bad start may be a power cut,
+#: two in a row are a pattern (issue 6: "twice in a row").
+SAFE_MODE_AFTER = 2
+COUNTER_NAME = "startup-attempts"
+
+
+@dataclass(frozen=True)
+class ServiceScreen:
+    """What the kiosk shows instead of crashing when it cannot run safely."""
+
+    title: str
+    messages: tuple[str, ...]
+    hint: str
+
+    @property
+    def status_line(self) -> str:
+        """The systemd STATUS= line for this screen."""
+        count = len(self.messages)
+        return f"service: {count} config problem{'s' if count != 1 else ''} ({self.title.lower()})"[:120]
+
+
+def service_screen_for(error: ConfigError, path: str | os.PathLike | None = None) -> ServiceScreen:
+    where = str(path) if path else "the config file"
+    return ServiceScreen(
+        title="Configuration error",
+        messages=tuple(error.problems),
+        hint=f"Staff: fix {where}, then restart the station (sudo systemctl restart backstep). "
+             "`backstep doctor` checks the file.",
+    )
+
+
+def load_config_or_service(path: str | os.PathLike | None = None) -> tuple[Config, ServiceScreen | None]:
+    """The config, or the defaults plus a service screen listing every problem.
+
+    The defaults are only used to draw the service screen; the run command must not start programs
+    while a screen is returned.
+    """
+    try:
+        return load_config(path), None
+    except ConfigError as exc:
+        return Config(), service_screen_for(exc, path or os.environ.get("BACKSTEP_CONFIG") or _default_path())
+
+
+def _default_path() -> str:
+    from ..config import default_config_path
+
+    return str(default_config_path())
+
+
+@dataclass(frozen=True)
+class StartupCheck:
+    safe_mode: bool
+    failed_starts: int           # starts before this one that never reached READY
+    banner: str = ""             # shown on every screen in safe mode
+    status_line: str = ""        # appended to STATUS= in safe mode
+
+
+class StartupGuard:
+    """Counts starts that never reached READY, in ``<state_dir>/startup-attempts``.
+
+    :meth:`begin` at start (increments), :meth:`reached_ready` once READY=1 is sent (resets). The file
+    is replaced atomically (write, fsync, rename), so a power cut leaves the old or the new count.
+    Where the state directory cannot be written (a read-only desktop checkout) the guard is off.
+    """
+
+    def __init__(self, state_dir: str | os.PathLike, threshold: int = SAFE_MODE_AFTER):
+        self.path = Path(state_dir) / COUNTER_NAME
+        self.threshold = threshold
+        self.enabled = True
+
+    def read(self) -> int:
+        try:
+            text = self.path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return 0
+        except (OSError, UnicodeDecodeError):
+            return self.threshold  # unreadable: assume the worst, which is the safe side
+        try:
+            return max(int(text), 0)
+        except ValueError:
+            return self.threshold
+
+    def _write(self, value: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w", encoding="ascii") as fh:
+            fh.write(f"{value}\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    def begin(self) -> StartupCheck:
+        failed = self.read()
+        try:
+            self._write(failed + 1)
+        except OSError:
+            self.enabled = False
+            return StartupCheck(False, 0)
+        if failed >= self.threshold:
+            return StartupCheck(
+                True, failed,
+                banner=f"SAFE MODE: the station failed to start {failed} times. The treadmill is not "
+                       "controlled; set the speed on its console. Staff: check `backstep doctor`.",
+                status_line="safe mode",
+            )
+        return StartupCheck(False, failed)
+
+    def reached_ready(self) -> None:
+        if not self.enabled:
+            return
+        try:
+            self._write(0)
+        except OSError:
+            pass  # the next start may then be in safe mode, which is the safe side
+
+
+def apply_safe_mode(config: Config) -> Config:
+    """The same config in cue mode: no command ever goes to the treadmill."""
+    return dataclasses.replace(config, treadmill=dataclasses.replace(config.treadmill, mode="cue"))
+
+
+def state_dir_for(db_path: str | os.PathLike) -> Path:
+    """The counter lives beside the database: /var/lib/backstep on the appliance."""
+    return Path(db_path).parent

@@ -1,0 +1,104 @@
+"""Safe mode after failed starts, and the service screen for config errors (issue 6)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from app.config import Config
+from app.shell.resilience import (
+    COUNTER_NAME,
+    StartupGuard,
+    apply_safe_mode,
+    load_config_or_service,
+)
+
+
+def test_two_starts_without_ready_give_safe_mode(tmp_path):
+    guard = StartupGuard(tmp_path)
+    assert not guard.begin().safe_mode      # first start
+    assert not StartupGuard(tmp_path).begin().safe_mode  # crashed once before READY
+    third = StartupGuard(tmp_path).begin()  # crashed twice in a row
+    assert third.safe_mode
+    assert third.failed_starts == 2
+    assert "SAFE MODE" in third.banner and third.status_line == "safe mode"
+
+
+def test_ready_resets_the_counter(tmp_path):
+    for _ in range(2):
+        StartupGuard(tmp_path).begin()
+    guard = StartupGuard(tmp_path)
+    assert guard.begin().safe_mode
+    guard.reached_ready()                   # safe mode itself came up: the next start is normal
+    assert (tmp_path / COUNTER_NAME).read_text().strip() == "0"
+    assert not StartupGuard(tmp_path).begin().safe_mode
+
+
+def test_a_start_that_reaches_ready_every_time_never_enters_safe_mode(tmp_path):
+    for _ in range(5):
+        guard = StartupGuard(tmp_path)
+        assert not guard.begin().safe_mode
+        guard.reached_ready()
+
+
+def test_garbage_counter_errs_towards_safe_mode(tmp_path):
+    (tmp_path / COUNTER_NAME).write_text("\x00\x00garbage")
+    assert StartupGuard(tmp_path).begin().safe_mode
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_state_dir_turns_the_guard_off(tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        guard = StartupGuard(tmp_path)
+        assert not guard.begin().safe_mode
+        assert not guard.enabled
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_missing_state_dir_is_created(tmp_path):
+    guard = StartupGuard(tmp_path / "state" / "backstep")
+    guard.begin()
+    assert (tmp_path / "state" / "backstep" / COUNTER_NAME).read_text().strip() == "1"
+
+
+def test_safe_mode_sends_no_treadmill_commands():
+    from app.config import parse_config
+
+    config = parse_config('[treadmill]\nmode = "csafe"\nport = "/dev/treadmill"\n')
+    safe = apply_safe_mode(config)
+    assert safe.treadmill.mode == "cue"
+    assert safe.treadmill.port == "/dev/treadmill"  # everything else kept
+    assert config.treadmill.mode == "csafe"         # frozen original untouched
+
+
+def test_config_errors_give_a_service_screen_not_a_crash(tmp_path):
+    bad = tmp_path / "config.toml"
+    bad.write_text('[gpio]\nlanyard_pin = "seventeen"\n[kiosk]\nfullscreen = 3\n[bogus]\nx = 1\n')
+    config, screen = load_config_or_service(bad)
+    assert isinstance(config, Config)       # defaults, only to draw the screen
+    assert screen is not None
+    assert len(screen.messages) == 3
+    assert any("[gpio] lanyard_pin" in m for m in screen.messages)
+    assert any("[kiosk] fullscreen" in m for m in screen.messages)
+    assert any("[bogus]" in m for m in screen.messages)
+    assert str(bad) in screen.hint
+    assert screen.status_line.startswith("service: 3 config problems")
+    assert "\n" not in screen.status_line
+
+
+def test_good_config_gives_no_service_screen(tmp_path):
+    good = tmp_path / "config.toml"
+    good.write_text('[station]\nid = "gym-2"\n')
+    config, screen = load_config_or_service(good)
+    assert screen is None
+    assert config.station.id == "gym-2"
+
+
+def test_toml_syntax_error_gives_a_service_screen(tmp_path):
+    bad = tmp_path / "config.toml"
+    bad.write_text("[station\nid = 1\n")
+    _, screen = load_config_or_service(bad)
+    assert screen is not None and "TOML syntax" in screen.messages[0]

@@ -1,0 +1,346 @@
+"""systemd's notify protocol, spoken to a REAL AF_UNIX datagram socket named by NOTIFY_SOCKET.
+
+The unit tests run the Notifier both through systemd-python (when installed) and through the
+built-in sender, and check both put the same bytes on the socket. The slow test at the end starts
+the real kiosk (``backstep run --sim``) as systemd would and watches READY, WATCHDOG, STATUS and
+STOPPING arrive (DESIGN.md §3.4, issue 6).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app.shell import systemd as sd
+from app.shell.systemd import Notifier, setup_logging
+
+ROOT = Path(__file__).resolve().parent.parent
+HAS_SYSTEMD_PYTHON = sd.systemd_python_available()
+
+
+class NotifySocket:
+    """What systemd does: bind a datagram socket and collect (arrival time, message) pairs."""
+
+    def __init__(self, abstract: bool = False):
+        self.dir = tempfile.mkdtemp(prefix="bs-notify-")  # short: AF_UNIX paths are <108 bytes
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        if abstract:
+            name = f"backstep-test-{os.getpid()}-{id(self)}"
+            self.sock.bind(b"\0" + name.encode())
+            self.name = "@" + name
+        else:
+            self.name = os.path.join(self.dir, "notify")
+            self.sock.bind(self.name)
+        self.sock.settimeout(0.1)
+        self.messages: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.messages.append((time.monotonic(), data.decode()))
+
+    def texts(self) -> list[str]:
+        return [m for _, m in self.messages]
+
+    def wait_for(self, predicate, timeout: float) -> tuple[float, str] | None:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            for item in self.messages[seen:]:
+                if predicate(item[1]):
+                    return item
+            time.sleep(0.02)
+        return None
+
+    def settle(self, count: int, timeout: float = 2.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def notify_socket():
+    sock = NotifySocket()
+    yield sock
+    sock.close()
+
+
+class Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def _exercise(notifier: Notifier, clock: Clock) -> None:
+    notifier.ready("idle: home screen")
+    notifier.watchdog()
+    notifier.watchdog()                       # too soon: rate-limited
+    clock.t += 1.0
+    notifier.watchdog()                       # half of 2 s has passed
+    notifier.status("running: Warm-up 1:20 left")
+    notifier.status("running: Warm-up 1:20 left")  # unchanged: not sent
+    notifier.status("paused:\nrails released")      # one line, whatever the caller passes
+    notifier.stopping()
+
+
+EXPECTED = [
+    "READY=1\nSTATUS=idle: home screen",
+    "WATCHDOG=1",
+    "WATCHDOG=1",
+    "STATUS=running: Warm-up 1:20 left",
+    "STATUS=paused: rails released",
+    "STOPPING=1",
+]
+
+
+def test_builtin_sender_speaks_the_protocol(notify_socket, monkeypatch):
+    monkeypatch.setenv("NOTIFY_SOCKET", notify_socket.name)
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+    clock = Clock()
+    notifier = Notifier.from_environment(use_systemd_python=False, clock=clock)
+    assert notifier.enabled and notifier.backend == "socket"
+    assert notifier.watchdog_interval_s == pytest.approx(1.0)
+    _exercise(notifier, clock)
+    notify_socket.settle(len(EXPECTED))
+    assert notify_socket.texts() == EXPECTED
+
+
+@pytest.mark.skipif(not HAS_SYSTEMD_PYTHON, reason="systemd-python not installed (the [pi] extra)")
+def test_systemd_python_sends_the_same_bytes(monkeypatch):
+    """Both backends must be interchangeable: same datagrams, in the same order."""
+    results = {}
+    for use in (True, False):
+        sock = NotifySocket()
+        try:
+            monkeypatch.setenv("NOTIFY_SOCKET", sock.name)
+            monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+            clock = Clock()
+            notifier = Notifier.from_environment(use_systemd_python=use, clock=clock)
+            assert notifier.backend == ("systemd-python" if use else "socket")
+            _exercise(notifier, clock)
+            sock.settle(len(EXPECTED))
+            results[use] = sock.texts()
+        finally:
+            sock.close()
+    assert results[True] == results[False] == EXPECTED
+
+
+@pytest.mark.parametrize("use", [False, pytest.param(True, marks=pytest.mark.skipif(
+    not HAS_SYSTEMD_PYTHON, reason="systemd-python not installed"))])
+def test_abstract_socket_names(monkeypatch, use):
+    sock = NotifySocket(abstract=True)
+    try:
+        monkeypatch.setenv("NOTIFY_SOCKET", sock.name)
+        assert sock.name.startswith("@")
+        assert Notifier.from_environment(use_systemd_python=use).ready()
+        sock.settle(1)
+        assert sock.texts() == ["READY=1"]
+    finally:
+        sock.close()
+
+
+def test_no_notify_socket_means_a_silent_no_op(monkeypatch):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+    notifier = Notifier.from_environment()
+    assert not notifier.enabled
+    assert notifier.watchdog_interval_s == 0
+    assert not notifier.ready() and not notifier.watchdog() and not notifier.status("x") and not notifier.stopping()
+
+
+def test_watchdog_belongs_to_the_pid_systemd_named(notify_socket):
+    env = {"NOTIFY_SOCKET": notify_socket.name, "WATCHDOG_USEC": "2000000", "WATCHDOG_PID": "1"}
+    assert Notifier.from_environment(env).watchdog_interval_s == 0
+    env["WATCHDOG_PID"] = str(os.getpid())
+    assert Notifier.from_environment(env).watchdog_interval_s == pytest.approx(1.0)
+
+
+def test_no_watchdog_usec_means_no_pings(notify_socket):
+    notifier = Notifier.from_environment({"NOTIFY_SOCKET": notify_socket.name})
+    assert notifier.enabled
+    assert not notifier.watchdog()
+
+
+def test_a_vanished_systemd_does_not_crash_the_kiosk(tmp_path):
+    notifier = Notifier.from_environment({"NOTIFY_SOCKET": str(tmp_path / "gone")})
+    assert notifier.enabled
+    assert notifier.ready() is False  # reported, not raised
+
+
+# ----------------------------------------------------------------------------------------- logging
+
+def test_logging_to_stderr_carries_the_structured_fields(monkeypatch):
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    stream = io.StringIO()
+    handler = setup_logging("backstep", stream=stream)
+    try:
+        assert isinstance(handler, logging.StreamHandler)
+        logging.getLogger("app.test").warning("paused", extra={"SESSION_ID": 7, "STATE": "paused"})
+        assert stream.getvalue().strip() == "backstep: WARNING app.test: paused [SESSION_ID=7 STATE=paused]"
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+def test_journal_stream_without_journald_falls_back_to_stderr(monkeypatch, tmp_path):
+    monkeypatch.setenv("JOURNAL_STREAM", "8:1234")
+    monkeypatch.setattr(sd, "JOURNAL_SOCKET", str(tmp_path / "no-journald"))
+    handler = setup_logging(stream=io.StringIO())
+    logging.getLogger().removeHandler(handler)
+    assert isinstance(handler, logging.StreamHandler)
+
+
+JOURNALD = "/run/systemd/journal/socket"
+
+
+@pytest.mark.skipif(not HAS_SYSTEMD_PYTHON, reason="systemd-python not installed (the [pi] extra)")
+@pytest.mark.skipif(os.path.exists(JOURNALD), reason="a real journald owns the socket here")
+def test_journal_gets_identifier_and_fields(monkeypatch):
+    """libsystemd's sd_journal_send talks to a fixed path; stand in for journald there, for real."""
+    try:
+        os.makedirs(os.path.dirname(JOURNALD), exist_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(JOURNALD)
+    except OSError as exc:
+        pytest.skip(f"cannot bind {JOURNALD}: {exc}")
+    try:
+        sock.settimeout(5)
+        monkeypatch.setenv("JOURNAL_STREAM", "8:1234")
+        handler = setup_logging("backstep")
+        try:
+            assert type(handler).__name__ == "JournalHandler"
+            logging.getLogger("app.shell.loop").warning(
+                "emergency stop", extra={"SESSION_ID": 42, "STATE": "estop"})
+        finally:
+            logging.getLogger().removeHandler(handler)
+        fields = dict(line.split("=", 1) for line in sock.recv(65536).decode().splitlines() if "=" in line)
+        assert fields["MESSAGE"] == "emergency stop"
+        assert fields["SYSLOG_IDENTIFIER"] == "backstep"
+        assert fields["SESSION_ID"] == "42"
+        assert fields["STATE"] == "estop"
+        assert fields["PRIORITY"] == "4"
+    finally:
+        sock.close()
+        os.unlink(JOURNALD)
+
+
+# ----------------------------------------------------------------------- the real kiosk, as systemd
+
+RUN_COMMAND = ROOT / "app" / "commands" / "run.py"
+
+
+class SimControl:
+    """Client of ``--sim-control PATH``: one script command per line (DESIGN.md §3.3)."""
+
+    def __init__(self, path: str, timeout: float = 20.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def send(self, line: str) -> None:
+        self.sock.sendall(line.encode() + b"\n")
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.slow
+def test_kiosk_under_a_notify_socket(notify_socket, tmp_path):
+    if not RUN_COMMAND.exists():
+        pytest.skip("app/commands/run.py (backstep run) is not in this checkout yet")
+    control = os.path.join(notify_socket.dir, "control")
+    env = dict(os.environ)
+    env.update(
+        SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy",
+        NOTIFY_SOCKET=notify_socket.name, WATCHDOG_USEC="2000000",
+        BACKSTEP_DB=str(tmp_path / "backstep.db"), BACKSTEP_CONFIG=str(tmp_path / "none.toml"),
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("WATCHDOG_PID", None)
+    env.pop("JOURNAL_STREAM", None)
+    (tmp_path / "none.toml").write_text("# all defaults\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--sim", "--windowed", "--sim-control", control],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    client = None
+    try:
+        ready = notify_socket.wait_for(lambda m: "READY=1" in m.splitlines(), timeout=60)
+        assert ready, f"no READY=1; got {notify_socket.texts()!r}; stderr: {_stderr(proc)}"
+
+        # Watchdog: at least one ping per second (systemd asked for 2 s, we ping at half of it).
+        time.sleep(3.5)
+        pings = [t for t, m in notify_socket.messages if "WATCHDOG=1" in m.splitlines() and t >= ready[0]]
+        assert len(pings) >= 3, f"{len(pings)} pings in 3.5 s"
+        window_end = time.monotonic()
+        stamps = [ready[0], *pings, window_end]
+        gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+        assert max(gaps) < 1.5, f"watchdog gaps {gaps}"  # 1 s interval plus scheduling slack
+
+        # A sensor change through --sim-control must change the STATUS= line.
+        statuses_before = [m for _, m in notify_socket.messages if "STATUS=" in m]
+        client = SimControl(control)
+        client.send("lanyard clipped")
+        client.send("rails held")
+        client.send("tap start")
+        changed = notify_socket.wait_for(
+            lambda m: "STATUS=" in m and m not in statuses_before, timeout=10)
+        assert changed, f"no new STATUS after tap start; got {notify_socket.texts()!r}"
+        client.send("lanyard pulled")
+        estop = notify_socket.wait_for(lambda m: "STATUS=emergency stop" in m, timeout=10)
+        assert estop, f"no emergency-stop STATUS; got {[m for _, m in notify_socket.messages if 'STATUS' in m]!r}"
+
+        # SIGTERM: STOPPING=1, then a clean exit.
+        proc.send_signal(signal.SIGTERM)
+        stopping = notify_socket.wait_for(lambda m: "STOPPING=1" in m.splitlines(), timeout=10)
+        assert stopping, f"no STOPPING=1; got {notify_socket.texts()[-5:]!r}"
+        code = proc.wait(timeout=15)
+        assert code == 0, f"exit code {code}; stderr: {_stderr(proc)}"
+        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+    finally:
+        if client:
+            client.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _stderr(proc: subprocess.Popen) -> str:
+    if proc.poll() is None:
+        return "(still running)"
+    return (proc.stderr.read() if proc.stderr else "")[-2000:]
