@@ -1,0 +1,120 @@
+"""The session store: WAL + synchronous=FULL, crash recovery, damaged or newer files moved aside."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from app.core.program import parse_program_text
+from app.shell.migrations import SCHEMA_VERSION
+from app.shell.store import Store
+
+PROGRAM_TOML = """
+id = "store-test"
+name = "Store test"
+units = "mph"
+[[phases]]
+direction = "backward"
+seconds = 60
+speed = 0.5
+rails = "required"
+"""
+
+
+@pytest.fixture
+def program():
+    program, problems = parse_program_text(PROGRAM_TOML, "store-test.toml")
+    assert program is not None, problems
+    return program
+
+
+def test_new_database_uses_wal_and_full_sync(tmp_path):
+    store = Store(tmp_path / "b.db")
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # 2 == FULL
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert {"sessions", "phases", "samples", "events"} <= set(store.db.table_names())
+    assert store.notices == []
+
+
+def test_session_samples_and_events_round_trip(tmp_path, program):
+    store = Store(tmp_path / "b.db", station_id="bench-2")
+    wall = time.time()
+    sid = store.open_session(program=program, member=None, wall=wall, clock_s=10.0)
+    for t in range(5):
+        store.add_sample(sid, t=t, wall=wall + t, mode="running", phase_idx=0, target_speed_kmh=0.8,
+                         actual_speed_kmh=None, incline_pct=0.0, rails_held=1, lanyard_clipped=1, distance_m=None)
+    store.add_event("rails_released", session_id=sid, wall=wall + 2, clock_s=12.0, t=2.0, detail={"early": True})
+    store.close_session(sid, status="completed", wall=wall + 60, active_seconds=60, elapsed_seconds=60,
+                        phases_completed=1)
+    store.close()
+
+    again = Store(tmp_path / "b.db")
+    row = again.session(sid)
+    assert row["status"] == "completed" and row["station_id"] == "bench-2"
+    assert row["program_id"] == "store-test"
+    assert '"store-test"' in row["program_snapshot"]  # the program as it ran is kept with the session
+    assert [s["t"] for s in again.samples(sid)] == [0, 1, 2, 3, 4]
+    assert [e["kind"] for e in again.events(sid)] == ["rails_released"]
+    assert row["started_at"].endswith(("+00:00", "Z")) or row["started_at"][-6] in "+-"
+
+
+def test_safety_event_is_committed_at_once(tmp_path, program):
+    store = Store(tmp_path / "b.db")
+    sid = store.open_session(program=program, member=None, wall=time.time(), clock_s=0)
+    store.add_sample(sid, t=0, wall=time.time(), mode="running", phase_idx=0, target_speed_kmh=0.8,
+                     actual_speed_kmh=None, incline_pct=0, rails_held=1, lanyard_clipped=1, distance_m=None)
+    store.add_event("emergency_stop", session_id=sid, wall=time.time(), clock_s=1.0, t=1.0)
+    # A second connection sees it without any flush call: it was committed.
+    other = sqlite3.connect(tmp_path / "b.db")
+    assert other.execute("select kind from events").fetchall() == [("emergency_stop",)]
+    assert other.execute("select count(*) from samples").fetchone()[0] == 1
+
+
+def test_open_session_left_by_a_crash_is_marked_interrupted_with_samples_kept(tmp_path, program):
+    store = Store(tmp_path / "b.db")
+    sid = store.open_session(program=program, member=None, wall=time.time(), clock_s=0)
+    for t in range(3):
+        store.add_sample(sid, t=t, wall=time.time(), mode="running", phase_idx=0, target_speed_kmh=0.8,
+                         actual_speed_kmh=None, incline_pct=0, rails_held=1, lanyard_clipped=1, distance_m=None)
+    store.flush()
+    store.db.close()  # no close_session: as if the power went
+
+    reopened = Store(tmp_path / "b.db")
+    assert reopened.session(sid)["status"] == "interrupted"
+    assert len(reopened.samples(sid)) == 3
+    assert any("interrupted" in n for n in reopened.notices)
+
+
+def test_damaged_file_is_moved_aside_never_overwritten(tmp_path):
+    path = tmp_path / "b.db"
+    path.write_bytes(b"this is not a database at all" * 100)
+    store = Store(path)
+    assert len(store.notices) == 1 and "moved it aside" in store.notices[0]
+    aside = [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not a database")
+    assert "sessions" in store.db.table_names()
+
+
+def test_database_from_a_newer_backstep_is_moved_aside(tmp_path):
+    path = tmp_path / "b.db"
+    conn = sqlite3.connect(path)
+    conn.execute("create table future (x)")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 5}")
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert "newer Backstep" in store.notices[0]
+    assert any(".newer-" in p.name for p in tmp_path.iterdir())
+    assert "future" not in store.db.table_names()
+
+
+def test_unwritable_folder_is_one_clear_error(tmp_path):
+    from app.shell.store import StoreError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot create the database folder"):
+        Store(blocker / "sub" / "b.db")
