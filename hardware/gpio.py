@@ -227,6 +227,18 @@ class _SafetyInput:
             self._reported = True
             self._report_safe()
 
+    def announce(self) -> None:
+        """Report the current state once, so a listener that starts now is in sync.
+
+        Calls the unsafe callback ("pulled", "released") if that is what the input reads; a safe
+        reading is reported by the running debounce when it ends, as any way back to safe is.
+        """
+        with self._lock:
+            if self._reported:
+                self._report_safe()
+            elif not self._rearm.pending:
+                self._report_unsafe()
+
     def _report_safe(self) -> None:
         raise NotImplementedError
 

@@ -1,0 +1,183 @@
+"""The simulated station drives gpiozero's mock pins; the production adapters turn them into events."""
+
+from __future__ import annotations
+
+import queue
+import time
+
+import pytest
+
+from app.config import parse_config
+from app.core.events import LanyardClipped, LanyardPulled, RailsHeld, RailsReleased, TreadmillReported
+from app.shell.devices import attach_sensors, simulated_station
+from hardware.sim import SimError, SimulatedStation
+
+DEBOUNCE = 0.05
+
+
+def config(extra: str = ""):
+    return parse_config(f"[gpio]\nrearm_debounce_s = {DEBOUNCE}\n{extra}")
+
+
+class Events:
+    """A real queue, as the main loop has, with helpers to read what arrived."""
+
+    def __init__(self):
+        self.queue: queue.Queue = queue.Queue()
+
+    def post(self, event) -> None:
+        self.queue.put(event)
+
+    def drain(self, settle: float = 0.0) -> list:
+        if settle:
+            time.sleep(settle)
+        out = []
+        while True:
+            try:
+                out.append(self.queue.get_nowait())
+            except queue.Empty:
+                return out
+
+    def next(self, timeout: float = 2.0):
+        return self.queue.get(timeout=timeout)
+
+
+@pytest.fixture
+def station():
+    cfg = config()
+    events = Events()
+    sim = simulated_station(cfg, treadmill=False)
+    sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory)
+    yield sim, sensors, events
+    sensors.close()
+    sim.close()
+
+
+def test_starting_state_is_posted_once(station):
+    sim, sensors, events = station
+    assert events.drain() == [LanyardPulled(), RailsReleased()]
+
+
+def test_person_actions_travel_through_the_pins(station):
+    sim, sensors, events = station
+    events.drain()
+    sim.clip_lanyard()
+    assert isinstance(events.next(), LanyardClipped)
+    sim.hold_rails()
+    assert isinstance(events.next(), RailsHeld)
+    assert sensors.lanyard.clipped and sensors.rails.held
+    sim.release_rails()
+    assert events.drain() == [RailsReleased()], "released on the first edge, already queued"
+    sim.pull_lanyard()
+    assert events.drain() == [LanyardPulled()]
+
+
+def test_apply_maps_script_words_to_actions(station):
+    sim, sensors, events = station
+    events.drain()
+    sim.apply("lanyard clipped")
+    sim.apply("rails held  # both hands")
+    assert {type(events.next()), type(events.next())} == {LanyardClipped, RailsHeld}
+    sim.apply("RAILS RELEASED")
+    assert events.drain() == [RailsReleased()]
+
+
+@pytest.mark.parametrize("text", ["tap start", "end", "rails loose", "", "link lost"])
+def test_apply_refuses_what_is_not_hardware(station, text):
+    sim, _, _ = station
+    with pytest.raises(SimError):
+        sim.apply(text)  # "link lost" too: this station has no simulated treadmill
+
+
+def test_apply_takes_parsed_commands():
+    script = pytest.importorskip("app.shell.script")
+    cfg = config()
+    events = Events()
+    with simulated_station(cfg, treadmill=False) as sim:
+        sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory)
+        try:
+            events.drain()
+            sim.apply(script.parse_command("lanyard clipped"))
+            assert isinstance(events.next(), LanyardClipped)
+        finally:
+            sensors.close()
+
+
+def test_one_hand_off_with_held_means_either():
+    cfg = config('rails_held_means = "either"')
+    events = Events()
+    with simulated_station(cfg, treadmill=False) as sim:
+        sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory)
+        try:
+            events.drain()
+            sim.hold_rails([0])
+            assert isinstance(events.next(), RailsHeld)
+            sim.hold_rails([1])
+            sim.release_rails([0])
+            assert events.drain(settle=DEBOUNCE * 2) == []
+            sim.release_rails([1])
+            assert events.drain() == [RailsReleased()]
+        finally:
+            sensors.close()
+
+
+def test_inverted_wiring_is_simulated_too():
+    cfg = config('lanyard_active_when = "open"')
+    events = Events()
+    with simulated_station(cfg, treadmill=False) as sim:
+        sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory)
+        try:
+            # Attaching set the pull-up: with "open" wiring that reads "key in"; resync puts the
+            # person's state (key out) back on the pin.
+            sim.resync()
+            assert LanyardClipped() not in events.drain(settle=DEBOUNCE * 2)
+            assert not sensors.lanyard.clipped
+            sim.clip_lanyard()
+            assert isinstance(events.next(), LanyardClipped)
+        finally:
+            sensors.close()
+
+
+def test_pedal_makes_belt_speed_reports():
+    cfg = config("belt_pulse_pin = 5\nroller_circumference_mm = 100.0")
+    events = Events()
+    with simulated_station(cfg, treadmill=False) as sim:
+        sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory)
+        try:
+            sim.pedal(3.6)  # 1 m/s: ten pulses a second on a 100 mm roller
+            reports = []
+            deadline = time.monotonic() + 3
+            while len(reports) < 5 and time.monotonic() < deadline:
+                event = events.next()
+                if isinstance(event, TreadmillReported):
+                    reports.append(event.speed_kmh)
+            assert len(reports) == 5
+            assert reports[-1] == pytest.approx(3.6, rel=0.15)
+            sim.pedal(0)
+        finally:
+            sensors.close()
+
+
+def test_pedal_needs_a_belt_sensor(station):
+    sim, _, _ = station
+    with pytest.raises(SimError, match="belt_pulse_pin"):
+        sim.pedal(2.0)
+
+
+def test_no_treadmill_means_no_port(station):
+    sim, _, _ = station
+    assert sim.treadmill_port is None
+    with pytest.raises(SimError, match="cue mode"):
+        sim.pull_cable()
+
+
+def test_sim_does_not_import_app():
+    import ast
+    from pathlib import Path
+
+    import hardware.sim
+
+    tree = ast.parse(Path(hardware.sim.__file__).read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [n for n in names if n == "app" or n.startswith("app.")]
