@@ -308,6 +308,14 @@ def _fire(state: State, t: float, kind: str, cfg: SafetyConfig, effects: list[Ef
 # --- transitions -----------------------------------------------------------------------------
 
 
+def _stop(effects: list[Effect], reason: str) -> None:
+    """Put a stop first. It supersedes any belt command emitted earlier in this step: an event
+    whose time lies past a deadline (a phase end the loop had not ticked yet) first starts the
+    next phase and then stops, and that SetBelt must not reach the treadmill after the stop."""
+    effects[:] = [e for e in effects if not isinstance(e, SetBelt)]
+    effects.insert(0, StopBelt(reason))
+
+
 def _target(state: State, index: int, t: float, effects: list[Effect]) -> SetBelt:
     phase = state.program.phases[index]
     speed = phase.speed_kmh
@@ -355,7 +363,7 @@ def _leave_running(state: State, t: float) -> State:
 
 
 def _pause(state: State, t: float, reason: PauseReason, effects: list[Effect]) -> State:
-    effects.insert(0, StopBelt(reason.value))
+    _stop(effects, reason.value)
     counted = reason is not PauseReason.TURN
     if counted:
         effects.append(PlaySound("pause"))
@@ -373,7 +381,7 @@ def _next_phase(state: State, t: float, cfg: SafetyConfig, effects: list[Effect]
     previous = state.program.phases[state.phase_index] if state.phase_index < len(state.program.phases) else None
     index = state.phase_index + 1
     if index >= len(state.program.phases):
-        effects.insert(0, StopBelt("program complete"))
+        _stop(effects, "program complete")
         state = replace(_leave_running(state, t), phase_index=len(state.program.phases))
         effects.append(RecordEvent("completed", t, {}))
         effects.append(PlaySound("done"))
@@ -408,7 +416,7 @@ def _close(state: State, t: float, status: str, reason: str, cfg: SafetyConfig, 
 
 
 def _estop(state: State, t: float, cfg: SafetyConfig, effects: list[Effect]) -> State:
-    effects.insert(0, StopBelt("lanyard pulled"))
+    _stop(effects, "lanyard pulled")
     effects.append(PlaySound("estop"))
     effects.append(RecordEvent("emergency_stop", t, {"mode": state.mode.value}))
     if state.session_open:
@@ -418,7 +426,7 @@ def _estop(state: State, t: float, cfg: SafetyConfig, effects: list[Effect]) -> 
 
 
 def _cancel_countdown(state: State, t: float, reason: str, effects: list[Effect]) -> State:
-    effects.insert(0, StopBelt(reason))
+    _stop(effects, reason)
     effects.append(PlaySound("refused"))
     effects.append(RecordEvent("start_cancelled", t, {"reason": reason}))
     return replace(state, mode=Mode.READY, countdown_until=None)
@@ -447,7 +455,7 @@ def _handle(state: State, event: Event, now: float, cfg: SafetyConfig, effects: 
         state = replace(state, lanyard_clipped=False)
         if mode in SESSION_MODES or mode in (Mode.COUNTDOWN, Mode.COOLDOWN, Mode.RESUMING):
             return _estop(state, now, cfg, effects)
-        effects.insert(0, StopBelt("lanyard pulled"))
+        _stop(effects, "lanyard pulled")
         if mode is not Mode.ESTOP:
             effects.append(RecordEvent("lanyard_pulled", now, {"mode": mode.value}))
         return state
@@ -496,7 +504,7 @@ def _handle(state: State, event: Event, now: float, cfg: SafetyConfig, effects: 
             effects.append(Say("link_lost"))
             return _pause(state, now, PauseReason.LINK, effects)
         if mode in STOPPED_MODES:
-            effects.insert(0, StopBelt("treadmill link lost"))
+            _stop(effects, "treadmill link lost")
         return state
 
     if isinstance(event, LinkRestored):
@@ -511,7 +519,7 @@ def _handle(state: State, event: Event, now: float, cfg: SafetyConfig, effects: 
         state = replace(state, belt_speed_kmh=event.speed_kmh, belt_incline_pct=event.incline_pct,
                         distance_m=event.distance_m if event.distance_m is not None else state.distance_m)
         if mode in (Mode.PAUSED, Mode.ESTOP, Mode.FAULT) and (event.speed_kmh or 0) > 0.3:
-            effects.insert(0, StopBelt("belt still moving"))  # repeat: a stop may have been missed
+            _stop(effects, "belt still moving")  # repeat: a stop may have been missed
         if (mode is Mode.COOLDOWN and event.speed_kmh is not None and event.speed_kmh < 0.05
                 and state.cooldown_until is not None
                 and now >= state.cooldown_until - cfg.cooldown_s + cfg.cooldown_min_s):
@@ -569,7 +577,7 @@ def _handle(state: State, event: Event, now: float, cfg: SafetyConfig, effects: 
         if mode is Mode.COUNTDOWN:
             return _cancel_countdown(state, now, "stopped", effects)
         if mode in SESSION_MODES:
-            effects.insert(0, StopBelt("stopped"))
+            _stop(effects, "stopped")
             effects.append(RecordEvent("stop", now, {"phase": state.phase_index}))
             effects.append(Say("cooldown"))
             return _close(state, now, "stopped", "stop tapped", cfg, effects)
@@ -581,7 +589,7 @@ def _handle(state: State, event: Event, now: float, cfg: SafetyConfig, effects: 
         if mode is Mode.COUNTDOWN:
             return _cancel_countdown(state, now, "pain", effects)
         if mode in SESSION_MODES:
-            effects.insert(0, StopBelt("pain"))
+            _stop(effects, "pain")
             effects.append(RecordEvent("pain", now, {"score": event.score, "phase": state.phase_index}))
             effects.append(Say("pain_stop"))
             return _close(state, now, "stopped", "pain", cfg, effects)
