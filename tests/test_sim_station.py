@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import time
 
@@ -42,15 +43,22 @@ class Events:
         return self.queue.get(timeout=timeout)
 
 
+@contextlib.contextmanager
+def attached(cfg):
+    """A simulated station with the production sensors attached to its pins, posting to a queue."""
+    events = Events()
+    with simulated_station(cfg, treadmill=False) as sim:
+        sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory)
+        try:
+            yield sim, sensors, events
+        finally:
+            sensors.close()
+
+
 @pytest.fixture
 def station():
-    cfg = config()
-    events = Events()
-    sim = simulated_station(cfg, treadmill=False)
-    sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory)
-    yield sim, sensors, events
-    sensors.close()
-    sim.close()
+    with attached(config()) as parts:
+        yield parts
 
 
 def test_starting_state_is_posted_once(station):
@@ -92,70 +100,50 @@ def test_apply_refuses_what_is_not_hardware(station, text):
 def test_apply_takes_parsed_commands():
     script = pytest.importorskip("app.shell.script")
     cfg = config()
-    events = Events()
-    with simulated_station(cfg, treadmill=False) as sim:
-        sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory)
-        try:
-            events.drain()
-            sim.apply(script.parse_command("lanyard clipped"))
-            assert isinstance(events.next(), LanyardClipped)
-        finally:
-            sensors.close()
+    with attached(cfg) as (sim, sensors, events):
+        events.drain()
+        sim.apply(script.parse_command("lanyard clipped"))
+        assert isinstance(events.next(), LanyardClipped)
 
 
 def test_one_hand_off_with_held_means_either():
     cfg = config('rails_held_means = "either"')
-    events = Events()
-    with simulated_station(cfg, treadmill=False) as sim:
-        sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory)
-        try:
-            events.drain()
-            sim.hold_rails([0])
-            assert isinstance(events.next(), RailsHeld)
-            sim.hold_rails([1])
-            sim.release_rails([0])
-            assert events.drain(settle=DEBOUNCE * 2) == []
-            sim.release_rails([1])
-            assert events.drain() == [RailsReleased()]
-        finally:
-            sensors.close()
+    with attached(cfg) as (sim, sensors, events):
+        events.drain()
+        sim.hold_rails([0])
+        assert isinstance(events.next(), RailsHeld)
+        sim.hold_rails([1])
+        sim.release_rails([0])
+        assert events.drain(settle=DEBOUNCE * 2) == []
+        sim.release_rails([1])
+        assert events.drain() == [RailsReleased()]
 
 
 def test_inverted_wiring_is_simulated_too():
     cfg = config('lanyard_active_when = "open"')
-    events = Events()
-    with simulated_station(cfg, treadmill=False) as sim:
-        sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory)
-        try:
-            # Attaching set the pull-up: with "open" wiring that reads "key in"; resync puts the
-            # person's state (key out) back on the pin.
-            sim.resync()
-            assert LanyardClipped() not in events.drain(settle=DEBOUNCE * 2)
-            assert not sensors.lanyard.clipped
-            sim.clip_lanyard()
-            assert isinstance(events.next(), LanyardClipped)
-        finally:
-            sensors.close()
+    with attached(cfg) as (sim, sensors, events):
+        # Attaching set the pull-up: with "open" wiring that reads "key in"; resync puts the
+        # person's state (key out) back on the pin.
+        sim.resync()
+        assert LanyardClipped() not in events.drain(settle=DEBOUNCE * 2)
+        assert not sensors.lanyard.clipped
+        sim.clip_lanyard()
+        assert isinstance(events.next(), LanyardClipped)
 
 
 def test_pedal_makes_belt_speed_reports():
     cfg = config("belt_pulse_pin = 5\nroller_circumference_mm = 100.0")
-    events = Events()
-    with simulated_station(cfg, treadmill=False) as sim:
-        sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory)
-        try:
-            sim.pedal(3.6)  # 1 m/s: ten pulses a second on a 100 mm roller
-            reports = []
-            deadline = time.monotonic() + 3
-            while len(reports) < 5 and time.monotonic() < deadline:
-                event = events.next()
-                if isinstance(event, TreadmillReported):
-                    reports.append(event.speed_kmh)
-            assert len(reports) == 5
-            assert reports[-1] == pytest.approx(3.6, rel=0.15)
-            sim.pedal(0)
-        finally:
-            sensors.close()
+    with attached(cfg) as (sim, sensors, events):
+        sim.pedal(3.6)  # 1 m/s: ten pulses a second on a 100 mm roller
+        reports = []
+        deadline = time.monotonic() + 3
+        while len(reports) < 5 and time.monotonic() < deadline:
+            event = events.next()
+            if isinstance(event, TreadmillReported):
+                reports.append(event.speed_kmh)
+        assert len(reports) == 5
+        assert reports[-1] == pytest.approx(3.6, rel=0.15)
+        sim.pedal(0)
 
 
 def test_pedal_needs_a_belt_sensor(station):
