@@ -353,9 +353,11 @@ def _enter_running(state: State, t: float, effects: list[Effect], resumed: bool)
     if resumed:
         effects.append(RecordEvent("resume", t, {"after": state.pause_reason.value if state.pause_reason else ""}))
         effects.append(PlaySound("resume"))
+    # The grace runs only where the rails are required: a timer armed in an optional phase would
+    # fire, at its old time, as soon as a required phase began (before that phase even started).
     return replace(state, mode=Mode.RUNNING, running_since=t, countdown_until=None, pause_reason=None,
                    paused_at=None, rails_held_since=None,
-                   rails_released_at=None if state.rails_held else t)
+                   rails_released_at=t if not state.rails_held and state.rails_required else None)
 
 
 def _leave_running(state: State, t: float) -> State:
