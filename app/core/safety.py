@@ -184,9 +184,9 @@ def step(state: State, event: Event, now: float, cfg: SafetyConfig) -> tuple[Sta
     """Advance the station by one *event* at time *now*. Never raises."""
     try:
         new, effects = _step(state, event, now, cfg)
+        return new, _guard(new, effects, now)
     except Exception as exc:  # noqa: BLE001 - rule 1: any internal error ends in a stopped belt
         return _fault(state, now, f"{type(exc).__name__}: {exc}")
-    return new, _guard(new, effects, now)
 
 
 def next_deadline(state: State, cfg: SafetyConfig) -> float | None:
@@ -220,10 +220,11 @@ def _guard(state: State, effects: list[Effect], now: float) -> tuple[Effect, ...
 
 def _fault(state: State, now: float, error: str) -> tuple[State, tuple[Effect, ...]]:
     effects: list[Effect] = [StopBelt("internal error"), PlaySound("estop"), RecordEvent("fault", now, {"error": error})]
-    outcome = state.outcome
-    if state.session_open:
+    # The state itself may be what is broken (not even a State): read it defensively.
+    outcome = getattr(state, "outcome", None)
+    if getattr(state, "session_open", False) is True:
         active = _safe_active(state, now)
-        effects.append(CloseSession("stopped", now, active, state.phase_index, reason="internal error"))
+        effects.append(CloseSession("stopped", now, active, getattr(state, "phase_index", 0), reason="internal error"))
         outcome = "stopped"
     try:
         new = replace(state, mode=Mode.FAULT, session_open=False, running_since=None, fault=error, outcome=outcome,
