@@ -534,8 +534,10 @@ def _handle(state: State, event: Event, now: float, cfg: SafetyConfig, effects: 
             caps = cfg.caps.tightened(event.program.caps)
             if event.member is not None:
                 caps = caps.tightened(event.member.caps)
+            # A new pre-flight starts from zero: the last session's time and pauses stay only in its summary.
             return replace(state, mode=Mode.READY, program=event.program, member=event.member, caps=caps,
-                           phase_index=0, outcome=None, outcome_reason="", pain_before=None, distance_m=None)
+                           phase_index=0, outcome=None, outcome_reason="", pain_before=None, distance_m=None,
+                           active_before=0.0, running_since=None, pauses=0)
         return state
 
     if isinstance(event, HomeTapped):
