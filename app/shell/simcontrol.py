@@ -1,0 +1,201 @@
+"""``--sim-control PATH``: drive the simulated station from a script over a Unix stream socket.
+
+One command per line, the simulation-script commands of DESIGN.md §3.2 without the time column::
+
+    $ printf 'lanyard clipped\\nrails held\\ntap start\\n' | nc -U /run/user/1000/backstep.sock
+    ok
+    ok
+    ok
+
+Hardware commands (``lanyard``, ``rails``, ``link``) go to the simulated station, so they travel
+through the mock pins, the real gpiozero adapters and the CSAFE link like a person's hands would.
+``tap ...`` commands are the touchscreen: they are posted as events. Each line gets one answer line,
+``ok`` or ``error: <what is wrong>``. ``status`` answers ``ok <the station's status line>`` when the
+server was given a way to read it; ``end`` answers ``ok`` and closes the connection (and calls
+*on_end*, when given, so the kiosk can quit).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import socketserver
+import stat
+import threading
+from pathlib import Path
+from typing import Callable
+
+from app.core.events import Event
+from app.errors import UserError
+from hardware.sim import SimError
+
+from .script import HARDWARE, parse_command
+from .simulate import TAPS  # ``tap WORD`` -> its touchscreen event, as simulation scripts use it
+
+log = logging.getLogger(__name__)
+
+#: A line longer than this is not a command; refusing it keeps a runaway client from filling memory.
+MAX_LINE_BYTES = 256
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    # Connections are shut down in SimControlServer.close(); joining them here could wait on a
+    # client that never hangs up.
+    block_on_close = False
+
+
+class SimControlServer:
+    """A Unix stream socket at *path* that takes sim-control commands.
+
+    :param path: where to create the socket. A stale socket left by a crash is replaced; a live
+        one (another station listening) is an error.
+    :param sim_station: a :class:`hardware.sim.SimulatedStation` (anything with ``apply(command)``).
+    :param post_event: the main loop's thread-safe ``post(event)``.
+    :param status: returns the station's one-line status, for the ``status`` command.
+    :param on_end: called on ``end``.
+
+    Serves from its own threads after :meth:`start`; :meth:`close` stops them, disconnects the
+    clients and removes the socket file.
+    """
+
+    def __init__(self, path: str | os.PathLike, sim_station, post_event: Callable[[Event], None], *,
+                 status: Callable[[], str] | None = None, on_end: Callable[[], None] | None = None):
+        self.path = Path(path)
+        self.sim_station = sim_station
+        self.post_event = post_event
+        self.status = status
+        self.on_end = on_end
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._server: _Server | None = None
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def start(self) -> "SimControlServer":
+        self._clear_stale_socket()
+        handler = _handler_for(self)
+        try:
+            self._server = _Server(str(self.path), handler)
+        except OSError as exc:
+            raise UserError(f"--sim-control {self.path}: cannot create the socket ({exc.strerror or exc}); "
+                            "choose a path in a folder you can write to") from None
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="backstep-sim-control", daemon=True)
+        self._thread.start()
+        return self
+
+    def _clear_stale_socket(self) -> None:
+        where = f"--sim-control {self.path}"
+        if not self.path.parent.is_dir():
+            raise UserError(f"{where}: the folder {self.path.parent} does not exist; create it or choose another path")
+        try:
+            mode = self.path.lstat().st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(mode):
+            raise UserError(f"{where}: a file that is not a socket is in the way; remove it or choose another path")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(self.path))
+        except OSError:
+            self.path.unlink(missing_ok=True)  # left behind by a station that crashed
+            return
+        finally:
+            probe.close()
+        raise UserError(f"{where}: another station is already listening there; stop it or choose another path")
+
+    def close(self) -> None:
+        """Stop serving, disconnect every client and remove the socket file. Safe to call twice."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(2)
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> "SimControlServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- commands --------------------------------------------------------------------------------
+    def handle_line(self, line: str) -> tuple[str, bool]:
+        """Carry out one command line; return ``(answer, keep_connection_open)``."""
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            return "error: empty line; send a command such as 'rails held'", True
+        if text.lower() == "status":
+            if self.status is None:
+                return "error: status is not available here", True
+            return f"ok {self.status()}", True
+        try:
+            command = parse_command(text)
+        except ValueError as exc:
+            return f"error: {exc}", True
+        if command.what == "end":
+            if self.on_end is not None:
+                self.on_end()
+            return "ok", False
+        if command.what in HARDWARE:
+            try:
+                self.sim_station.apply(command)
+            except SimError as exc:
+                return f"error: {exc}", True
+            except Exception as exc:  # noqa: BLE001 - one line to the client, the details to the log
+                log.exception("sim-control %r failed", text)
+                return f"error: {command.text} failed ({type(exc).__name__}: {exc})", True
+            return "ok", True
+        self.post_event(TAPS[command.arg]())
+        return "ok", True
+
+    def _track(self, connection: socket.socket, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+
+def _handler_for(server: SimControlServer) -> type[socketserver.StreamRequestHandler]:
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            server._track(self.connection, True)
+            try:
+                while True:
+                    raw = self.rfile.readline(MAX_LINE_BYTES + 1)
+                    if not raw:
+                        return
+                    if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                        self._answer(f"error: line longer than {MAX_LINE_BYTES} bytes; send one command per line")
+                        return
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError:
+                        self._answer("error: not UTF-8 text; send plain text commands")
+                        continue
+                    answer, keep_open = server.handle_line(line)
+                    self._answer(answer)
+                    if not keep_open:
+                        return
+            except OSError:
+                return  # the client went away, or close() shut the connection
+            finally:
+                server._track(self.connection, False)
+
+        def _answer(self, text: str) -> None:
+            self.wfile.write(text.encode("utf-8") + b"\n")
+            self.wfile.flush()
+
+    return Handler

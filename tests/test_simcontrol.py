@@ -1,0 +1,230 @@
+"""The sim-control socket, driven by a real Unix-socket client.
+
+Hardware commands must travel through the simulated pins and the production adapters; taps become
+touchscreen events. The last test runs the whole chain into the real Station and its safety core.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import time
+
+import pytest
+
+from app.config import parse_config
+from app.core.events import (
+    ConfirmTapped,
+    LanyardClipped,
+    LanyardPulled,
+    PainTapped,
+    ProgramChosen,
+    RailsHeld,
+    RailsReleased,
+    StartTapped,
+)
+from app.core.program import parse_program_text
+from app.core.safety import Mode
+from app.core.view import build_view, status_line
+from app.errors import UserError
+from app.paths import assets_dir
+from app.shell.devices import attach_sensors, simulated_station
+from app.shell.loop import Station
+from app.shell.simcontrol import SimControlServer
+
+CONFIG = parse_config("[gpio]\nrearm_debounce_s = 0.03\n")
+
+
+class Client:
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(3)
+        self.sock.connect(str(path))
+        self.file = self.sock.makefile("rwb")
+
+    def send(self, line: str | bytes) -> str:
+        self.file.write(line if isinstance(line, bytes) else line.encode() + b"\n")
+        self.file.flush()
+        return self.file.readline().decode().rstrip("\n")
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def rig(tmp_path):
+    """A simulated station, its sensors and a sim-control server, all posting to one queue."""
+    events: queue.Queue = queue.Queue()
+    sim = simulated_station(CONFIG, treadmill=False)
+    sensors = attach_sensors(CONFIG, events.put, pin_factory=sim.pin_factory)
+    path = tmp_path / "sim.sock"
+    ended = []
+    server = SimControlServer(path, sim, events.put, status=lambda: "idle", on_end=lambda: ended.append(True)).start()
+    yield path, events, server, ended
+    server.close()
+    sensors.close()
+    sim.close()
+
+
+def drain(events: queue.Queue, settle: float = 0.1) -> list:
+    time.sleep(settle)
+    out = []
+    while not events.empty():
+        out.append(events.get_nowait())
+    return out
+
+
+def test_hardware_commands_go_through_the_pins(rig):
+    path, events, _, _ = rig
+    drain(events)
+    client = Client(path)
+    assert client.send("lanyard clipped") == "ok"
+    assert client.send("rails held") == "ok"
+    assert set(drain(events)) == {LanyardClipped(), RailsHeld()}, "reported after the re-arm debounce"
+    assert client.send("rails released") == "ok"
+    assert client.send("lanyard pulled") == "ok"
+    assert drain(events, settle=0) == [RailsReleased(), LanyardPulled()], "on the first edge, in order"
+    client.close()
+
+
+def test_a_clip_shorter_than_the_debounce_is_never_reported(rig):
+    path, events, _, _ = rig
+    drain(events)
+    client = Client(path)
+    assert client.send("lanyard clipped") == "ok"
+    assert client.send("lanyard pulled") == "ok"
+    assert drain(events) == [], "the core already reads 'pulled'; nothing changed for it"
+    client.close()
+
+
+@pytest.mark.parametrize("word, event", [("start", StartTapped()), ("confirm", ConfirmTapped()),
+                                         ("pain", PainTapped())])
+def test_taps_become_touchscreen_events(rig, word, event):
+    path, events, _, _ = rig
+    drain(events)
+    client = Client(path)
+    assert client.send(f"tap {word}") == "ok"
+    assert events.get(timeout=1) == event
+    client.close()
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("rails loose", "'rails' needs one of: held | released"),
+    ("jump", "unknown command 'jump'"),
+    ("", "empty line"),
+    ("link lost", "cue mode"),
+    ("0 rails held", "unknown command '0'"),
+])
+def test_bad_lines_get_one_line_errors_and_the_connection_stays(rig, line, problem):
+    path, events, _, _ = rig
+    client = Client(path)
+    answer = client.send(line)
+    assert answer.startswith("error: ") and problem in answer and "\n" not in answer
+    assert client.send("tap stop") == "ok"
+    client.close()
+
+
+def test_binary_garbage_and_overlong_lines(rig):
+    path, _, _, _ = rig
+    client = Client(path)
+    assert client.send(b"\xff\xfe\n") == "error: not UTF-8 text; send plain text commands"
+    assert client.send("tap pause") == "ok"
+    assert client.send("x" * 1000).startswith("error: line longer than")
+    client.close()
+
+
+def test_status_and_end(rig):
+    path, _, _, ended = rig
+    client = Client(path)
+    assert client.send("status") == "ok idle"
+    assert client.send("end") == "ok"
+    assert client.file.readline() == b"", "end closes the connection"
+    assert ended == [True]
+    client.close()
+
+
+def test_several_clients_at_once(rig):
+    path, events, _, _ = rig
+    drain(events)
+    clients = [Client(path) for _ in range(3)]
+    for c in clients:
+        assert c.send("tap pause") == "ok"
+    assert len(drain(events)) == 3
+    for c in clients:
+        c.close()
+
+
+def test_close_disconnects_clients_and_removes_the_socket(tmp_path):
+    path = tmp_path / "s.sock"
+    server = SimControlServer(path, None, lambda e: None).start()
+    client = Client(path)
+    assert client.send("tap stop") == "ok"  # connected and being served
+    assert path.exists()
+    started = time.monotonic()
+    server.close()
+    assert time.monotonic() - started < 2, "a connected client must not hold up the close"
+    assert not path.exists()
+    assert client.file.readline() == b""
+    client.close()
+    server.close()
+
+
+def test_a_stale_socket_is_replaced_and_a_live_one_refused(tmp_path):
+    path = tmp_path / "s.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays: a crashed station's leftover
+    with SimControlServer(path, None, lambda e: None):
+        with pytest.raises(UserError, match="already listening"):
+            SimControlServer(path, None, lambda e: None).start()
+        assert Client(path).send("tap stop") == "ok"
+
+
+def test_path_problems_are_one_line(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        SimControlServer(tmp_path / "nope" / "s.sock", None, lambda e: None).start()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="not a socket"):
+        SimControlServer(tmp_path / "file", None, lambda e: None).start()
+
+
+def wait_mode(station: Station, mode: Mode, timeout: float = 2.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        station.process()
+        if station.state.mode is mode:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_script_drives_the_real_station_into_an_emergency_stop(tmp_path):
+    station = Station(CONFIG)
+    sim = simulated_station(CONFIG, treadmill=False)
+    sensors = attach_sensors(CONFIG, station.post, pin_factory=sim.pin_factory)
+    text = (assets_dir() / "programs" / "beginner-flat.toml").read_text()
+    program, problems = parse_program_text(text, "beginner-flat.toml")
+    assert program is not None, problems
+    path = tmp_path / "sim.sock"
+    server = SimControlServer(path, sim, station.post,
+                              status=lambda: status_line(build_view(station.state, station.clock(), station.cfg)))
+    try:
+        server.start()
+        station.post(ProgramChosen(program))
+        client = Client(path)
+        assert client.send("lanyard clipped") == "ok"
+        assert client.send("rails held") == "ok"
+        time.sleep(0.1)  # the re-arm debounce
+        station.process()
+        assert station.state.lanyard_clipped and station.state.rails_held
+        assert client.send("tap start") == "ok"
+        assert wait_mode(station, Mode.COUNTDOWN) or station.state.mode is Mode.RUNNING
+        assert client.send("lanyard pulled") == "ok"
+        assert wait_mode(station, Mode.ESTOP)
+        assert client.send("status").startswith("ok emergency stop")
+        client.close()
+    finally:
+        server.close()
+        sensors.close()
+        sim.close()
