@@ -35,8 +35,9 @@ class SimulatedStation:
     :param rail_active_when: ``"closed"`` or ``"open"``.
     :param roller_circumference_mm: roller circumference, millimetres (for :meth:`pedal`).
     :param pulses_per_revolution: magnets on the roller.
-    :param treadmill: ``True`` to run the CSAFE treadmill simulator on a pseudo-terminal
-        (its path is :attr:`treadmill_port`); ``False`` for a station in cue mode.
+    :param treadmill: ``True`` to run the CSAFE treadmill simulator
+        (:class:`hardware.treadmill.simulator.TreadmillSimulator`, as :attr:`treadmill`) on a
+        pseudo-terminal whose path is :attr:`treadmill_port`; ``False`` for a station in cue mode.
     :param pin_factory: a :class:`~gpiozero.pins.mock.MockFactory` to use (default: a new one).
 
     The person starts off the treadmill: lanyard not clipped, hands off the rails.
@@ -60,6 +61,7 @@ class SimulatedStation:
         self.pedal_kmh = 0.0
         self._pedal_thread: GPIOThread | None = None
         self.treadmill = None
+        self._treadmill_pty = None
         if treadmill:
             self.treadmill = self._start_treadmill()
 
@@ -142,16 +144,15 @@ class SimulatedStation:
 
     # -- the treadmill ---------------------------------------------------------------------------
     def _start_treadmill(self):
-        from hardware.treadmill.simulator import TreadmillSimulator  # not every station has one
+        from hardware.treadmill.simulator import SimulatedTreadmillPort  # not every station has one
 
-        simulator = TreadmillSimulator()
-        simulator.start()
-        return simulator
+        self._treadmill_pty = SimulatedTreadmillPort().__enter__()
+        return self._treadmill_pty.simulator
 
     @property
     def treadmill_port(self) -> str | None:
         """The pseudo-terminal the simulated treadmill answers on, or ``None`` (cue mode)."""
-        return self.treadmill.port if self.treadmill is not None else None
+        return self._treadmill_pty.path if self._treadmill_pty is not None else None
 
     def _need_treadmill(self):
         if self.treadmill is None:
@@ -191,9 +192,9 @@ class SimulatedStation:
         if self._pedal_thread is not None:
             thread, self._pedal_thread = self._pedal_thread, None
             thread.stop()
-        if self.treadmill is not None:
-            self.treadmill.close()
-            self.treadmill = None
+        if self._treadmill_pty is not None:
+            self._treadmill_pty.close()
+            self._treadmill_pty = self.treadmill = None
 
     def __enter__(self):
         return self

@@ -9,8 +9,16 @@ import time
 import pytest
 
 from app.config import parse_config
-from app.core.events import LanyardClipped, LanyardPulled, RailsHeld, RailsReleased, TreadmillReported
-from app.shell.devices import attach_sensors, simulated_station
+from app.core.events import (
+    LanyardClipped,
+    LanyardPulled,
+    LinkLost,
+    LinkRestored,
+    RailsHeld,
+    RailsReleased,
+    TreadmillReported,
+)
+from app.shell.devices import attach_sensors, attach_treadmill, simulated_station
 from hardware.sim import SimError, SimulatedStation
 
 DEBOUNCE = 0.05
@@ -169,3 +177,62 @@ def test_sim_does_not_import_app():
     names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert not [n for n in names if n == "app" or n.startswith("app.")]
+
+
+# -- the simulated treadmill on a pty, through the real CSAFE link -------------------------------
+CSAFE = '[treadmill]\nmode = "csafe"\npoll_interval_s = 0.05\nsilence_timeout_s = 0.5\n'
+
+
+def next_of(events: Events, kind, timeout: float = 3.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            event = events.queue.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if isinstance(event, kind):
+            return event
+    raise AssertionError(f"no {kind.__name__} within {timeout} s")
+
+
+def test_cue_mode_has_no_link():
+    assert attach_treadmill(config(), Events().post) is None
+
+
+def test_pulled_cable_is_a_lost_link_and_plugging_it_back_restores_it():
+    cfg = config(CSAFE)
+    events = Events()
+    with simulated_station(cfg) as sim:
+        assert sim.treadmill_port and sim.treadmill is not None
+        link = attach_treadmill(cfg, events.post, port=sim.treadmill_port)
+        try:
+            assert next_of(events, TreadmillReported).speed_kmh == 0.0
+            sim.apply("link lost")
+            lost = next_of(events, LinkLost)
+            assert lost.reason
+            sim.apply("link restored")
+            next_of(events, LinkRestored)
+        finally:
+            link.close()
+
+
+def test_treadmill_reports_feed_the_rails_stuck_check():
+    cfg = config(CSAFE)
+    events = Events()
+    faults: list[str] = []
+    with simulated_station(cfg) as sim:
+        sensors = attach_sensors(cfg, events.post, pin_factory=sim.pin_factory, on_fault=faults.append)
+        sensors.rails.stuck_after_s = 0.3  # twenty minutes in the station; a blink here
+        link = attach_treadmill(cfg, events.post, port=sim.treadmill_port, sensors=sensors)
+        try:
+            next_of(events, TreadmillReported)
+            time.sleep(0.5)
+            assert faults == [], "a standing belt does not count"
+            link.set_target(3.0, 0.0)
+            deadline = time.monotonic() + 5
+            while len(faults) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(faults) == 2 and all("stuck" in f for f in faults)
+        finally:
+            link.close()
+            sensors.close()

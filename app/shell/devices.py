@@ -122,7 +122,9 @@ def simulated_station(config, *, treadmill: bool | None = None) -> SimulatedStat
 def attach_treadmill(config, post: Post, *, port: str | None = None, sensors: Sensors | None = None):
     """Open the CSAFE link from ``config.treadmill`` and connect its callbacks to *post*.
 
-    Returns ``None`` in cue mode (no link). Reports become ``TreadmillReported``, a silent or
+    Returns the started :class:`hardware.treadmill.link.TreadmillLink`, or ``None`` in cue mode
+    (no link). Opening raises :class:`hardware.treadmill.link.LinkError` with a one-line reason
+    (missing port, ``dialout`` permission, port busy). Reports become ``TreadmillReported``, a silent or
     unplugged link ``LinkLost(reason)``, its return ``LinkRestored``. With *sensors*, reports also
     feed the rails' stuck-sensor check. *port* overrides ``treadmill.port`` (the simulated
     treadmill's pseudo-terminal).
@@ -134,12 +136,10 @@ def attach_treadmill(config, post: Post, *, port: str | None = None, sensors: Se
 
     caps = config.safety.caps
 
-    def on_report(report) -> None:
-        speed = getattr(report, "speed_kmh", None)
-        post(TreadmillReported(speed_kmh=speed, incline_pct=getattr(report, "incline_pct", None),
-                               distance_m=getattr(report, "distance_m", None)))
+    def on_report(speed_kmh: float | None, incline_pct: float | None, distance_m: float | None) -> None:
+        post(TreadmillReported(speed_kmh=speed_kmh, incline_pct=incline_pct, distance_m=distance_m))
         if sensors is not None:
-            sensors.note_belt_speed(speed)
+            sensors.note_belt_speed(speed_kmh)
 
     link = TreadmillLink(
         port or section.port, baudrate=section.baudrate,
@@ -150,7 +150,7 @@ def attach_treadmill(config, post: Post, *, port: str | None = None, sensors: Se
         poll_interval_s=section.poll_interval_s, silence_timeout_s=section.silence_timeout_s,
         ramp_kmh_per_s=section.ramp_kmh_per_s,
         on_report=on_report,
-        on_lost=lambda reason="no answer": post(LinkLost(reason=str(reason))),
+        on_lost=lambda reason: post(LinkLost(reason=reason)),
         on_restored=lambda: post(LinkRestored()))
     link.open()
     link.start()
