@@ -240,10 +240,12 @@ class TreadmillSimulator:
             running = self._state == State.IN_USE
             target = self._target_speed if running else 0.0
             rate = self.accel if target > self._speed else self.decel
+            before = self._speed
             self._speed = _approach(self._speed, target, rate * dt)
             incline_target = self._target_incline if running or self._incline > self._target_incline else self._incline
             self._incline = _approach(self._incline, incline_target, self.incline_rate * dt)
-            self._distance += self._speed / 3.6 * dt
+            # Trapezoid: exact while the belt accelerates evenly.
+            self._distance += (before + self._speed) / 2 / 3.6 * dt
 
     def _advance_clock(self) -> None:
         now = time.monotonic()

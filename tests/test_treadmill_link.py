@@ -1,0 +1,422 @@
+"""TreadmillLink against the CSAFE simulator on real pseudo-terminals (pyserial opens the pty)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import threading
+import time
+
+import pytest
+import serial
+
+from hardware.treadmill import protocol as p
+from hardware.treadmill.link import LinkError, TreadmillLink, explain_open_error, probe, set_once
+from hardware.treadmill.protocol import Cmd, State, Unit
+from hardware.treadmill.simulator import PtyMaster, SimulatedTreadmillPort, TreadmillSimulator, open_pty_pair
+
+MPH = 1.609344
+
+
+def wait_for(predicate, timeout=3.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+class Events:
+    """What the link's callbacks hand off, on queues, as the app does."""
+
+    def __init__(self):
+        self.reports: queue.Queue = queue.Queue()
+        self.lost: queue.Queue = queue.Queue()
+        self.restored: queue.Queue = queue.Queue()
+        self.threads: set[str] = set()
+
+    def kwargs(self):
+        return dict(on_report=self._report, on_lost=self._lost, on_restored=self._restored)
+
+    def _report(self, speed, incline, distance):
+        self.threads.add(threading.current_thread().name)
+        self.reports.put((time.monotonic(), speed, incline, distance))
+
+    def _lost(self, reason):
+        self.lost.put((time.monotonic(), reason))
+
+    def _restored(self):
+        self.restored.put(time.monotonic())
+
+    def latest_report(self, timeout=2.0):
+        item = self.reports.get(timeout=timeout)
+        while not self.reports.empty():
+            item = self.reports.get_nowait()
+        return item
+
+
+@pytest.fixture
+def treadmill(request):
+    kwargs = getattr(request, "param", {})
+    kwargs = {"accel_kmh_per_s": 10.0, "incline_pct_per_s": 5.0, **kwargs}
+    with SimulatedTreadmillPort(**kwargs) as port:
+        yield port
+
+
+def make_link(port, events=None, **kwargs):
+    options = dict(max_speed_kmh=8.0, max_incline_pct=10.0, poll_interval_s=0.1, ramp_kmh_per_s=20.0)
+    options.update(kwargs)
+    link = TreadmillLink(port.path, **options, **(events.kwargs() if events else {}))
+    return link.start()
+
+
+@pytest.fixture
+def running_link(treadmill):
+    events = Events()
+    link = make_link(treadmill, events)
+    assert wait_for(lambda: link.connected)
+    yield treadmill, link, events
+    link.close()
+
+
+# Polling and units --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("treadmill", [{"units": "mph"}, {"units": "kmh"}], indirect=True)
+def test_reports_come_from_the_link_thread_in_any_unit(treadmill):
+    events = Events()
+    link = make_link(treadmill, events)
+    try:
+        assert wait_for(lambda: link.connected)
+        link.set_target(3.0 * MPH, 2.0)
+        sim = treadmill.simulator
+        step = p.SPEED_KMH[sim.speed_unit]       # sent speeds are rounded down to the unit's step
+        assert wait_for(lambda: sim.speed_kmh > 3.0 * MPH - step and sim.incline_pct >= 2.0 - 1e-6, timeout=4)
+        time.sleep(0.3)
+        _, speed, incline, distance = events.latest_report()
+        assert abs(speed - sim.speed_kmh) <= step + 1e-9
+        assert incline == pytest.approx(2.0, abs=0.1)
+        assert distance is not None and distance >= 0
+        assert events.threads == {"treadmill-link"}
+        # The link sends speeds in the unit the treadmill answers in.
+        sent_units = {c.data[2] for r in sim.received for c in r.commands if c.id == Cmd.SET_SPEED}
+        assert sent_units == {sim.speed_unit}
+        assert link.last_report.state == State.IN_USE
+    finally:
+        link.close()
+
+
+def test_distance_accumulates(running_link):
+    treadmill, link, events = running_link
+    link.set_target(7.2, 0)                           # 2 m/s
+    assert wait_for(lambda: treadmill.simulator.speed_kmh >= 7.2 - 1e-6, timeout=3)
+    start = events.latest_report()[3]
+    time.sleep(1.0)
+    assert events.latest_report()[3] - start == pytest.approx(2.0, abs=0.6)
+
+
+# Caps and ramp --------------------------------------------------------------------------------------
+
+def test_targets_are_clamped_to_the_links_caps(treadmill):
+    link = make_link(treadmill, max_speed_kmh=4.0, max_incline_pct=3.0)
+    try:
+        assert wait_for(lambda: link.connected)
+        assert link.set_target(10.0, 12.0) == (4.0, 3.0)
+        assert link.set_target(float("nan"), -5.0) == (0.0, 0.0)
+        assert link.set_target(10.0, 12.0) == (4.0, 3.0)
+        sim = treadmill.simulator
+        assert wait_for(lambda: sim.target_speed_kmh == pytest.approx(4.0), timeout=3)
+        time.sleep(0.3)
+        assert max(sim.commanded_speeds()) <= 4.0
+        assert max(sim.commanded_grades()) <= 3.0
+    finally:
+        link.close()
+
+
+def test_speed_is_ramped_not_jumped(treadmill):
+    link = make_link(treadmill, ramp_kmh_per_s=2.0, poll_interval_s=0.1)
+    try:
+        assert wait_for(lambda: link.connected)
+        started = time.monotonic()
+        link.set_target(3.0, 0)
+        sim = treadmill.simulator
+        assert wait_for(lambda: sim.target_speed_kmh >= 3.0 - 1e-6, timeout=4)
+        took = time.monotonic() - started
+        speeds = sim.commanded_speeds()
+        assert took >= 1.2                       # 3 km/h at 2 km/h per s is 1.5 s
+        assert len(speeds) >= 5
+        assert speeds == sorted(speeds)
+        steps = [b - a for a, b in zip([0.0] + speeds, speeds)]
+        assert max(steps) <= 2.0 * 0.5           # never more than half a second of ramp at once
+    finally:
+        link.close()
+
+
+# Stop --------------------------------------------------------------------------------------------------
+
+def test_stop_jumps_the_ramp_and_is_written_at_once(running_link):
+    treadmill, link, _ = running_link
+    sim = treadmill.simulator
+    link.ramp_kmh_per_s = 1.0
+    link.set_target(6.0, 0)
+    assert wait_for(lambda: sim.target_speed_kmh > 0.5, timeout=3)
+    called = time.monotonic()
+    link.stop("test")
+    assert wait_for(lambda: sim.target_speed_kmh == 0.0 and sim.state == State.FINISHED, timeout=1)
+    stop_frame = next(r for r in sim.received if r.at >= called)
+    assert stop_frame.at - called < 0.2
+    assert [c.id for c in stop_frame.commands] == [Cmd.SET_SPEED, Cmd.GO_FINISHED]
+    time.sleep(0.5)
+    assert all(s == 0.0 for s in sim.commanded_speeds(since=called))
+    assert link.target is None
+
+
+def test_close_stops_the_belt_first(treadmill):
+    link = make_link(treadmill)
+    assert wait_for(lambda: link.connected)
+    link.set_target(4.0, 0)
+    sim = treadmill.simulator
+    assert wait_for(lambda: sim.target_speed_kmh == pytest.approx(4.0), timeout=3)
+    link.close()
+    assert wait_for(lambda: sim.target_speed_kmh == 0.0 and sim.state == State.FINISHED, timeout=1)
+    assert not link.connected or link._thread is None
+
+
+def test_a_belt_that_keeps_moving_after_stop_is_stopped_again(running_link):
+    treadmill, link, _ = running_link
+    sim = treadmill.simulator
+    link.set_target(4.0, 0)
+    assert wait_for(lambda: sim.speed_kmh > 1.0, timeout=3)
+    sim.reject_commands(True)          # the stop frame is refused...
+    link.stop()
+    time.sleep(0.3)
+    assert sim.target_speed_kmh > 0
+    sim.reject_commands(False)         # ...so the link sends it again until the belt stops
+    assert wait_for(lambda: sim.target_speed_kmh == 0.0, timeout=1.5)
+
+
+# Lost and restored -------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_pulled_cable_is_lost_within_3_s_then_restored_without_resuming(treadmill):
+    events = Events()
+    link = make_link(treadmill, events, poll_interval_s=0.5, silence_timeout_s=2.5, ramp_kmh_per_s=5.0)
+    sim = treadmill.simulator
+    try:
+        assert wait_for(lambda: link.connected)
+        link.set_target(3.0, 1.0)
+        assert wait_for(lambda: sim.speed_kmh >= 3.0 - 1e-6, timeout=4)
+        pulled = time.monotonic()
+        sim.pull_cable()
+        lost_at, reason = events.lost.get(timeout=4)
+        assert lost_at - pulled < 3.0
+        assert "no answer" in reason
+        assert not link.connected and link.target is None
+        # The belt is still running on the treadmill while the cable is out.
+        assert sim.target_speed_kmh == pytest.approx(3.0)
+        plugged = time.monotonic()
+        sim.plug_cable()
+        events.restored.get(timeout=3)
+        assert link.connected
+        time.sleep(1.0)
+        # After the restore the link only polled and stopped the belt: no target by itself.
+        assert all(speed == 0.0 for speed in sim.commanded_speeds(since=plugged))
+        assert sim.target_speed_kmh == 0.0
+        assert link.target is None
+        assert events.lost.empty()
+    finally:
+        link.close()
+
+
+def test_set_target_while_lost_is_not_kept(treadmill):
+    events = Events()
+    link = make_link(treadmill, events, silence_timeout_s=0.5)
+    sim = treadmill.simulator
+    try:
+        assert wait_for(lambda: link.connected)
+        sim.pull_cable()
+        events.lost.get(timeout=2)
+        link.set_target(3.0, 0)
+        assert link.target is None
+        sim.plug_cable()
+        events.restored.get(timeout=2)
+        time.sleep(0.4)
+        assert all(s == 0.0 for s in sim.commanded_speeds())
+    finally:
+        link.close()
+
+
+def test_garbage_on_the_line_is_rejected_and_the_link_survives(running_link):
+    treadmill, link, events = running_link
+    sim = treadmill.simulator
+    link.set_target(2.0, 0)
+    for _ in range(10):
+        sim.inject_garbage(40)
+        time.sleep(0.05)
+    assert wait_for(lambda: sim.speed_kmh >= 2.0 - 1e-6, timeout=3)
+    time.sleep(0.3)
+    assert events.lost.empty()
+    assert link.connected
+    _, speed, _, _ = events.latest_report()
+    assert speed == pytest.approx(2.0, abs=0.11)
+
+
+def test_only_garbled_answers_mean_lost_then_restored(treadmill):
+    events = Events()
+    link = make_link(treadmill, events, silence_timeout_s=0.6)
+    sim = treadmill.simulator
+    try:
+        assert wait_for(lambda: link.connected)
+        sim.corrupt_answers(True)
+        _, reason = events.lost.get(timeout=2)
+        assert "garbled" in reason
+        sim.corrupt_answers(False)
+        events.restored.get(timeout=2)
+    finally:
+        link.close()
+
+
+def test_rejected_commands_mean_lost_and_no_target_survives(treadmill):
+    events = Events()
+    link = make_link(treadmill, events, silence_timeout_s=0.6)
+    sim = treadmill.simulator
+    try:
+        assert wait_for(lambda: link.connected)
+        link.set_target(2.0, 0)
+        assert wait_for(lambda: sim.target_speed_kmh > 0, timeout=2)
+        sim.reject_commands(True)
+        _, reason = events.lost.get(timeout=2)
+        assert "rejects" in reason
+        assert link.target is None
+        since = time.monotonic()
+        sim.reject_commands(False)
+        events.restored.get(timeout=2)
+        time.sleep(0.3)
+        assert all(s == 0.0 for s in sim.commanded_speeds(since=since))
+    finally:
+        link.close()
+
+
+def test_unplugged_adapter_is_reopened_with_backoff(tmp_path):
+    """/dev/treadmill is a udev symlink; when the adapter comes back, the link opens it again."""
+    events = Events()
+    alias = tmp_path / "treadmill"
+    first = SimulatedTreadmillPort().__enter__()
+    alias.symlink_to(first.path)
+    link = TreadmillLink(str(alias), max_speed_kmh=8, max_incline_pct=10, poll_interval_s=0.1,
+                         silence_timeout_s=0.6, **events.kwargs()).start()
+    second = None
+    try:
+        assert wait_for(lambda: link.connected)
+        first.close()                         # the adapter is pulled: the device goes away
+        _, reason = events.lost.get(timeout=2)
+        assert reason
+        second = SimulatedTreadmillPort().__enter__()
+        alias.unlink()
+        alias.symlink_to(second.path)         # ...and comes back under the same name
+        events.restored.get(timeout=6)
+        assert link.connected and link.target is None
+    finally:
+        link.close()
+        first.close()
+        if second is not None:
+            second.close()
+
+
+# Opening the port ---------------------------------------------------------------------------------------
+
+def test_missing_port_is_a_clear_error(tmp_path):
+    with pytest.raises(LinkError) as info:
+        TreadmillLink(str(tmp_path / "ttyUSB9"), max_speed_kmh=5, max_incline_pct=5).open()
+    assert info.value.kind == "missing"
+    assert "no such serial port" in str(info.value)
+
+
+def test_port_in_use_is_a_clear_error(treadmill):
+    holder = serial.serial_for_url(treadmill.path, exclusive=True)
+    try:
+        with pytest.raises(LinkError) as info:
+            TreadmillLink(treadmill.path, max_speed_kmh=5, max_incline_pct=5).open()
+        assert info.value.kind == "busy" and "in use" in str(info.value)
+    finally:
+        holder.close()
+
+
+def test_permission_denied_names_the_dialout_group():
+    # pyserial's own exception, as serialposix raises it for EACCES (the tests run as root,
+    # who is never denied, so the real open cannot be made to fail here).
+    exc = serial.SerialException(errno.EACCES, "could not open port /dev/ttyUSB0: [Errno 13] Permission denied")
+    error = explain_open_error("/dev/ttyUSB0", exc)
+    assert error.kind == "permission"
+    assert "dialout" in str(error) and "usermod -aG dialout" in str(error)
+
+
+def test_loop_url_opens_and_its_echo_is_not_trusted():
+    link = TreadmillLink("loop://", max_speed_kmh=5, max_incline_pct=5).open()
+    link.close()
+    with pytest.raises(LinkError) as info:
+        probe("loop://", timeout=0.5)         # our own request echoed back is no answer
+    assert info.value.kind in ("garbled", "silent")
+
+
+# Synchronous helpers ------------------------------------------------------------------------------------
+
+def test_probe_and_set_once(treadmill):
+    sim = treadmill.simulator
+    result = probe(treadmill.path, timeout=1)
+    assert result["state"] == "Ready" and result["speed_kmh"] == 0.0
+    set_once(treadmill.path, 3.0, 1.5, max_speed_kmh=5, max_incline_pct=5, timeout=1)
+    assert sim.state == State.IN_USE
+    assert sim.target_speed_kmh == pytest.approx(3.0)
+    with pytest.raises(LinkError) as info:
+        set_once(treadmill.path, 6.0, 0, max_speed_kmh=5, max_incline_pct=5, timeout=1)
+    assert info.value.kind == "cap"
+    assert sim.target_speed_kmh == pytest.approx(3.0)
+    set_once(treadmill.path, 0.0, 0, max_speed_kmh=5, max_incline_pct=5, timeout=1)
+    assert sim.state == State.FINISHED and sim.target_speed_kmh == 0.0
+
+
+def test_probe_of_a_silent_treadmill(treadmill):
+    treadmill.simulator.pull_cable()
+    with pytest.raises(LinkError) as info:
+        probe(treadmill.path, timeout=0.5)
+    assert info.value.kind == "silent" and "did not answer" in str(info.value)
+
+
+# The simulator itself --------------------------------------------------------------------------------------
+
+def test_simulator_follows_the_csafe_state_machine():
+    sim = TreadmillSimulator(None)
+    status = lambda contents: p.decode_answer(contents).status  # noqa: E731
+    assert status(sim.handle(bytes((Cmd.GO_IN_USE,)))).previous == p.FrameStatus.REJECTED
+    for command, state in ((Cmd.GO_IDLE, State.IDLE), (Cmd.GO_HAVE_ID, State.HAVE_ID),
+                           (Cmd.GO_IN_USE, State.IN_USE), (Cmd.GO_FINISHED, State.FINISHED)):
+        answer = status(sim.handle(bytes((command,))))
+        assert (answer.previous, answer.state) == (p.FrameStatus.OK, state)
+
+
+def test_simulator_belt_accelerates_and_clamps_to_its_own_max():
+    sim = TreadmillSimulator(None, max_speed_kmh=10.0, accel_kmh_per_s=1.0)
+    for command in (Cmd.GO_IDLE, Cmd.GO_HAVE_ID, Cmd.GO_IN_USE):
+        sim.handle(bytes((command,)))
+    sim.handle(p.encode_commands([p.set_speed(15.0)]))
+    assert sim.target_speed_kmh == 10.0
+    sim.tick(2.0)
+    assert sim.speed_kmh == pytest.approx(2.0)
+    assert sim.distance_m == pytest.approx(2.0 * 1.0 / 3.6)   # 2 s at an average of 1 km/h
+    sim.tick(1.0)
+    assert sim.distance_m == pytest.approx((2.0 + 2.5) / 3.6)
+
+
+def test_pty_pair_is_raw():
+    master, slave, path = open_pty_pair()
+    try:
+        port = serial.serial_for_url(path, timeout=0.2)
+        PtyMaster(master).write(b"\xF1\x80\x80\xF2")
+        assert port.read(4) == b"\xF1\x80\x80\xF2"
+        assert PtyMaster(master).read(16, timeout=0.1) == b""   # nothing echoed back
+        port.close()
+    finally:
+        os.close(master)
+        os.close(slave)
