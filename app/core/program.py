@@ -77,6 +77,8 @@ class Phase:
     cue: str = ""
     #: e.g. "2 of 4" when the phase comes from a ``repeat`` block, else "".
     round_label: str = ""
+    #: Where the phase stands in its file, for problems found after unrolling repeats.
+    line: int | None = field(default=None, compare=False)
 
     @property
     def rails_required(self) -> bool:
@@ -188,6 +190,9 @@ class _Checker:
 
     def add(self, path: tuple, field_name: str, message: str, severity: str = "error") -> None:
         line = self.lines.line(*path) if self.lines else None
+        self.problems.append(Problem(self.source, line, field_name, message, severity))
+
+    def add_at(self, line: int | None, field_name: str, message: str, severity: str = "warning") -> None:
         self.problems.append(Problem(self.source, line, field_name, message, severity))
 
     @property
@@ -403,7 +408,7 @@ def _load_phase(check: _Checker, raw: Any, path: tuple, label: str, units: str, 
     if speed is not None and direction in DIRECTIONS:
         cap = from_kmh(caps.speed_for(direction), units)
         if not 0 < speed <= cap + 1e-9:
-            check.add(path + ("speed",), f"{label}.speed", f"{speed:g} {unit_name} is outside the {direction} cap; use a speed above 0 and at most {cap:.1f} {unit_name}")
+            check.add(path + ("speed",), f"{label}.speed", f"{speed:.1f} {unit_name} is outside the {direction} cap; use a speed above 0 and at most {cap:.1f} {unit_name}")
             speed = None
     incline = 0.0
     if "incline" in raw:
@@ -435,6 +440,7 @@ def _load_phase(check: _Checker, raw: Any, path: tuple, label: str, units: str, 
         incline_pct=incline,
         rails=rails,
         cue=cue.strip(),
+        line=check.lines.line(*path) if check.lines else None,
     )
 
 
@@ -454,10 +460,10 @@ def _lint(check: _Checker, phases: list[Phase], units: str, advanced: bool) -> N
         check.add(first_path + ("speed",), "phases[1].speed", f"the first phase should be at most 1.0 mph ({limit:.1f} {unit_name}){tail}", "warning")
     for number, (before, after) in enumerate(zip(phases, phases[1:]), start=2):
         if after.speed_kmh > before.speed_kmh + 1e-9 and after.incline_pct > before.incline_pct + 1e-9:
-            check.add(("phases",), f"phase {number} ({after.name})", "raises speed and incline at once; PROTOCOLS.md: never raise both together, change one per step", "warning")
+            check.add_at(after.line, f"phase {number} ({after.name})", "raises speed and incline at once; PROTOCOLS.md: never raise both together, change one per step", "warning")
     seen = set()
     for number, phase in enumerate(phases, start=1):
         if phase.direction == "backward" and phase.speed_kmh > LINT_BACKWARD_SPEED_KMH + 1e-9 and phase.name not in seen:
             seen.add(phase.name)
             shown = from_kmh(phase.speed_kmh, units)
-            check.add(("phases",), f"phase {number} ({phase.name})", f"backward at {shown:.1f} {unit_name} is above 3.5 mph, beyond normal backward walking; keep it for experienced users", "warning")
+            check.add_at(phase.line, f"phase {number} ({phase.name})", f"backward at {shown:.1f} {unit_name} is above 3.5 mph, beyond normal backward walking; keep it for experienced users", "warning")

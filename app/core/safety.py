@@ -455,11 +455,12 @@ def _handle(state: State, event: Event, now: float, cfg: SafetyConfig, effects: 
         return state
 
     if isinstance(event, LanyardPulled):
+        was_clipped = state.lanyard_clipped
         state = replace(state, lanyard_clipped=False)
         if mode in SESSION_MODES or mode in (Mode.COUNTDOWN, Mode.COOLDOWN, Mode.RESUMING):
             return _estop(state, now, cfg, effects)
         _stop(effects, "lanyard pulled")
-        if mode is not Mode.ESTOP:
+        if mode is not Mode.ESTOP and was_clipped:  # a real edge, not the start-up reading
             effects.append(RecordEvent("lanyard_pulled", now, {"mode": mode.value}))
         return state
 

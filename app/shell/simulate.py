@@ -29,7 +29,7 @@ from ..core.events import (
     StopTapped,
 )
 from ..core.program import Program
-from ..core.safety import Link
+from ..core.safety import Link, Mode
 from .loop import Station
 from .script import Command, ScriptLine
 from .store import Store
@@ -91,11 +91,10 @@ class SimulatedHardware:
     """The simulated station's sensors, wired to a :class:`Station` through the real adapters."""
 
     def __init__(self, config: Config, station: Station):
-        from hardware.sim import SimulatedStation
+        from .devices import attach_sensors, simulated_station
 
-        from .devices import attach_sensors
-
-        self.sim = SimulatedStation.from_config(config.gpio) if hasattr(SimulatedStation, "from_config") else SimulatedStation(config.gpio)
+        # Cue-mode hardware: the script's link lines stand for the link's own events (see above).
+        self.sim = simulated_station(config, treadmill=False)
         self.sensors = attach_sensors(config, station.post, pin_factory=self.sim.pin_factory)
         self.station = station
 
@@ -165,7 +164,8 @@ def run_script(
             station.process(clock.t)
         if not ended:
             limit = clock.t + program.total_seconds + RUN_ON_LIMIT_S
-            while station.session_id is not None and clock.t < limit:
+            # Run on while a session is open or about to open (a start countdown still running).
+            while (station.session_id is not None or station.state.mode is Mode.COUNTDOWN) and clock.t < limit:
                 move_to(min(limit, (station.next_deadline() or limit)))
             move_to(clock.t)
         if station.session_id is not None:
@@ -206,7 +206,7 @@ def _interrupt(station: Station, store: Store, at: float) -> None:
     store.close_session(session_id, status="interrupted", wall=station.wall_of(at),
                         active_seconds=station.state.active_seconds(at), elapsed_seconds=at - start,
                         phases_completed=station.state.phase_index, reason="the script ended during the session")
-    station.session_id = None
+    station.last_session_id, station.session_id = session_id, None
 
 
 def _max_event_id(store: Store) -> int:

@@ -1,0 +1,178 @@
+"""``backstep simulate`` (DESIGN.md §3.2): the real core, store and simulated GPIO on a script clock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROGRAM = str(FIXTURES / "two-phase.toml")
+START = "0 lanyard clipped\n0 rails held\n1 tap start\n"  # countdown 3 s: the session starts at 4
+
+
+def simulate(tmp_path, script: str, capsys, *extra) -> dict:
+    path = tmp_path / "script.txt"
+    path.write_text(script)
+    code = main(["simulate", "--program", PROGRAM, "--script", str(path), "--db", str(tmp_path / "s.db"), "--json", *extra])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_a_clean_run_completes_every_phase(tmp_path, capsys):
+    result = simulate(tmp_path, START, capsys)
+    assert result["status"] == "completed"
+    assert result["phases_completed"] == result["phases_total"] == 3
+    assert result["active_seconds"] == pytest.approx(240)
+    assert result["pauses"] == [] and result["emergency_stops"] == []
+    # 1 Hz samples for the whole session, stored in the database
+    assert result["samples"] >= 240
+
+
+@pytest.mark.parametrize("release_at, regrip_at", [(30, 35), (70, 80), (100, 101.5)])
+def test_releasing_the_rails_too_early_pauses_then_resumes_on_time(tmp_path, capsys, release_at, regrip_at):
+    script = START + f"{release_at} rails released\n{regrip_at} rails held\n"
+    result = simulate(tmp_path, script, capsys)
+    grace, hold, countdown = 1.0, 2.0, 3.0  # SafetyConfig defaults
+    assert result["pauses"] == [{"reason": "rails released", "at": release_at + grace,
+                                 "resumed_at": regrip_at + hold + countdown}]
+    assert result["status"] == "completed"
+    # program time excludes the pause
+    paused = (regrip_at + hold + countdown) - (release_at + grace)
+    assert result["elapsed_seconds"] == pytest.approx(240 + paused, abs=1.0)
+
+
+def test_a_regrip_within_the_grace_time_does_not_pause(tmp_path, capsys):
+    result = simulate(tmp_path, START + "30 rails released\n30.5 rails held\n", capsys)
+    assert result["pauses"] == []
+    kinds = [e["kind"] for e in result["events"]]
+    assert "rails_released" in kinds and "rails_held" in kinds
+
+
+def test_releasing_the_rails_in_an_optional_phase_never_pauses(tmp_path, capsys):
+    # the optional phase runs from 184 to 244 on the script clock
+    result = simulate(tmp_path, START + "200 rails released\n", capsys)
+    assert result["pauses"] == [] and result["status"] == "completed"
+
+
+def test_a_lanyard_pull_is_an_emergency_stop_that_ends_the_session(tmp_path, capsys):
+    result = simulate(tmp_path, START + "50 lanyard pulled\n60 tap confirm\n61 lanyard clipped\n62 tap confirm\n70 end\n", capsys)
+    assert result["status"] == "emergency_stop"
+    assert result["emergency_stops"] == [{"at": 50.0}]
+    kinds = [e["kind"] for e in result["events"]]
+    # the first confirm, with the lanyard still out, is refused; the second clears the latch
+    assert kinds.index("confirm_refused") < kinds.index("lanyard_clipped") < kinds.index("estop_cleared")
+    assert result["active_seconds"] == pytest.approx(46)
+
+
+def test_a_lost_link_pauses_and_waits_for_a_person(tmp_path, capsys):
+    result = simulate(tmp_path, START + "100 link lost\n105 link restored\n150 tap resume\n", capsys)
+    assert result["pauses"] == [{"reason": "link lost", "at": 100.0, "resumed_at": 153.0}]
+    assert result["status"] == "completed"
+
+
+def test_start_is_refused_without_the_lanyard(tmp_path, capsys):
+    result = simulate(tmp_path, "0 rails held\n1 tap start\n10 end\n", capsys)
+    assert result["status"] == "not_started" and result["session_id"] is None
+    refused = [e for e in result["events"] if e["kind"] == "start_refused"]
+    assert refused and "lanyard not clipped" in refused[0]["detail"]["reasons"]
+
+
+def test_the_script_ending_mid_session_leaves_it_interrupted(tmp_path, capsys):
+    result = simulate(tmp_path, START + "20 end\n", capsys)
+    assert result["status"] == "interrupted"
+    assert result["active_seconds"] == pytest.approx(16)
+
+
+def test_a_bad_script_names_file_and_line(tmp_path, capsys):
+    path = tmp_path / "bad.txt"
+    path.write_text("0 lanyard clipped\nten rails held\n5 rails sideways\n3 tap start\n4 jump\n")
+    code = main(["simulate", "--program", PROGRAM, "--script", str(path), "--db", str(tmp_path / "s.db")])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert f"{path}:2: 'ten' is not a time" in err
+    assert f"{path}:3: 'rails' needs one of: held | released" in err
+    assert f"{path}:5: unknown command 'jump'" in err
+    assert "Traceback" not in err
+
+
+def test_a_missing_script_is_one_line(tmp_path, capsys):
+    code = main(["simulate", "--program", PROGRAM, "--script", str(tmp_path / "nope.txt"), "--db", str(tmp_path / "s.db")])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("\n") == 1 and "script not found" in err
+
+
+@pytest.mark.slow
+def test_kill_9_mid_session_loses_at_most_about_two_seconds(tmp_path):
+    """A real-time simulation killed with SIGKILL leaves a sound database; the session is marked
+    interrupted the next time the store opens, with its samples up to the last second or two."""
+    db = tmp_path / "crash.db"
+    script = tmp_path / "script.txt"
+    script.write_text(START + "400 end\n")
+    env = {**os.environ, "BACKSTEP_CONFIG": str(tmp_path / "none.toml")}
+    env.pop("BACKSTEP_CONFIG")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "simulate", "--program", PROGRAM, "--script", str(script),
+                             "--db", str(db), "--speed", "1"], env=env, cwd=Path(__file__).parent.parent)
+    try:
+        deadline = time.monotonic() + 30
+        samples = 0
+        while time.monotonic() < deadline and samples < 4:
+            time.sleep(0.25)
+            if db.exists():
+                try:
+                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                        samples = conn.execute("select count(*) from samples").fetchone()[0]
+                except sqlite3.Error:
+                    samples = 0
+        assert samples >= 4, "the simulation never got going"
+        time.sleep(1.3)
+        proc.send_signal(signal.SIGKILL)
+        killed_at = time.time()
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("select status from sessions").fetchone()[0] == "running"
+    from app.shell.store import Store
+
+    store = Store(db)
+    row = next(store.sessions())
+    assert row["status"] == "interrupted"
+    last = store.samples(row["id"])[-1]
+    last_at = datetime.fromisoformat(last["at"]).timestamp()
+    assert killed_at - last_at <= 2.5, f"{killed_at - last_at:.2f} s of samples lost"
+    # no gaps: one sample per second up to the last one
+    assert [s["t"] for s in store.samples(row["id"])] == list(range(int(last["t"]) + 1))
+
+
+def builtin_ids():
+    from app.shell.library import load_library
+
+    return [p.id for p in load_library(include_user_dir=False).programs]
+
+
+@pytest.mark.parametrize("program_id", builtin_ids())
+def test_every_builtin_program_runs_to_the_end_in_the_simulator(tmp_path, capsys, program_id):
+    """Issue 2: a test runs each built-in through the simulator to the end. Turnarounds between
+    directions stop the belt; holding the rails resumes after them."""
+    path = tmp_path / "script.txt"
+    path.write_text(START)
+    code = main(["simulate", "--program", program_id, "--script", str(path), "--db", str(tmp_path / "s.db"), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert result["status"] == "completed", result["status"]
+    assert result["phases_completed"] == result["phases_total"] > 0
+    assert result["emergency_stops"] == [] and result["pauses"] == []
