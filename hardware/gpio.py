@@ -78,6 +78,19 @@ def make_pin_factory(name: str = ""):
     raise NoGpio("; ".join(reasons))
 
 
+class _WakefulThread(GPIOThread):
+    """A GPIOThread that wakes its condition when gpiozero stops it (at interpreter exit gpiozero
+    stops every GPIOThread and joins it; a thread asleep on a condition would never notice)."""
+
+    condition: threading.Condition
+
+    def stop(self, timeout=10):
+        self.stopping.set()
+        with self.condition:
+            self.condition.notify_all()
+        super().stop(timeout)
+
+
 class _Rearm:
     """Calls *fire* once, *delay_s* after the last :meth:`arm`, unless cancelled first.
 
@@ -91,7 +104,8 @@ class _Rearm:
         self._fire = fire
         self._cond = threading.Condition()
         self._due: float | None = None
-        self._thread = GPIOThread(self._run, name=name)
+        self._thread = _WakefulThread(self._run, name=name)
+        self._thread.condition = self._cond
         self._thread.start()
 
     @property
@@ -109,16 +123,16 @@ class _Rearm:
             self._cond.notify()
 
     def close(self) -> None:
-        with self._cond:
-            self._due = None
-            self._thread.stopping.set()
-            self._cond.notify()
         if self._thread is not threading.current_thread():
-            self._thread.join(2)
+            self._thread.stop(2)
+        else:
+            self._thread.stopping.set()
 
     def _run(self) -> None:
         while not self._thread.stopping.is_set():
             with self._cond:
+                if self._thread.stopping.is_set():
+                    return
                 if self._due is None:
                     self._cond.wait()
                     continue

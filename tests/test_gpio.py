@@ -357,3 +357,21 @@ def test_make_pin_factory_by_name():
 def test_make_pin_factory_unknown_name_says_which_exist():
     with pytest.raises(NoGpio, match="known: .*mock"):
         make_pin_factory("abacus")
+
+
+def test_a_program_that_forgets_close_still_exits_promptly():
+    """gpiozero stops its threads at exit; the re-arm thread must notice (no ZombieThread wait)."""
+    import subprocess
+    import sys
+
+    code = ("from gpiozero.pins.mock import MockFactory\n"
+            "from hardware.gpio import SafetyLanyard, RailGrip\n"
+            "f = MockFactory()\n"
+            "key = SafetyLanyard(17, pin_factory=f)\n"
+            "grip = RailGrip((27, 22), pin_factory=f)\n")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                            cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert result.returncode == 0, result.stderr
+    assert "ZombieThread" not in result.stderr
+    assert time.monotonic() - started < 8
