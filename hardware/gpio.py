@@ -78,17 +78,21 @@ def make_pin_factory(name: str = ""):
     raise NoGpio("; ".join(reasons))
 
 
-class _WakefulThread(GPIOThread):
-    """A GPIOThread that wakes its condition when gpiozero stops it (at interpreter exit gpiozero
-    stops every GPIOThread and joins it; a thread asleep on a condition would never notice)."""
+class _StopEvent(threading.Event):
+    """A GPIOThread's ``stopping`` event that also wakes a thread asleep on *condition*.
 
-    condition: threading.Condition
+    At interpreter exit gpiozero sets ``stopping`` on every GPIOThread and joins it (10 s, then
+    ZombieThread); a thread waiting on a condition would otherwise never notice.
+    """
 
-    def stop(self, timeout=10):
-        self.stopping.set()
-        with self.condition:
-            self.condition.notify_all()
-        super().stop(timeout)
+    def __init__(self, condition: threading.Condition):
+        super().__init__()
+        self._condition = condition
+
+    def set(self) -> None:
+        super().set()
+        with self._condition:
+            self._condition.notify_all()
 
 
 class _Rearm:
@@ -104,8 +108,8 @@ class _Rearm:
         self._fire = fire
         self._cond = threading.Condition()
         self._due: float | None = None
-        self._thread = _WakefulThread(self._run, name=name)
-        self._thread.condition = self._cond
+        self._thread = GPIOThread(self._run, name=name)
+        self._thread.stopping = _StopEvent(self._cond)
         self._thread.start()
 
     @property
