@@ -229,22 +229,26 @@ def test_pulled_cable_is_lost_within_3_s_then_restored_without_resuming(treadmil
         link.close()
 
 
-def test_set_target_while_lost_is_not_kept(treadmill):
+@pytest.fixture
+def quick_link(treadmill):
+    """A connected link that calls a link lost after 0.6 s without a good answer."""
     events = Events()
-    link = make_link(treadmill, events, silence_timeout_s=0.5)
-    sim = treadmill.simulator
-    try:
-        assert wait_for(lambda: link.connected)
-        sim.pull_cable()
-        events.lost.get(timeout=2)
-        link.set_target(3.0, 0)
-        assert link.target is None
-        sim.plug_cable()
-        events.restored.get(timeout=2)
-        time.sleep(0.4)
-        assert all(s == 0.0 for s in sim.commanded_speeds())
-    finally:
-        link.close()
+    link = make_link(treadmill, events, silence_timeout_s=0.6)
+    assert wait_for(lambda: link.connected)
+    yield treadmill.simulator, link, events
+    link.close()
+
+
+def test_set_target_while_lost_is_not_kept(quick_link):
+    sim, link, events = quick_link
+    sim.pull_cable()
+    events.lost.get(timeout=2)
+    link.set_target(3.0, 0)
+    assert link.target is None
+    sim.plug_cable()
+    events.restored.get(timeout=2)
+    time.sleep(0.4)
+    assert all(s == 0.0 for s in sim.commanded_speeds())
 
 
 def test_garbage_on_the_line_is_rejected_and_the_link_survives(running_link):
@@ -262,40 +266,29 @@ def test_garbage_on_the_line_is_rejected_and_the_link_survives(running_link):
     assert speed == pytest.approx(2.0, abs=0.11)
 
 
-def test_only_garbled_answers_mean_lost_then_restored(treadmill):
-    events = Events()
-    link = make_link(treadmill, events, silence_timeout_s=0.6)
-    sim = treadmill.simulator
-    try:
-        assert wait_for(lambda: link.connected)
-        sim.corrupt_answers(True)
-        _, reason = events.lost.get(timeout=2)
-        assert "garbled" in reason
-        sim.corrupt_answers(False)
-        events.restored.get(timeout=2)
-    finally:
-        link.close()
+def test_only_garbled_answers_mean_lost_then_restored(quick_link):
+    sim, link, events = quick_link
+    sim.corrupt_answers(True)
+    _, reason = events.lost.get(timeout=2)
+    assert "garbled" in reason
+    sim.corrupt_answers(False)
+    events.restored.get(timeout=2)
+    assert link.connected
 
 
-def test_rejected_commands_mean_lost_and_no_target_survives(treadmill):
-    events = Events()
-    link = make_link(treadmill, events, silence_timeout_s=0.6)
-    sim = treadmill.simulator
-    try:
-        assert wait_for(lambda: link.connected)
-        link.set_target(2.0, 0)
-        assert wait_for(lambda: sim.target_speed_kmh > 0, timeout=2)
-        sim.reject_commands(True)
-        _, reason = events.lost.get(timeout=2)
-        assert "rejects" in reason
-        assert link.target is None
-        since = time.monotonic()
-        sim.reject_commands(False)
-        events.restored.get(timeout=2)
-        time.sleep(0.3)
-        assert all(s == 0.0 for s in sim.commanded_speeds(since=since))
-    finally:
-        link.close()
+def test_rejected_commands_mean_lost_and_no_target_survives(quick_link):
+    sim, link, events = quick_link
+    link.set_target(2.0, 0)
+    assert wait_for(lambda: sim.target_speed_kmh > 0, timeout=2)
+    sim.reject_commands(True)
+    _, reason = events.lost.get(timeout=2)
+    assert "rejects" in reason
+    assert link.target is None
+    since = time.monotonic()
+    sim.reject_commands(False)
+    events.restored.get(timeout=2)
+    time.sleep(0.3)
+    assert all(s == 0.0 for s in sim.commanded_speeds(since=since))
 
 
 def test_unplugged_adapter_is_reopened_with_backoff(tmp_path):

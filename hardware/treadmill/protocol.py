@@ -361,15 +361,21 @@ def decode_commands(contents: bytes) -> list[Command]:
             commands.append(Command(cid))
             i += 1
             continue
-        if i + 1 >= len(contents):
-            raise ProtocolError(f"long command 0x{cid:02X} has no byte count")
-        count = contents[i + 1]
-        data = contents[i + 2:i + 2 + count]
-        if len(data) != count:
-            raise ProtocolError(f"command 0x{cid:02X} says {count} data bytes but the frame holds {len(data)}")
-        commands.append(Command(cid, bytes(data)))
-        i += 2 + count
+        data, i = _counted(contents, i, "long command")
+        commands.append(Command(cid, data))
     return commands
+
+
+def _counted(contents: bytes, i: int, what: str) -> tuple[bytes, int]:
+    """Read ``id count data...`` at *i*; return the data and where the next record starts."""
+    cid = contents[i]
+    if i + 1 >= len(contents):
+        raise ProtocolError(f"{what} 0x{cid:02X} has no byte count")
+    count = contents[i + 1]
+    data = contents[i + 2:i + 2 + count]
+    if len(data) != count:
+        raise ProtocolError(f"{what} 0x{cid:02X} says {count} bytes but the frame holds {len(data)}")
+    return bytes(data), i + 2 + count
 
 
 @dataclass(frozen=True)
@@ -400,14 +406,7 @@ def decode_answer(contents: bytes) -> Answer:
     i = 1
     while i < len(contents):
         cid = contents[i]
-        if i + 1 >= len(contents):
-            raise ProtocolError(f"answer record 0x{cid:02X} has no byte count")
-        count = contents[i + 1]
-        data = contents[i + 2:i + 2 + count]
-        if len(data) != count:
-            raise ProtocolError(f"answer record 0x{cid:02X} says {count} bytes but holds {len(data)}")
-        records[cid] = bytes(data)
-        i += 2 + count
+        records[cid], i = _counted(contents, i, "answer record")
     return Answer(status, records)
 
 
