@@ -251,6 +251,17 @@ def test_set_target_while_lost_is_not_kept(quick_link):
     assert all(s == 0.0 for s in sim.commanded_speeds())
 
 
+def test_a_target_given_before_the_first_answer_waits_for_it(treadmill):
+    link = TreadmillLink(treadmill.path, max_speed_kmh=8, max_incline_pct=10, poll_interval_s=0.1,
+                         ramp_kmh_per_s=20.0).open()
+    try:
+        assert link.set_target(2.0, 0) == (2.0, 0.0)   # not connected yet: a start, not a resume
+        link.start()
+        assert wait_for(lambda: treadmill.simulator.target_speed_kmh == pytest.approx(2.0), timeout=3)
+    finally:
+        link.close()
+
+
 def test_garbage_on_the_line_is_rejected_and_the_link_survives(running_link):
     treadmill, link, events = running_link
     sim = treadmill.simulator

@@ -351,14 +351,15 @@ class TreadmillLink:
     def set_target(self, speed_kmh: float, incline_pct: float = 0.0) -> tuple[float, float]:
         """Run the belt towards *speed_kmh* at *incline_pct*, clamped to the caps; ramped.
 
-        Returns the clamped target. A link that is not connected keeps no target: the belt must
-        never start by itself when the cable comes back.
+        Returns the clamped target. A lost link keeps no target: the belt must never start by
+        itself when the cable comes back. (Before the very first answer the target waits: that is
+        a start, not a resume; if the treadmill never answers, the loss clears it.)
         """
         speed = _clamp(speed_kmh, self.max_speed_kmh)
         incline = _clamp(incline_pct, self.max_incline_pct)
         with self._lock:
-            if not self._connected:
-                self.problem = "not connected to the treadmill; the target was not kept"
+            if self._lost_reported:
+                self.problem = "the treadmill link is lost; the target was not kept"
                 return speed, incline
             if self._target is None:
                 report = self._last_report
@@ -497,9 +498,10 @@ class TreadmillLink:
         wire.bad_frames = wire.rejected = 0
         self._backoff = BACKOFF_FIRST_S
         if not self._connected:
-            self._connected = True
-            if self._lost_reported:
-                self._lost_reported = False
+            with self._lock:
+                self._connected = True
+                restored, self._lost_reported = self._lost_reported, False
+            if restored:
                 log.info("treadmill link restored on %s", self.url)
                 if self.on_restored is not None:
                     self.on_restored()
@@ -526,8 +528,9 @@ class TreadmillLink:
             self._commanded = 0.0
             self._sent_setpoint = None
             self._hold_stopped = True        # the first thing a returning treadmill hears is "stop"
-        if not self._lost_reported:
-            self._lost_reported = True
+            first = not self._lost_reported
+            self._lost_reported = True       # under the lock: set_target() must see it with the target gone
+        if first:
             log.warning("treadmill link lost on %s: %s", self.url, reason)
             if self.on_lost is not None:
                 self.on_lost(reason)
