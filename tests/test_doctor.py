@@ -1,0 +1,208 @@
+"""``backstep doctor``: one plain line per check, exit 1 on any problem, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+import pytest
+
+from app.cli import main
+from app.shell.store import Store
+from hardware.gpio import NoGpio, make_pin_factory
+from hardware.treadmill.simulator import SimulatedTreadmillPort
+
+
+@pytest.fixture(autouse=True)
+def quiet_places(tmp_path, monkeypatch):
+    """Keep the doctor off this machine's own config and database."""
+    monkeypatch.setenv("BACKSTEP_DB", str(tmp_path / "data" / "backstep.db"))
+    monkeypatch.delenv("BACKSTEP_CONFIG", raising=False)
+    monkeypatch.delenv("BACKSTEP_ASSETS", raising=False)
+    monkeypatch.setenv("BACKSTEP_PROGRAMS", str(tmp_path / "no-own-programs"))
+
+
+def doctor(tmp_path, capsys, config_text: str | None = None, *extra: str) -> tuple[int, list[str]]:
+    path = tmp_path / "config.toml"
+    path.write_text(config_text if config_text is not None else "")
+    code = main(["--config", str(path), "doctor", *extra])
+    out = capsys.readouterr().out
+    return code, out.splitlines()
+
+
+def lines_of(lines: list[str], status: str, check: str) -> list[str]:
+    return [line for line in lines if line.split()[:2] == [status, f"{check}:"]]
+
+
+def test_simulated_station_passes_every_check(tmp_path, capsys):
+    code, lines = doctor(tmp_path, capsys, None, "--sim")
+    assert code == 0, lines
+    assert lines_of(lines, "OK", "config") and lines_of(lines, "OK", "pins")
+    assert "reads pulled on GPIO17" in lines_of(lines, "OK", "lanyard")[0]
+    assert "GPIO27 released, GPIO22 released" in lines_of(lines, "OK", "rails")[0]
+    assert lines_of(lines, "OK", "simulation")
+    assert lines_of(lines, "SKIPPED", "treadmill"), "cue mode has no link to probe"
+    assert "not created yet" in lines_of(lines, "OK", "database")[0]
+    assert lines[-1] == "All checks passed."
+    for line in lines[:-1]:
+        assert line.split()[0] in ("OK", "PROBLEM", "SKIPPED")
+
+
+def test_off_a_pi_the_live_sensors_are_skipped(tmp_path, capsys):
+    try:
+        make_pin_factory("")
+    except NoGpio:
+        pass
+    else:
+        pytest.skip("this machine has GPIO")
+    code, lines = doctor(tmp_path, capsys)
+    assert code == 0
+    assert lines_of(lines, "SKIPPED", "sensors") == [
+        "SKIPPED  sensors: no GPIO here: skipped (use --sim to try the simulated station)"]
+
+
+def test_a_named_pin_factory_that_does_not_load_is_a_problem(tmp_path, capsys):
+    code, lines = doctor(tmp_path, capsys, '[gpio]\npin_factory = "abacus"\n')
+    assert code == 1
+    assert "pin_factory = \"abacus\" does not load" in lines_of(lines, "PROBLEM", "sensors")[0]
+
+
+def test_config_problems_are_listed_and_the_rest_still_runs(tmp_path, capsys):
+    code, lines = doctor(tmp_path, capsys, '[gpio]\nlanyard_pin = "seventeen"\nrail_pin = 3\n')
+    assert code == 1
+    problems = lines_of(lines, "PROBLEM", "config")
+    assert len(problems) == 2
+    assert "config.toml: [gpio] lanyard_pin: must be a whole number" in problems[0]
+    assert "[gpio] rail_pin: unknown option" in problems[1]
+    assert lines_of(lines, "SKIPPED", "config"), "says the rest uses the defaults"
+    assert lines_of(lines, "OK", "programs")
+    assert lines[-1] == "2 problems found."
+
+
+def test_shared_and_invalid_pins(tmp_path, capsys):
+    code, lines = doctor(tmp_path, capsys, "[gpio]\nlanyard_pin = 22\nrail_pins = [1, 22, 40]\n")
+    assert code == 1
+    text = "\n".join(lines_of(lines, "PROBLEM", "pins"))
+    assert "rail_pins[0] = 1: GPIO1 is ID_SC (HAT EEPROM)" in text
+    assert "rail_pins[2] = 40: not a GPIO on the Pi's header" in text
+    assert "GPIO22 is used by lanyard_pin and rail_pins[1]" in text
+    assert "one or two rails" in text
+
+
+def test_wiring_that_is_not_fail_safe_is_a_problem(tmp_path, capsys):
+    code, lines = doctor(tmp_path, capsys, '[gpio]\nlanyard_active_when = "open"\n', "--sim")
+    assert code == 1
+    [problem] = lines_of(lines, "PROBLEM", "wiring")
+    assert "lanyard_active_when" in problem and "not fail-safe" in problem and '"lanyard pulled"' in problem
+
+
+CSAFE = '[treadmill]\nmode = "csafe"\nport = "{port}"\n'
+
+
+def test_simulated_treadmill_answers(tmp_path, capsys):
+    code, lines = doctor(tmp_path, capsys, CSAFE.format(port="/nowhere"), "--sim")
+    assert code == 0, lines
+    [ok] = lines_of(lines, "OK", "treadmill")
+    assert "answers: Ready, 0 km/h" in ok
+
+
+def test_a_real_port_with_a_treadmill_on_it(tmp_path, capsys):
+    with SimulatedTreadmillPort(units="mph") as port:
+        code, lines = doctor(tmp_path, capsys, CSAFE.format(port=port.path))
+    assert code == 0, lines
+    assert port.path in lines_of(lines, "OK", "treadmill")[0]
+
+
+def test_missing_port(tmp_path, capsys):
+    code, lines = doctor(tmp_path, capsys, CSAFE.format(port=tmp_path / "ttyUSB9"))
+    assert code == 1
+    [problem] = lines_of(lines, "PROBLEM", "treadmill")
+    assert "no such serial port" in problem and "/dev/serial/by-id" in problem
+
+
+def test_a_file_that_is_not_a_serial_device(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello")
+    code, lines = doctor(tmp_path, capsys, CSAFE.format(port=tmp_path / "notes.txt"))
+    assert code == 1
+    assert "not a serial device" in lines_of(lines, "PROBLEM", "treadmill")[0]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may open any file")
+def test_a_port_this_user_may_not_open_names_the_group(tmp_path, capsys):
+    import grp
+
+    port = tmp_path / "ttyUSB0"
+    port.write_text("")
+    port.chmod(0)
+    code, lines = doctor(tmp_path, capsys, CSAFE.format(port=port))
+    assert code == 1
+    group = grp.getgrgid(port.stat().st_gid).gr_name
+    assert f"permission denied; add the user to the {group} group" in lines_of(lines, "PROBLEM", "treadmill")[0]
+
+
+def test_a_silent_treadmill(tmp_path, capsys):
+    with SimulatedTreadmillPort() as port:
+        port.simulator.pull_cable()
+        code, lines = doctor(tmp_path, capsys, CSAFE.format(port=port.path))
+    assert code == 1
+    assert "did not answer" in lines_of(lines, "PROBLEM", "treadmill")[0]
+
+
+def test_an_existing_database_is_checked(tmp_path, capsys, monkeypatch):
+    db = tmp_path / "data" / "backstep.db"
+    db.parent.mkdir()
+    Store(db).close()
+    code, lines = doctor(tmp_path, capsys)
+    assert code == 0
+    assert "writable, intact, 0 sessions" in lines_of(lines, "OK", "database")[0]
+
+
+def test_a_damaged_database_is_a_problem(tmp_path, capsys):
+    db = tmp_path / "data" / "backstep.db"
+    db.parent.mkdir()
+    db.write_bytes(b"this is not SQLite" * 100)
+    code, lines = doctor(tmp_path, capsys)
+    assert code == 1
+    assert "not a readable SQLite database" in lines_of(lines, "PROBLEM", "database")[0]
+
+
+def test_a_database_path_under_a_file(tmp_path, capsys, monkeypatch):
+    (tmp_path / "afile").write_text("")
+    code, lines = doctor(tmp_path, capsys, None, "--db", str(tmp_path / "afile" / "sub" / "b.db"))
+    assert code == 1
+    assert "is a file, not a folder" in lines_of(lines, "PROBLEM", "database")[0]
+
+
+def test_missing_assets(tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "assets"
+    (empty / "programs").mkdir(parents=True)
+    monkeypatch.setenv("BACKSTEP_ASSETS", str(empty))
+    code, lines = doctor(tmp_path, capsys)
+    assert code == 1
+    text = "\n".join(lines_of(lines, "PROBLEM", "assets") + lines_of(lines, "PROBLEM", "programs"))
+    assert "no fonts" in text and "no sounds" in text and "no program loads" in text
+
+
+def test_json_output(tmp_path, capsys):
+    code, lines = doctor(tmp_path, capsys, "[gpio]\nlanyard_pin = 27\n", "--json", "--sim")
+    data = json.loads("\n".join(lines))
+    assert code == 1 and data["ok"] is False and data["problems"] == 1 and data["sim"] is True
+    assert {"check", "status", "message"} <= set(data["checks"][0])
+    assert [c for c in data["checks"] if c["status"] == "PROBLEM"][0]["check"] == "pins"
+
+
+def test_doctor_never_creates_the_database(tmp_path, capsys):
+    doctor(tmp_path, capsys, None, "--sim")
+    assert not (tmp_path / "data" / "backstep.db").exists()
+    assert not (tmp_path / "data").exists()
+
+
+def test_sqlite_check_is_read_only(tmp_path, capsys):
+    db = tmp_path / "data" / "backstep.db"
+    db.parent.mkdir()
+    Store(db).close()
+    before = db.stat().st_mtime_ns
+    doctor(tmp_path, capsys)
+    assert db.stat().st_mtime_ns == before
+    sqlite3.connect(db).close()
