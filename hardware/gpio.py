@@ -246,15 +246,14 @@ class _SafetyInput:
             self._report_safe()
 
     def announce(self) -> None:
-        """Report the current state once, so a listener that starts now is in sync.
+        """Report "pulled" / "released" once if that is what the input reads, so a listener that
+        starts now (believing nothing) is in sync.
 
-        Calls the unsafe callback ("pulled", "released") if that is what the input reads; a safe
-        reading is reported by the running debounce when it ends, as any way back to safe is.
+        A safe reading needs no announcement: it is always reported through the callbacks, when
+        the debounce that started with the first reading ends (at once with no debounce).
         """
         with self._lock:
-            if self._reported:
-                self._report_safe()
-            elif not self._rearm.pending:
+            if not self._reported and not self._rearm.pending:
                 self._report_unsafe()
 
     def _report_safe(self) -> None:

@@ -236,3 +236,29 @@ def test_treadmill_reports_feed_the_rails_stuck_check():
         finally:
             link.close()
             sensors.close()
+
+
+def test_without_debounce_a_safe_start_is_posted_exactly_once():
+    cfg = parse_config("[gpio]\nrearm_debounce_s = 0\n")
+    with attached(cfg) as (sim, sensors, events):
+        events.drain()
+        sim.clip_lanyard()
+        sim.hold_rails()
+        assert events.drain() == [LanyardClipped(), RailsHeld()]
+        assert sensors.wait_settled(0.1)
+
+
+def test_wait_settled_waits_out_the_rearm(station):
+    sim, sensors, events = station
+    events.drain()
+    sim.clip_lanyard()
+    assert sensors.settling
+    assert sensors.wait_settled(1.0)
+    assert events.drain() == [LanyardClipped()]
+
+
+def test_a_safe_first_reading_is_posted_once_not_announced_again():
+    # Inverted wiring: the bare pull-up reads "key in", so the first reading is already safe.
+    cfg = parse_config('[gpio]\nrearm_debounce_s = 0\nlanyard_active_when = "open"\n')
+    with attached(cfg) as (sim, sensors, events):
+        assert events.drain() == [LanyardClipped(), RailsReleased()]

@@ -228,3 +228,30 @@ def test_a_script_drives_the_real_station_into_an_emergency_stop(tmp_path):
         server.close()
         sensors.close()
         sim.close()
+
+
+def test_link_commands_pull_the_simulated_treadmill_cable(tmp_path):
+    from app.core.events import LinkLost, LinkRestored
+    from app.shell.devices import attach_treadmill
+
+    config = parse_config('[treadmill]\nmode = "csafe"\npoll_interval_s = 0.05\nsilence_timeout_s = 0.4\n')
+    events: queue.Queue = queue.Queue()
+    with simulated_station(config) as sim:
+        link = attach_treadmill(config, events.put, port=sim.treadmill_port)
+        try:
+            with SimControlServer(tmp_path / "s.sock", sim, events.put):
+                client = Client(tmp_path / "s.sock")
+                assert client.send("link lost") == "ok"
+                assert sim.treadmill is not None
+                seen = []
+                deadline = time.monotonic() + 3
+                while LinkLost not in seen and time.monotonic() < deadline:
+                    seen.append(type(events.get(timeout=3)))
+                assert LinkLost in seen, "the link noticed the pulled cable"
+                assert client.send("link restored") == "ok"
+                while LinkRestored not in seen and time.monotonic() < deadline + 3:
+                    seen.append(type(events.get(timeout=3)))
+                assert LinkRestored in seen
+                client.close()
+        finally:
+            link.close()

@@ -8,6 +8,7 @@ only calls *post* (the main loop's thread-safe queue put, DESIGN.md §1).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -50,6 +51,16 @@ class Sensors:
     def settling(self) -> bool:
         """True while a re-arm ("clipped", "held") is waiting out its debounce."""
         return self.lanyard.settling or self.rails.settling
+
+    def wait_settled(self, timeout_s: float = 2.0) -> bool:
+        """Wait until no re-arm debounce is running (a simulation's script clock outruns the
+        debounce's wall clock). Returns False if one still runs after *timeout_s* seconds."""
+        deadline = time.monotonic() + timeout_s
+        while self.settling:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+        return True
 
     def close(self) -> None:
         for device in (self.belt, self.rails, self.lanyard):
