@@ -1,0 +1,341 @@
+"""``backstep demo``: a scripted walk through every screen of the kiosk, one PNG per screen.
+
+The simulated station is the real one: gpiozero mock pins driven by :class:`hardware.sim.SimulatedStation`,
+the real sensor adapters, the real :class:`app.shell.loop.Station` and core. Time is a script clock,
+so a 20-minute program takes no time; only the sensors' re-arm debounce runs in real time. The demo
+plays the treadmill's part by posting what a link would report (speed, link lost/restored), so it
+needs no serial port. Taps go through the kiosk's own touch handling, at the centre of the button.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import UserError
+from . import run as _run  # noqa: F401 - sets up the quiet pygame import
+from .run import Rig, parse_size
+
+DEFAULT_SIZE = (800, 480)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("demo", help="walk the simulated station through every screen, saving PNGs",
+                              description="Run a scripted session on the simulated station and write one PNG per "
+                                          "screen. Headless by itself when there is no display.")
+    p.add_argument("--headless", action="store_true", help="no window (SDL dummy video driver)")
+    p.add_argument("--screenshots", metavar="DIR", help="where the PNGs go (default: ./screenshots)")
+    p.add_argument("--size", metavar="WxH", help="screen size, e.g. 800x480 or 1920x1080 (default 800x480)")
+    p.set_defaults(func=demo_command)
+
+
+def demo_command(args) -> int:
+    from ..config import load_config
+
+    size = parse_size(args.size) or DEFAULT_SIZE
+    headless = args.headless or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if headless:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    out = Path(args.screenshots or "screenshots")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot create the screenshot folder ({exc.strerror})") from None
+    config = load_config(getattr(args, "config", None))
+    # The demo's station is simulated, in cue mode; the treadmill's reports are played by the script.
+    config = replace(config, treadmill=replace(config.treadmill, mode="cue"))
+    started = time.monotonic()
+    written = Demo(config, size, out, headless).run()
+    print(f"backstep demo: {len(written)} screenshots at {size[0]}x{size[1]} in {out.resolve()} "
+          f"({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+class ScriptClock:
+    def __init__(self, start: float = 1000.0):
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class DemoExport:
+    """An export controller whose state the script sets (the real one is app.shell.export)."""
+
+    def __init__(self):
+        from ..ui.data import ExportStatus
+
+        self.current = ExportStatus()
+
+    def status(self):
+        return self.current
+
+    def start(self):
+        self.current = replace(self.current, state="exporting", progress=0.0)
+
+    def dismiss(self):
+        self.current = replace(self.current, state="detected", error="", detail="")
+
+
+def demo_data(programs, now: float):
+    from ..core.member import Member
+    from ..ui.data import SessionRecord, StaticData
+
+    members = [Member(1, "Alex", "mph"), Member(2, "Sam", "kmh"), Member(3, "Jordan", "mph")]
+    day = 24 * 3600
+    history = [SessionRecord(now - d * day, name, minutes * 60, status, top, "mph") for d, name, minutes, status, top in [
+        (1, "Knee-extension rehab", 5, "completed", 0.8), (3, "Beginner flat", 4, "completed", 0.5),
+        (6, "Beginner flat", 4, "stopped", 0.5), (9, "Speed ladder", 12, "completed", 1.4),
+        (13, "Steady 10", 10, "completed", 1.2), (16, "Speed ladder", 12, "completed", 1.5),
+        (22, "Steady 10", 10, "emergency_stop", 1.2), (30, "Beginner flat", 4, "completed", 0.5),
+        (38, "Beginner flat", 4, "completed", 0.5)]]
+    return StaticData(list(programs), members, history)
+
+
+class Demo:
+    def __init__(self, config, size, out: Path, headless: bool):
+        self.config = config
+        self.size = size
+        self.out = out
+        self.headless = headless
+        self.written: list[Path] = []
+
+    def run(self) -> list[Path]:
+        import pygame
+
+        from ..core.safety import Link
+        from ..paths import assets_dir
+        from ..shell.library import load_library
+        from ..ui.audio import Sounds
+        from ..ui.kiosk import Kiosk
+        from ..ui.theme import Fonts
+
+        library = load_library(self.config, include_user_dir=False)
+        if not library.programs:
+            raise UserError("no built-in programs found; the demo needs assets/programs/*.toml")
+        self.clock = ScriptClock()
+        args = type("Args", (), {"sim": True, "sim_control": None})()
+        self.rig = Rig(self.config, args, None, clock=self.clock)
+        self.station = self.rig.station
+        # The script plays a treadmill that answers, so the link chip and the link-lost screen show.
+        self.station.state = replace(self.station.state, link=Link.UP)
+        pygame.display.init()
+        pygame.font.init()
+        try:
+            self.screen = pygame.display.set_mode(self.size)
+            self.export = DemoExport()
+            assets = assets_dir()
+            self.kiosk = Kiosk(self.size, self.station.post, data=demo_data(library.programs, time.time()),
+                               export=self.export, fullscreen=False, fonts=Fonts(assets / "fonts"),
+                               sounds=Sounds(assets / "sounds", enabled=not self.headless),
+                               config_source=self.config.source)
+            self.station.add_listener(self.kiosk.on_effect)
+            self.script(library)
+        finally:
+            self.rig.close()
+            pygame.quit()
+        return self.written
+
+    # --- the script's verbs ------------------------------------------------------------------------
+    def step(self, seconds: float = 0.0) -> None:
+        """Let *seconds* of script time pass, in small steps so every timer fires at its time."""
+        end = self.clock.t + seconds
+        while True:
+            self.clock.t = min(end, self.clock.t + 0.5)
+            self.station.process()
+            self.kiosk.update(self.station.view(), self.clock.t)
+            if self.clock.t >= end:
+                return
+
+    def settle(self) -> None:
+        """Wait (real time) for the sensors' re-arm debounce, then let the station take the events."""
+        deadline = time.monotonic() + 2.0
+        time.sleep(0.05)
+        while self.rig.sensors.settling and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.05)
+        self.step()
+
+    def tap(self, name: str) -> None:
+        import pygame
+
+        target = self.kiosk.page().target(name)
+        if target is None:
+            raise RuntimeError(f"demo: no '{name}' on the {self.kiosk.scene().name} screen")
+        pos = target.rect.center
+        self._taps = getattr(self, "_taps", 0) + 1
+        now = 1e6 + self._taps  # a second apart: never mistaken for a bounce
+        self.kiosk.handle(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1, touch=False), now)
+        self.kiosk.handle(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=pos, button=1, touch=False), now + 0.1)
+        self.step()
+
+    def choose(self, program_id: str) -> None:
+        """Tap a program's card, paging through the home screen as a person would."""
+        for _ in range(20):
+            if self.kiosk.page().target(f"program:{program_id}") is not None:
+                self.tap(f"program:{program_id}")
+                return
+            self.tap("page_next")
+        raise RuntimeError(f"demo: program {program_id} is not on the home screen")
+
+    def shot(self, name: str) -> None:
+        import pygame
+
+        self.kiosk.update(self.station.view(), self.clock.t)
+        self.kiosk.render(self.screen)
+        pygame.display.flip()
+        path = self.out / f"{len(self.written) + 1:02d}-{name}.png"
+        pygame.image.save(self.screen, str(path))
+        self.written.append(path)
+
+    def post(self, event) -> None:
+        self.station.post(event)
+        self.step()
+
+    # --- the script ----------------------------------------------------------------------------------
+    def script(self, library) -> None:
+        from ..core.events import LinkLost, LinkRestored, TreadmillReported
+        from ..ui.data import ExportStatus
+
+        sim, kiosk = self.rig.sim, self.kiosk
+        self.settle()
+        self.shot("home")
+        self.tap("member")
+        self.shot("member-pick")
+        self.tap("member:1")
+        self.tap("history")
+        self.shot("history")
+        self.tap("back")
+        self.tap("staff")
+        for digit in "00":
+            self.tap(f"pin:{digit}")
+        self.shot("staff-pin")
+        for digit in "00":
+            self.tap(f"pin:{digit}")
+        self.tap("pin_ok")
+        self.shot("staff")
+        for page in ("sensors", "programs", "settings"):
+            self.tap(page)
+            self.shot(f"staff-{page}")
+            self.tap("back")
+        self.tap("export")
+        self.shot("export-no-stick")
+        self.export.current = ExportStatus(state="detected", stick="BACKSTEP 16GB")
+        self.step()
+        self.shot("export-stick-found")
+        self.tap("export_start")
+        self.export.current = replace(self.export.current, progress=0.42, sessions=5)
+        self.step()
+        self.shot("export-exporting")
+        self.export.current = replace(self.export.current, state="done", progress=1.0, sessions=12)
+        self.step()
+        self.shot("export-done")
+        self.export.current = ExportStatus(state="error", stick="BACKSTEP 16GB", error="full",
+                                           detail="[Errno 28] No space left on device")
+        self.step()
+        self.shot("export-error")
+        self.tap("export_ok")
+        self.export.current = ExportStatus()
+        self.tap("back")
+
+        # Session 1: forward/backward intervals, with every interruption.
+        program = next((p for p in library.programs if p.id == "forward-backward-intervals"), library.programs[0])
+        self.choose(program.id)
+        self.shot("preflight-locked")
+        sim.clip_lanyard()
+        sim.hold_rails()
+        self.settle()
+        self.tap("pain_before")
+        self.shot("pain-before")
+        self.tap("pain_before:2")
+        self.shot("preflight-ready")
+        self.tap("start")
+        self.step(1.2)
+        self.shot("countdown")
+        self.step(2.0)
+        self.post(TreadmillReported(speed_kmh=1.5, incline_pct=0.0, distance_m=3.0))
+        self.step(20)
+        self.shot("running")
+        self.step(95)
+        self.post(TreadmillReported(speed_kmh=1.6, incline_pct=0.0, distance_m=55.0))
+        self.shot("running-10s-warning")
+        self.step(6.5)
+        self.shot("turnaround")
+        self.step(5)
+        self.shot("resuming")
+        self.step(3)
+        self.step(30)
+        self.shot("running-backward")
+        sim.release_rails()
+        self.settle()
+        self.shot("running-rails-grace")
+        self.step(1.5)
+        self.shot("hold-the-rails")
+        sim.hold_rails()
+        self.settle()
+        self.step(0.7)
+        self.shot("hold-the-rails-holding")
+        self.step(2)
+        self.step(3.5)
+        self.tap("pause")
+        self.shot("paused")
+        self.tap("resume")
+        self.step(3.5)
+        self.step(10)
+        self.post(LinkLost("no answer"))
+        self.shot("link-lost")
+        self.post(LinkRestored())
+        self.tap("resume")
+        self.step(3.5)
+        self.step(5)
+        sim.pull_lanyard()
+        self.step()
+        self.shot("estop")
+        sim.clip_lanyard()
+        self.settle()
+        self.shot("estop-lanyard-clipped")
+        self.tap("confirm")
+        self.tap("done")
+
+        # Session 2: beginner flat to the end, cool-down, pain score, summary.
+        program = next((p for p in library.programs if p.id == "beginner-flat"), library.programs[0])
+        self.choose(program.id)
+        self.tap("start")
+        self.step(3.5)
+        for i in range(int(program.total_seconds) + 1):
+            if i % 10 == 0:
+                speed = self.station.view().phase.speed * 1.609344 if self.station.view().phase else 0.0
+                self.post(TreadmillReported(speed_kmh=speed * 0.97, incline_pct=0.0, distance_m=i * speed / 3.6))
+            self.step(1)
+            if kiosk.view.screen.value != "running":
+                break
+        self.post(TreadmillReported(speed_kmh=0.4, incline_pct=0.0, distance_m=program.total_seconds * 0.22))
+        self.shot("cooldown")
+        self.step(4)
+        self.post(TreadmillReported(speed_kmh=0.0, incline_pct=0.0, distance_m=program.total_seconds * 0.22))
+        self.tap("pain_after:3")
+        self.shot("summary")
+        self.fault_shot()
+
+    def fault_shot(self) -> None:
+        """The core enters FAULT only on an internal error, which a script cannot cause on purpose;
+        the screen is shown from the same state with the fault set (the station is not touched)."""
+        from ..core.safety import Mode
+        from ..core.view import build_view
+
+        state = replace(self.station.state, mode=Mode.FAULT, fault="RuntimeError: timers did not settle")
+        self.kiosk.update(build_view(state, self.clock.t, self.station.cfg), self.clock.t)
+        self.kiosk.render(self.screen)
+        path = self.out / f"{len(self.written) + 1:02d}-fault.png"
+        import pygame
+
+        pygame.image.save(self.screen, str(path))
+        self.written.append(path)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(demo_command(sys.argv[1:]))

@@ -1,0 +1,399 @@
+"""``backstep run``: the kiosk. Composition root: builds the station, the devices and the UI.
+
+The loop sleeps in ``pygame.event.wait`` until something happens: a touch, a sensor event (the
+station's ``wakeup`` posts a pygame event from the sensor thread), the next core timer, the next
+second ticking over on screen, or the systemd watchdog. Nothing polls, so the home screen costs
+next to no CPU and a safety state is drawn in the first frame after its event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import UserError
+
+log = logging.getLogger("backstep.kiosk")
+
+# pygame prints a banner on import; the kiosk's output goes to the journal.
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+#: Longest sleep with nothing due: keeps the loop alive for signals and a late-attached watchdog.
+IDLE_WAIT_S = 5.0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("run", help="run the kiosk (fullscreen touchscreen station)",
+                              description="Run the station's touchscreen kiosk. Fullscreen at the display's own size "
+                                          "unless --windowed. --sim builds a simulated station driven by the keyboard: "
+                                          "L lanyard, R rails, C treadmill cable.")
+    p.add_argument("--sim", action="store_true", help="simulated sensors and treadmill (no Pi needed)")
+    p.add_argument("--windowed", action="store_true", help="a window instead of fullscreen (development)")
+    p.add_argument("--program", metavar="ID|FILE", help="open this program's checklist at start")
+    p.add_argument("--sim-control", metavar="PATH", help="with --sim: a Unix socket taking script commands "
+                                                         "('rails released', 'tap start')")
+    p.add_argument("--size", metavar="WxH", help="window size, e.g. 800x480 (default: the display's size)")
+    p.add_argument("--db", metavar="FILE", help="session database (default: $BACKSTEP_DB or the usual place)")
+    p.set_defaults(func=run_command)
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise UserError(f"--size {text!r}: use WIDTHxHEIGHT, e.g. 800x480") from None
+    if not (320 <= w <= 7680 and 240 <= h <= 4320):
+        raise UserError(f"--size {text}: use a size between 320x240 and 7680x4320")
+    return w, h
+
+
+# --- data for the UI ---------------------------------------------------------------------------
+
+
+class StoreData:
+    """The program library and the session store, as the UI's :class:`app.ui.data.StationData`."""
+
+    def __init__(self, programs, store=None):
+        self._programs = list(programs)
+        self.store = store
+
+    def programs(self):
+        return self._programs
+
+    def members(self):
+        members = getattr(self.store, "members", None)
+        return list(members()) if callable(members) else []
+
+    def history(self, member):
+        from ..ui.data import SessionRecord
+
+        if self.store is None:
+            return []
+        records = []
+        for row in self.store.sessions(limit=40, member_id=member.id if member else None):
+            units = row.get("program_units") or "mph"
+            records.append(SessionRecord(started_at=_epoch(row.get("started_at")), program=row.get("program_name") or "",
+                                         active_seconds=row.get("active_seconds") or 0.0,
+                                         status=row.get("status") or "", top_speed=self._top_speed(row["id"], units),
+                                         units=units))
+        return records
+
+    def _top_speed(self, session_id: int, units: str) -> float:
+        from ..core.units import from_kmh
+
+        top = 0.0
+        for sample in self.store.samples(session_id):
+            speed = sample.get("actual_speed_kmh") or sample.get("target_speed_kmh") or 0.0
+            top = max(top, speed)
+        return round(from_kmh(top, units), 1)
+
+
+def _epoch(iso_text) -> float:
+    try:
+        return datetime.fromisoformat(iso_text).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def export_controller(config):
+    """The USB exporter's controller when it is installed, else "insert a stick" forever."""
+    try:
+        from ..shell.export import KioskExport  # written by the export issue
+    except ImportError:
+        from ..ui.data import NoExport
+
+        return NoExport()
+    return KioskExport(config)
+
+
+def notifier():
+    try:
+        from ..shell.systemd import Notifier
+    except ImportError:
+        return None
+    try:
+        return Notifier.from_environment()
+    except Exception as exc:  # noqa: BLE001 - systemd trouble must never stop the kiosk
+        log.warning("systemd notify unavailable: %s", exc)
+        return None
+
+
+# --- the station -------------------------------------------------------------------------------
+
+
+class Rig:
+    """Everything outside the UI: station, sensors, treadmill link, simulation. Closed in reverse."""
+
+    def __init__(self, config, args, store=None, clock=time.monotonic):
+        from ..shell.loop import Station
+
+        self.config = config
+        self.sim = None
+        self.sensors = None
+        self.link = None
+        self.server = None
+        sim_wanted = bool(getattr(args, "sim", False))
+        treadmill = None
+        if sim_wanted:
+            from ..shell.devices import simulated_station
+
+            self.sim = simulated_station(config)
+        self.station = Station(config, store, clock=clock, link=None)
+        post = self.station.post
+        try:
+            from ..shell.devices import attach_sensors, attach_treadmill
+
+            factory = self.sim.pin_factory if self.sim else None
+            self.sensors = attach_sensors(config, post, factory)
+            if self.sim:
+                self.sim.resync()
+            port = self.sim.treadmill_port if self.sim else None
+            if config.treadmill.mode == "csafe":
+                self.link = attach_treadmill(config, post, port=port, sensors=self.sensors)
+                treadmill = self.link
+        except Exception as exc:
+            self.close()
+            raise UserError(f"cannot start the station hardware: {exc}") from None
+        if treadmill is not None:
+            from dataclasses import replace
+
+            from ..core.safety import Link
+
+            # The link was opened after the station (its callbacks post to the station's queue).
+            self.station.treadmill = treadmill
+            self.station.state = replace(self.station.state, link=Link.UP)
+        sim_control = getattr(args, "sim_control", None)
+        if sim_control:
+            if not self.sim:
+                raise UserError("--sim-control needs --sim")
+            from ..shell.simcontrol import SimControlServer
+
+            self.server = SimControlServer(sim_control, self.sim, post).start()
+
+    def close(self) -> None:
+        for part in (self.server, self.link, self.sensors, self.sim):
+            closer = getattr(part, "close", None)
+            if closer is not None:
+                try:
+                    closer()
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("closing %s: %s", type(part).__name__, exc)
+
+
+def sim_key(rig: Rig, key) -> bool:
+    """Keyboard drive of the simulated person: L lanyard, R rails, C cable. True when used."""
+    import pygame
+
+    sim = rig.sim
+    if sim is None:
+        return False
+    try:
+        if key == pygame.K_l:
+            sim.pull_lanyard() if sim.lanyard_clipped else sim.clip_lanyard()
+        elif key == pygame.K_r:
+            sim.release_rails() if all(sim.rails_held) else sim.hold_rails()
+        elif key == pygame.K_c and sim.treadmill is not None:
+            sim.plug_cable() if getattr(sim.treadmill, "cable_pulled", False) else sim.pull_cable()
+        else:
+            return False
+    except Exception as exc:  # noqa: BLE001 - a sim hiccup is a message, not a crash
+        log.warning("simulation: %s", exc)
+    return True
+
+
+def open_display(size, fullscreen: bool):
+    """Open the window (or the whole screen). The video driver is SDL's or the environment's."""
+    import pygame
+
+    pygame.display.init()
+    pygame.font.init()
+    flags = 0
+    if fullscreen:
+        flags |= pygame.FULLSCREEN
+        if size is None:
+            size = (0, 0)  # the display's native size
+    elif size is None:
+        size = (1280, 800)
+    try:
+        screen = pygame.display.set_mode(size, flags)
+    except pygame.error as exc:
+        raise UserError(f"cannot open the display ({exc}); set SDL_VIDEODRIVER or run with --windowed") from None
+    pygame.display.set_caption("Backstep")
+    pygame.mouse.set_visible(not fullscreen)
+    return screen
+
+
+def run_command(args) -> int:
+    from ..config import load_config
+
+    config = load_config(getattr(args, "config", None))
+    size = parse_size(getattr(args, "size", None))
+    fullscreen = config.kiosk.fullscreen and not args.windowed
+    return KioskApp(config, args, size, fullscreen).run()
+
+
+class KioskApp:
+    """The kiosk process: library, store, station rig, display and the loop."""
+
+    def __init__(self, config, args, size, fullscreen):
+        self.config = config
+        self.args = args
+        self.size = size
+        self.fullscreen = fullscreen
+
+    def _library(self):
+        from ..shell.library import load_library
+
+        library = load_library(self.config)
+        for problem in library.problems:
+            log.warning("program library: %s", problem)
+        return library
+
+    def _store(self):
+        from .common import open_store
+
+        try:
+            return open_store(self.args, self.config, quiet=True)
+        except UserError as exc:
+            # A station that cannot store still runs safely; the staff screen and log say why.
+            log.error("sessions will not be saved: %s", exc)
+            print(f"backstep: sessions will not be saved: {exc}", file=sys.stderr)
+            return None
+
+    def run(self) -> int:
+        import pygame
+
+        from ..paths import assets_dir
+        from ..ui.audio import Sounds, Speaker
+        from ..ui.kiosk import Kiosk
+        from ..ui.theme import Fonts
+
+        library = self._library()
+        program = library.resolve(self.args.program) if self.args.program else None
+        store = self._store()
+        rig = Rig(self.config, self.args, store)
+        station = rig.station
+        notify = notifier()
+        stop_asked = []
+        try:
+            screen = open_display(self.size, self.fullscreen)
+            assets = assets_dir()
+            kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store),
+                          export=export_controller(self.config), pin_hash=self.config.kiosk.staff_pin_hash,
+                          fullscreen=self.fullscreen, export_requires_pin=self.config.export.require_pin,
+                          sounds=Sounds(assets / "sounds", enabled=self.config.kiosk.sound),
+                          speaker=Speaker(enabled=self.config.kiosk.speech), fonts=Fonts(assets / "fonts"),
+                          config_source=self.config.source)
+            station.add_listener(kiosk.on_effect)
+            wake_type = pygame.event.custom_type()
+            station.wakeup = lambda: _post_wake(wake_type)
+            signal.signal(signal.SIGTERM, lambda *_: stop_asked.append(True))
+            wake_on_signals(wake_type)
+            if program is not None:
+                from ..core.events import ProgramChosen
+
+                station.post(ProgramChosen(program))
+            if rig.sim:
+                print("backstep: simulated station: L = lanyard, R = rails, C = treadmill cable; "
+                      "Escape asks for the staff PIN (default 0000)", file=sys.stderr)
+            loop(station, kiosk, screen, notify, stop_asked, rig)
+        finally:
+            if notify is not None and stop_asked:
+                notify.stopping("stopping: belt told to stop")
+            try:
+                station.shutdown()
+            finally:
+                rig.close()
+                if store is not None:
+                    store.close()
+                pygame.quit()
+        return 0
+
+
+def wake_on_signals(wake_type) -> None:
+    """Make SIGTERM wake the loop at once. Python runs signal handlers only between bytecodes, and
+    the loop may be asleep inside SDL for seconds; the C-level handler writes to a wakeup pipe right
+    away, and this thread turns that into a pygame event that ends the wait."""
+    import threading
+
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+
+    def relay() -> None:
+        while True:
+            try:
+                if not os.read(read_fd, 64):
+                    return
+            except OSError:
+                return
+            _post_wake(wake_type)
+
+    threading.Thread(target=relay, name="backstep-signal-wake", daemon=True).start()
+
+
+def _post_wake(wake_type) -> None:
+    import pygame
+
+    try:
+        pygame.event.post(pygame.event.Event(wake_type))
+    except pygame.error:
+        pass  # the display is closing
+
+
+def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: int | None = None,
+         on_frame=None) -> int:
+    """Run until the kiosk asks to quit (staff exit) or SIGTERM. Returns the number of frames drawn."""
+    import pygame
+
+    pygame.event.set_blocked([pygame.MOUSEMOTION, pygame.FINGERMOTION])  # motion wakes for nothing
+    frames = 0
+    ready_sent = False
+    last_status = None
+    watchdog_s = notify.watchdog_interval_s if notify is not None else 0.0
+    while not kiosk.quit_requested and not stop_asked:
+        station.process()
+        now = station.clock()
+        view = station.view(now)
+        kiosk.update(view, now)
+        if kiosk.needs_frame():
+            kiosk.render(screen)
+            pygame.display.flip()
+            frames += 1
+            if on_frame is not None:
+                on_frame(frames)
+            if not ready_sent:
+                ready_sent = True
+                if notify is not None:
+                    notify.ready(view.status_line)
+        if notify is not None:
+            notify.watchdog()
+            if view.status_line != last_status:
+                notify.status(view.status_line)
+        last_status = view.status_line
+        if max_frames is not None and frames >= max_frames:
+            break
+        timeout = _wait_s(station, kiosk, now, watchdog_s)
+        first = pygame.event.wait(max(1, int(timeout * 1000)) if timeout is not None else 0)
+        for event in [first, *pygame.event.get()]:
+            if event.type == pygame.NOEVENT:
+                continue
+            if event.type == pygame.KEYDOWN and rig is not None and sim_key(rig, event.key):
+                continue
+            kiosk.handle(event, station.clock())
+    return frames
+
+
+def _wait_s(station, kiosk, now: float, watchdog_s: float) -> float:
+    due = [d for d in (station.next_deadline(), kiosk.next_redraw()) if d is not None]
+    wait = min(due) - now if due else IDLE_WAIT_S
+    if watchdog_s > 0:
+        wait = min(wait, watchdog_s)
+    return min(IDLE_WAIT_S, max(0.001, wait))

@@ -1,0 +1,221 @@
+"""Drawing helpers: text placed in a rect, buttons, status icons, bars, rings and charts.
+
+All of them only paint on the surface they are given; none keeps state between frames except the
+font cache. Icons are drawn with shapes (not font glyphs) so they look the same at every size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pygame
+
+from . import theme
+from .theme import Fonts, Metrics
+
+
+def text(surface, fonts: Fonts, words: str, rect: pygame.Rect, px: int, colour=theme.WHITE, *, bold=False,
+         align="center", valign="center") -> pygame.Rect:
+    """Draw one line of *words* inside *rect*, shrunk to fit its width. Returns where it went."""
+    if not words:
+        return pygame.Rect(rect.x, rect.y, 0, 0)
+    size = fonts.fit(words, min(px, max(8, rect.height)), rect.width, bold)
+    image = fonts.render(words, size, colour, bold)
+    box = image.get_rect()
+    if align == "left":
+        box.left = rect.left
+    elif align == "right":
+        box.right = rect.right
+    else:
+        box.centerx = rect.centerx
+    if valign == "top":
+        box.top = rect.top
+    elif valign == "bottom":
+        box.bottom = rect.bottom
+    else:
+        box.centery = rect.centery
+    surface.blit(image, box)
+    return box
+
+
+def paragraph(surface, fonts: Fonts, words: str, rect: pygame.Rect, px: int, colour=theme.WHITE, *,
+              bold=False, align="left") -> int:
+    """Wrapped text from the top of *rect*; returns the y below the last line drawn."""
+    lines = fonts.wrap(words, px, rect.width, bold)
+    line_h = fonts.font(px, bold).get_linesize()
+    # Too many lines for the box: shrink until they fit, rather than spill off the screen.
+    while len(lines) * line_h > rect.height and px > 10:
+        px -= 2
+        lines = fonts.wrap(words, px, rect.width, bold)
+        line_h = fonts.font(px, bold).get_linesize()
+    y = rect.top
+    for line in lines:
+        text(surface, fonts, line, pygame.Rect(rect.x, y, rect.width, line_h), px, colour, bold=bold, align=align)
+        y += line_h
+    return y
+
+
+def button(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, label: str, *, fill=theme.BUTTON,
+           colour=theme.WHITE, enabled=True, pressed=False, selected=False, px: int | None = None):
+    """A rounded button. Disabled buttons are dimmed *and* hatched, so the state is not colour alone."""
+    radius = m.u(12)
+    if not enabled:
+        fill, colour = theme.BUTTON_DISABLED, theme.GREY
+    elif pressed:
+        fill = theme.BUTTON_PRESSED
+    pygame.draw.rect(surface, fill, rect, border_radius=radius)
+    if not enabled:
+        step = m.u(14)
+        clip = surface.get_clip()
+        surface.set_clip(rect.inflate(-radius, -radius).clip(clip) if clip else rect)
+        for x in range(rect.left - rect.height, rect.right, step):
+            pygame.draw.line(surface, theme.PANEL, (x, rect.bottom), (x + rect.height, rect.top), max(1, m.u(2)))
+        surface.set_clip(clip)
+    border = theme.YELLOW if selected else (theme.WHITE if enabled else theme.PANEL_LIGHT)
+    pygame.draw.rect(surface, border, rect, width=max(2, m.u(3 if selected else 2)), border_radius=radius)
+    inner = rect.inflate(-m.u(16), -m.u(8))
+    text(surface, fonts, label, inner, px or m.u(30), colour, bold=True)
+
+
+def tick(surface, rect: pygame.Rect, colour, width: int):
+    pts = [(rect.left + rect.width * 0.15, rect.top + rect.height * 0.55),
+           (rect.left + rect.width * 0.42, rect.top + rect.height * 0.8),
+           (rect.left + rect.width * 0.88, rect.top + rect.height * 0.22)]
+    pygame.draw.lines(surface, colour, False, pts, width)
+
+
+def cross(surface, rect: pygame.Rect, colour, width: int):
+    a = rect.inflate(-rect.width * 0.3, -rect.height * 0.3)
+    pygame.draw.line(surface, colour, a.topleft, a.bottomright, width)
+    pygame.draw.line(surface, colour, a.bottomleft, a.topright, width)
+
+
+def warning(surface, rect: pygame.Rect, colour, ink=theme.BLACK):
+    """A warning triangle with an exclamation mark."""
+    pts = [(rect.centerx, rect.top), (rect.right, rect.bottom), (rect.left, rect.bottom)]
+    pygame.draw.polygon(surface, colour, pts)
+    w = max(2, rect.width // 10)
+    pygame.draw.line(surface, ink, (rect.centerx, rect.top + rect.height * 0.35),
+                     (rect.centerx, rect.top + rect.height * 0.7), w)
+    pygame.draw.circle(surface, ink, (rect.centerx, rect.top + rect.height * 0.84), w * 0.7)
+
+
+def eye(surface, rect: pygame.Rect, colour, width: int):
+    """"Look and check": a reminder the person confirms by looking, not a live sensor."""
+    box = rect.inflate(-rect.width * 0.1, -rect.height * 0.4)
+    pygame.draw.ellipse(surface, colour, box, width)
+    pygame.draw.circle(surface, colour, box.center, box.height * 0.28)
+
+
+def state_icon(surface, m: Metrics, rect: pygame.Rect, ok: bool | None):
+    """Green disc with a tick (ok), red disc with a cross (not ok), grey eye (None: look and check)."""
+    r = min(rect.width, rect.height) // 2
+    centre = rect.center
+    width = max(3, m.u(5))
+    inner = pygame.Rect(0, 0, r * 2, r * 2)
+    inner.center = centre
+    if ok is None:
+        pygame.draw.circle(surface, theme.PANEL_LIGHT, centre, r)
+        eye(surface, inner.inflate(-r * 0.5, -r * 0.5), theme.WHITE, max(2, width // 2))
+    elif ok:
+        pygame.draw.circle(surface, theme.GREEN, centre, r)
+        tick(surface, inner.inflate(-r * 0.6, -r * 0.6), theme.BLACK, width)
+    else:
+        pygame.draw.circle(surface, theme.RED_BRIGHT, centre, r)
+        cross(surface, inner.inflate(-r * 0.4, -r * 0.4), theme.BLACK, width)
+
+
+def status_chip(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, label: str, state_word: str, ok: bool | None):
+    """Icon + label + state word, e.g. [tick] Rails / held: the shape and the word carry the state."""
+    pygame.draw.rect(surface, theme.PANEL, rect, border_radius=m.u(8))
+    icon = pygame.Rect(rect.x + m.u(4), rect.y, rect.height, rect.height).inflate(-m.u(10), -m.u(10))
+    state_icon(surface, m, icon, ok)
+    words = pygame.Rect(icon.right + m.u(8), rect.y + m.u(2), rect.right - icon.right - m.u(12), rect.height - m.u(4))
+    colour = theme.WHITE if ok is not False else theme.RED_BRIGHT
+    if rect.height >= m.u(44):
+        top = pygame.Rect(words.x, words.y, words.width, round(words.height * 0.42))
+        bottom = pygame.Rect(words.x, top.bottom, words.width, words.height - top.height)
+        text(surface, fonts, label, top, m.u(16), theme.GREY, align="left")
+        text(surface, fonts, state_word, bottom, m.u(24), colour, bold=True, align="left")
+    else:
+        text(surface, fonts, f"{label} {state_word}", words, m.u(22), colour, bold=ok is False, align="left")
+
+
+def bar(surface, m: Metrics, rect: pygame.Rect, fraction: float, colour=theme.WHITE, back=theme.PANEL_LIGHT):
+    fraction = min(1.0, max(0.0, fraction))
+    radius = rect.height // 2
+    pygame.draw.rect(surface, back, rect, border_radius=radius)
+    if fraction > 0:
+        filled = pygame.Rect(rect.x, rect.y, max(rect.height, round(rect.width * fraction)), rect.height)
+        pygame.draw.rect(surface, colour, filled, border_radius=radius)
+
+
+def ring(surface, m: Metrics, centre, radius: int, fraction: float, colour=theme.WHITE, width: int | None = None):
+    """A progress ring that fills clockwise from twelve o'clock."""
+    width = width or m.u(14)
+    box = pygame.Rect(0, 0, radius * 2, radius * 2)
+    box.center = centre
+    pygame.draw.circle(surface, theme.PANEL_LIGHT, centre, radius, width)
+    fraction = min(1.0, max(0.0, fraction))
+    if fraction >= 0.999:
+        pygame.draw.circle(surface, colour, centre, radius, width)
+    elif fraction > 0:
+        # pygame arcs run counter-clockwise from three o'clock; draw as a polyline for even width.
+        steps = max(8, int(90 * fraction))
+        pts = []
+        for i in range(steps + 1):
+            a = math.pi / 2 - 2 * math.pi * fraction * i / steps
+            pts.append((centre[0] + (radius - width / 2) * math.cos(a), centre[1] - (radius - width / 2) * math.sin(a)))
+        pygame.draw.lines(surface, colour, False, pts, width)
+
+
+def line_chart(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, series, x_max: float, y_max: float,
+               x_label: str = "", y_label: str = ""):
+    """Lines over a shared time axis. *series* is ``[(points, colour, dashed), ...]``; each point is
+    ``(x, y)``. Dashed lines tell series apart without relying on colour. The labels name the
+    axes' far ends (e.g. the session length and the top of the scale)."""
+    pygame.draw.rect(surface, theme.PANEL, rect, border_radius=m.u(6))
+    plot = rect.inflate(-m.u(16), -m.u(16))
+    if y_label:
+        label = text(surface, fonts, y_label, pygame.Rect(plot.x, plot.y, plot.width // 3, m.u(18)), m.u(15),
+                     theme.GREY, align="left", valign="top")
+        plot = pygame.Rect(plot.x, label.bottom + m.u(2), plot.width, plot.bottom - label.bottom - m.u(2))
+    if x_label:
+        label_h = m.u(18)
+        plot = pygame.Rect(plot.x, plot.y, plot.width, plot.height - label_h)
+        text(surface, fonts, x_label, pygame.Rect(plot.x, plot.bottom + 1, plot.width, label_h), m.u(15), theme.GREY,
+             align="right")
+    pygame.draw.line(surface, theme.GREY, plot.bottomleft, plot.bottomright, 1)
+    pygame.draw.line(surface, theme.GREY, plot.bottomleft, plot.topleft, 1)
+    if x_max <= 0 or y_max <= 0:
+        return
+    for points, colour, dashed in series:
+        if len(points) < 2:
+            continue
+        xy = [(plot.left + plot.width * min(1.0, x / x_max), plot.bottom - plot.height * min(1.0, y / y_max))
+              for x, y in points]
+        if dashed:
+            for i in range(0, len(xy) - 1, 2):
+                pygame.draw.line(surface, colour, xy[i], xy[i + 1], max(2, m.u(3)))
+        else:
+            pygame.draw.lines(surface, colour, False, xy, max(2, m.u(4)))
+
+
+def bar_chart(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, values, labels, colour=theme.BLUE):
+    """Vertical bars with their value above and a label below."""
+    pygame.draw.rect(surface, theme.PANEL, rect, border_radius=m.u(6))
+    if not values:
+        return
+    plot = rect.inflate(-m.u(12), -m.u(12))
+    label_h = m.u(22)
+    area = pygame.Rect(plot.x, plot.y + label_h, plot.width, plot.height - label_h * 2)
+    top = max(values) or 1
+    slot = area.width / len(values)
+    for i, (value, label) in enumerate(zip(values, labels)):
+        h = round(area.height * value / top)
+        col = pygame.Rect(round(area.x + slot * i + slot * 0.15), area.bottom - h, max(2, round(slot * 0.7)), h)
+        pygame.draw.rect(surface, colour, col)
+        text(surface, fonts, str(round(value)), pygame.Rect(col.x - m.u(6), col.y - label_h, col.width + m.u(12), label_h),
+             m.u(18), theme.WHITE)
+        text(surface, fonts, label, pygame.Rect(round(area.x + slot * i), area.bottom + 2, round(slot), label_h),
+             m.u(16), theme.GREY)

@@ -1,0 +1,392 @@
+"""The kiosk: picks the scene for the current view, turns taps into intents and intents into core
+events or navigation, plays the core's sounds, and paints frames.
+
+It owns no safety state. The core's :class:`~app.core.view.View` decides the screen; UI-only pages
+(history, export, staff) are only ever shown where the belt cannot move, and vanish the moment the
+core changes screen, so nothing can cover a safety state.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Callable
+
+import pygame
+
+from app.core.effects import Effect, PlaySound, Say
+from app.core.events import (
+    ConfirmTapped,
+    Event,
+    HomeTapped,
+    PainScored,
+    PainTapped,
+    PauseTapped,
+    ProgramChosen,
+    ResumeTapped,
+    StartTapped,
+    StopTapped,
+)
+from app.core.view import Screen, View
+
+from . import draw, theme
+from .audio import Sounds, Speaker
+from .data import ExportController, NoExport, Sample, StaticData, StationData
+from .pin import PinPad
+from .pointer import Pointer, Press, Release, Taps
+from .scenes import OVERLAY_SCENES, SCREEN_SCENES, Frame, Intent, Page, Scene, UiState
+from .text import say_text
+from .theme import Fonts, Metrics
+
+log = logging.getLogger(__name__)
+
+#: Intents that are simply a core event.
+CORE_INTENTS: dict[str, type[Event]] = {
+    "start": StartTapped,
+    "pause": PauseTapped,
+    "resume": ResumeTapped,
+    "stop": StopTapped,
+    "confirm": ConfirmTapped,
+    "pain": PainTapped,
+    "home": HomeTapped,
+}
+#: Where each UI-only page may appear: never over a screen on which the belt may move.
+OVERLAY_ALLOWED: dict[str, frozenset[Screen]] = {
+    "history": frozenset({Screen.HOME, Screen.SUMMARY}),
+    "pain_before": frozenset({Screen.PREFLIGHT}),
+}
+HOME_ONLY = frozenset({Screen.HOME})
+STAFF_PAGES = frozenset({"staff", "sensors", "programs", "settings"})
+#: Escape (with the PIN) may leave only from screens where nobody is on a moving belt.
+EXIT_SCREENS = frozenset({Screen.HOME, Screen.PREFLIGHT, Screen.SUMMARY, Screen.FAULT})
+TOAST_S = 4.0
+#: Full-screen states that already say in large type what a spoken line would say: a banner there
+#: would only cover their own words or the hold bar.
+NO_TOAST_SCREENS = frozenset({Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.TURNAROUND, Screen.ESTOP,
+                              Screen.FAULT, Screen.COOLDOWN})
+
+
+def intent_event(intent: Intent, member=None) -> Event | None:
+    """The core event an intent stands for, or None for UI navigation."""
+    cls = CORE_INTENTS.get(intent.kind)
+    if cls is not None:
+        return cls()
+    if intent.kind == "choose_program":
+        return ProgramChosen(intent.arg, member)
+    if intent.kind == "pain_after":
+        return PainScored("after", intent.arg)
+    if intent.kind == "pain_before":
+        return PainScored("before", intent.arg)
+    return None
+
+
+def display_key(view: View) -> tuple:
+    """What is visible of *view*: a new frame is drawn only when this changes (or on input)."""
+    return (view.screen, view.lanyard_clipped, view.rails_held, view.link, view.countdown, view.start_enabled,
+            view.phase.index if view.phase else None, math.ceil(view.phase_left_s - 1e-3),
+            math.ceil(view.session_left_s - 1e-3), view.warning, view.rails_grace, round(view.hold_progress, 1),
+            view.actual_speed, view.pauses, view.outcome, view.fault, view.program_id,
+            None if view.distance_m is None else round(view.distance_m))
+
+
+class Kiosk:
+    def __init__(self, size: tuple[int, int], post: Callable[[Event], None], *, data: StationData | None = None,
+                 export: ExportController | None = None, pin_hash: str = "", fullscreen: bool = True,
+                 export_requires_pin: bool = True, sounds: Sounds | None = None, speaker: Speaker | None = None,
+                 fonts: Fonts | None = None, config_source: str = ""):
+        self.post = post
+        self.data = data or StaticData()
+        self.export = export or NoExport()
+        self.fullscreen = fullscreen
+        self.export_requires_pin = export_requires_pin
+        self.sounds = sounds
+        self.speaker = speaker
+        self.fonts = fonts or Fonts()
+        self.ui = UiState(pin=PinPad(pin_hash), config_source=config_source)
+        self.ui.sound_on = bool(sounds and sounds.enabled)
+        self.ui.speech_on = bool(speaker and speaker.enabled)
+        self.resize(size)
+        self.taps = Taps()
+        self.staff_unlocked = False
+        self.quit_requested = False
+        self.view: View | None = None
+        self.now = 0.0
+        self._drawn_key: tuple | None = None
+        self._dirty = True
+        self._last_sample_t = -1.0
+        self.refresh_data()
+
+    # --- data --------------------------------------------------------------------------------
+    def resize(self, size: tuple[int, int]) -> None:
+        self.metrics = Metrics(size)
+        self.pointer = Pointer(self.metrics.size) if not hasattr(self, "pointer") else self.pointer
+        self.pointer.resize(self.metrics.size)
+        self._dirty = True
+
+    def refresh_data(self) -> None:
+        """Re-read programs and members (cheap; done when the home screen comes back)."""
+        try:
+            self.ui.programs = list(self.data.programs())
+            self.ui.members = list(self.data.members())
+        except Exception as exc:  # noqa: BLE001 - a broken store must not take the kiosk down
+            log.warning("could not read programs/members: %s", exc)
+
+    def _refresh_history(self) -> None:
+        try:
+            self.ui.history = list(self.data.history(self.ui.member))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not read the history: %s", exc)
+            self.ui.history = []
+
+    # --- the view ----------------------------------------------------------------------------
+    def update(self, view: View, now: float) -> None:
+        """Take the core's latest view. Called by the loop after every ``process``."""
+        previous = self.view
+        self.view, self.now = view, now
+        try:
+            self.ui.export = self.export.status()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("export status failed: %s", exc)
+        if previous is None or previous.screen is not view.screen:
+            self._screen_changed(previous.screen if previous else None, view.screen)
+        self._record_sample(view)
+
+    def _screen_changed(self, old: Screen | None, new: Screen) -> None:
+        self.taps.cancel()  # a finger that went down on the old screen must not tap the new one
+        self._dirty = True
+        if self.ui.overlay and new not in OVERLAY_ALLOWED.get(self.ui.overlay, HOME_ONLY):
+            self.ui.overlay = None
+            self.staff_unlocked = False
+        self.ui.page = 0
+        if new is Screen.HOME:
+            self.ui.pain_before = None
+            self.refresh_data()
+        if new is Screen.COUNTDOWN and old is not Screen.RESUMING:
+            self.ui.samples = []
+            self.ui.pain_after = None
+            self._last_sample_t = -1.0
+
+    def _record_sample(self, view: View) -> None:
+        """1 Hz speed/incline points for the summary chart, in program seconds."""
+        if view.screen is not Screen.RUNNING or view.phase is None:
+            return
+        if view.active_s - self._last_sample_t < 1.0:
+            return
+        speed = view.actual_speed if view.actual_speed is not None else view.phase.speed
+        incline = view.actual_incline if view.actual_incline is not None else view.phase.incline_pct
+        self.ui.samples.append(Sample(view.active_s, speed, incline))
+        self._last_sample_t = view.active_s
+
+    def scene(self) -> Scene:
+        view = self.view
+        overlay = self.ui.overlay
+        if overlay and view.screen in OVERLAY_ALLOWED.get(overlay, HOME_ONLY):
+            return OVERLAY_SCENES[overlay]
+        return SCREEN_SCENES[view.screen]
+
+    def frame(self) -> Frame:
+        return Frame(self.view, self.metrics, self.fonts, self.ui, now=self.now, pressed=self.taps.pressed)
+
+    def page(self) -> Page:
+        return self.scene().layout(self.frame())
+
+    # --- input -------------------------------------------------------------------------------
+    def handle(self, event, now: float) -> None:
+        """One pygame event from the UI thread."""
+        self.now = now
+        if event.type == pygame.QUIT:
+            self._quit_asked(window_close=True)
+            return
+        if event.type == pygame.KEYDOWN:
+            if event.key == pygame.K_ESCAPE:
+                self._quit_asked(window_close=False)
+            elif event.key == pygame.K_F4 and event.mod & pygame.KMOD_ALT:
+                self._quit_asked(window_close=True)
+            return
+        if event.type in (pygame.WINDOWSIZECHANGED,):
+            self.resize((event.x, event.y))
+            return
+        if event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE):
+            self._dirty = True
+            return
+        touch = self.pointer.feed(event, now)
+        if touch is None or self.view is None:
+            return
+        target = self.page().hit(touch.pos)
+        name = target.name if target is not None and target.enabled else None
+        if isinstance(touch, Press):
+            self.taps.press(name)
+            self._dirty = True
+        elif isinstance(touch, Release):
+            self._dirty = True
+            fired = self.taps.release(name, now)
+            if fired is not None:
+                self.act(target.intent)
+
+    def _quit_asked(self, window_close: bool) -> None:
+        if self.staff_unlocked and self.ui.overlay in STAFF_PAGES:
+            self.quit_requested = True
+            return
+        if not self.fullscreen and window_close:
+            self.quit_requested = True  # a developer closing the window
+            return
+        if self.fullscreen and window_close:
+            return  # Alt+F4 / a window manager close: a member cannot leave this way
+        if self.view is not None and self.view.screen in EXIT_SCREENS and not self.fullscreen:
+            self._open_pin("exit")
+
+    def _open_pin(self, then: str) -> None:
+        self.ui.pin_then = then
+        self.ui.pin.clear()
+        self.ui.pin.message = ""
+        self.ui.overlay = "pin"
+        self._dirty = True
+
+    def act(self, intent: Intent) -> None:
+        """Carry out one intent: post a core event or move between UI pages."""
+        self._dirty = True
+        ui = self.ui
+        event = intent_event(intent, ui.member)
+        if intent.kind == "pain_after":
+            ui.pain_after = intent.arg
+        elif intent.kind == "pain_before":
+            ui.pain_before = intent.arg
+            ui.overlay = None
+        if event is not None:
+            self.post(event)
+            return
+        kind, arg = intent.kind, intent.arg
+        if kind == "open":
+            self._open(arg)
+        elif kind == "open_pin":
+            self._open_pin(arg)
+        elif kind == "close":
+            ui.overlay = None
+            ui.page = 0
+            self.staff_unlocked = False
+        elif kind == "page":
+            ui.page += arg
+        elif kind == "member":
+            ui.member = arg
+            ui.overlay = None
+            ui.page = 0
+        elif kind == "pin_digit":
+            ui.pin.press(arg)
+        elif kind == "pin_clear":
+            ui.pin.clear()
+        elif kind == "pin_ok":
+            if ui.pin.submit(self.now):
+                self.staff_unlocked = True
+                if ui.pin_then == "exit":
+                    self.quit_requested = True
+                else:
+                    ui.overlay = ui.pin_then
+        elif kind == "export_start":
+            self._call_export("start")
+        elif kind == "export_dismiss":
+            self._call_export("dismiss")
+        elif kind == "toggle":
+            if arg == "sound":
+                ui.sound_on = not ui.sound_on
+                if self.sounds:
+                    self.sounds.enabled = ui.sound_on
+            elif arg == "speech":
+                ui.speech_on = not ui.speech_on
+                if self.speaker:
+                    self.speaker.enabled = ui.speech_on
+                    self.speaker.stop()
+        elif kind == "exit":
+            if self.staff_unlocked:
+                self.quit_requested = True
+
+    def _open(self, name: str) -> None:
+        ui = self.ui
+        if name in STAFF_PAGES and not self.staff_unlocked:
+            self._open_pin(name)
+            return
+        if name == "export" and self.export_requires_pin and not self.staff_unlocked:
+            self._open_pin("export")
+            return
+        if name == "history":
+            self._refresh_history()
+        ui.overlay = name
+        ui.page = 0
+
+    def _call_export(self, what: str) -> None:
+        try:
+            getattr(self.export, what)()
+            self.ui.export = self.export.status()
+        except Exception as exc:  # noqa: BLE001 - the exporter reports errors through status()
+            log.warning("export %s failed: %s", what, exc)
+
+    # --- effects from the core -----------------------------------------------------------------
+    def on_effect(self, effect: Effect) -> None:
+        """Station listener: sounds and spoken/banner messages. Runs on the UI thread."""
+        if isinstance(effect, PlaySound):
+            if self.sounds:
+                self.sounds.play(effect.name)
+        elif isinstance(effect, Say):
+            words = say_text(effect.key, effect.params)
+            self.ui.toast = words
+            self.ui.toast_until = self.now + TOAST_S
+            self._dirty = True
+            if self.speaker:
+                self.speaker.say(words)
+
+    # --- drawing -------------------------------------------------------------------------------
+    def needs_frame(self) -> bool:
+        return self._dirty or self.view is None or display_key(self.view) != self._drawn_key or self._toast_changed()
+
+    def _toast_changed(self) -> bool:
+        showing = bool(self.ui.toast) and self.now < self.ui.toast_until and self.view.screen not in NO_TOAST_SCREENS
+        return showing != getattr(self, "_toast_drawn", False)
+
+    def next_redraw(self) -> float | None:
+        """Clock time at which the picture changes by itself (a second ticks over, a bar moves)."""
+        view, now = self.view, self.now
+        if view is None:
+            return now
+        due: list[float] = []
+        if self.ui.toast and now < self.ui.toast_until:
+            due.append(self.ui.toast_until)
+        screen = view.screen
+        if screen is Screen.RUNNING:
+            left = view.phase_left_s
+            due.append(now + ((left - math.floor(left)) or 1.0) + 0.002)
+        elif screen in (Screen.COUNTDOWN, Screen.RESUMING):
+            due.append(now + 0.1)
+        elif screen in (Screen.PAUSED_RAILS, Screen.TURNAROUND) and view.rails_held:
+            due.append(now + 0.1)
+        if self.ui.overlay == "export" and self.ui.export.state == "exporting":
+            due.append(now + 0.25)
+        if self.ui.overlay == "pin" and self.ui.pin.locked(now):
+            due.append(now + 1.0)
+        return min(due) if due else None
+
+    def render(self, surface: pygame.Surface) -> None:
+        """Paint one frame of the current view. Changes nothing but the surface."""
+        if surface.get_size() != self.metrics.size:
+            self.resize(surface.get_size())
+        scene = self.scene()
+        frame = self.frame()
+        page = scene.layout(frame)
+        surface.fill(scene.background)
+        scene.draw(surface, frame, page)
+        self._draw_toast(surface)
+        self._drawn_key = display_key(self.view)
+        self._dirty = False
+
+    def _draw_toast(self, surface) -> None:
+        ui, m = self.ui, self.metrics
+        showing = bool(ui.toast) and self.now < ui.toast_until and self.view.screen not in NO_TOAST_SCREENS
+        self._toast_drawn = showing
+        if not showing:
+            return
+        # Just above the bottom buttons: never over a safety screen's title, never over a button.
+        rect = pygame.Rect(m.pad, m.screen.bottom - m.pad - m.touch - m.gap - m.u(56), m.screen.width - 2 * m.pad, m.u(52))
+        pygame.draw.rect(surface, theme.WHITE, rect, border_radius=m.u(10))
+        pygame.draw.rect(surface, theme.BLACK, rect, width=m.u(3), border_radius=m.u(10))
+        icon = pygame.Rect(rect.x + m.u(10), rect.y + m.u(8), rect.height - m.u(16), rect.height - m.u(16))
+        draw.warning(surface, icon, theme.BLACK, theme.WHITE)
+        draw.text(surface, self.fonts, ui.toast, pygame.Rect(icon.right + m.u(10), rect.y, rect.right - icon.right - m.u(20),
+                                                            rect.height), m.u(28), theme.BLACK, bold=True, align="left")

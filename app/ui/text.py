@@ -1,0 +1,236 @@
+"""Every word the kiosk shows or speaks, keyed by message id: the one place to translate.
+
+Scenes never hold a literal string meant for people; they call :func:`t` with a key. Keys that the
+core produces (``Check.key``, ``Say.key``, pause reasons, outcomes) live here too, so a new key in
+the core shows up as a missing key in ``tests/test_ui_text.py`` rather than as a blank on screen.
+Parameters use ``str.format`` names, so a translator can move them around in the sentence.
+"""
+
+from __future__ import annotations
+
+import string
+
+CATALOGUE: dict[str, str] = {
+    # Home --------------------------------------------------------------------------------------
+    "home_title": "Choose a program",
+    "home_member": "Walker: {name}",
+    "home_guest": "Guest",
+    "home_history": "History",
+    "home_staff": "Staff",
+    "home_no_programs": "No programs installed. Ask staff to add program files.",
+    "home_stick": "USB stick found: export",
+    "card_minutes": "{minutes} min",
+    "card_first_speed": "starts {speed} {unit}",
+    "card_for_everyone": "For everyone",
+    "page_prev": "‹ Back",
+    "page_next": "More ›",
+    "back": "‹ Back",
+    "close": "Close",
+    "ok": "OK",
+    # Member pick -------------------------------------------------------------------------------
+    "member_title": "Who is walking?",
+    "member_guest_hint": "Guest: no history is kept by name",
+    # Pre-flight --------------------------------------------------------------------------------
+    "preflight_title": "Before you start",
+    "check_lanyard": "Safety lanyard clipped to your clothing",
+    "check_rails": "Both hands on the side rails",
+    "check_link": "Treadmill connected",
+    "check_facing": "Facing away from the console",
+    "check_speed": "Treadmill at its slowest speed",
+    "check_ok": "yes",
+    "check_missing": "not yet",
+    "check_look": "check",
+    "preflight_plan": "{minutes} min · {phases} steps · starts {speed} {unit} {direction}",
+    "start": "Start",
+    "start_blocked": "Start is locked until every live check says yes",
+    "pain_before": "Pain now: {score}",
+    "pain_before_none": "Pain now?",
+    "pain_before_title": "How much pain do you feel now?",
+    # Countdown / resuming ----------------------------------------------------------------------
+    "countdown_title": "Starting in",
+    "countdown_hint": "Hold the rails. First: {direction} at {speed} {unit}",
+    "resuming_title": "Resuming in",
+    "resuming_hint": "Keep holding the rails",
+    # Running -----------------------------------------------------------------------------------
+    "dir_backward": "BACKWARD",
+    "dir_forward": "FORWARD",
+    "speed_value": "{speed} {unit}",
+    "incline_value": "Incline {incline} %",
+    "actual_value": "Belt: {speed} {unit}",
+    "phase_left": "left in this step",
+    "session_left": "Session {clock} left",
+    "round": "Round {label}",
+    "next_preview": "Next: {direction} {speed} {unit}, incline {incline} %",
+    "next_last": "Last step: then cool down",
+    "warning_change": "Change in {seconds} s",
+    "rails_label": "Rails",
+    "rails_held": "held",
+    "rails_released": "let go",
+    "rails_grace": "HOLD ON",
+    "rails_optional": "optional",
+    "lanyard_label": "Lanyard",
+    "lanyard_clipped": "clipped",
+    "lanyard_pulled": "pulled",
+    "link_label": "Link",
+    "link_up": "on",
+    "link_down": "lost",
+    "link_none": "set speed by hand",
+    "pause": "Pause",
+    "stop": "Stop",
+    "pain": "Pain",
+    "resume": "Resume",
+    "end_session": "End session",
+    # Paused ------------------------------------------------------------------------------------
+    "paused_title": "Paused",
+    "paused_hint": "The belt is stopped. Tap Resume when you are ready.",
+    "rails_title": "HOLD THE RAILS",
+    "rails_hint": "You let go too early. The belt has been told to stop.",
+    "rails_hold": "Keep holding… {percent} %",
+    "rails_take": "Take both rails to continue",
+    "link_title": "TREADMILL NOT ANSWERING",
+    "link_hint": "The belt has been told to stop. Step onto the side rails.",
+    "link_todo": "Check the treadmill cable. Resume stays locked until it answers again.",
+    "link_back": "The treadmill answers again. Tap Resume when ready.",
+    "turn_title": "TURN AROUND",
+    "turn_hint": "The belt is stopping. Turn to walk {direction}, then hold the rails.",
+    # Emergency stop / fault --------------------------------------------------------------------
+    "estop_title": "EMERGENCY STOP",
+    "estop_what": "The safety lanyard was pulled. The belt has been stopped.",
+    "estop_todo_1": "1. Stand on the side rails, off the belt.",
+    "estop_todo_2": "2. Clip the lanyard back in.",
+    "estop_todo_3": "3. Tap Confirm when you are safe.",
+    "estop_confirm": "Confirm: I am safe",
+    "estop_clip_first": "Clip the lanyard first",
+    "fault_title": "STATION FAULT",
+    "fault_what": "The belt has been stopped. Please call staff.",
+    "fault_detail": "Detail: {detail}",
+    "fault_confirm": "Confirm",
+    # Cool-down / summary -----------------------------------------------------------------------
+    "cooldown_title": "KEEP WALKING BACKWARD",
+    "cooldown_hint": "until the belt stops completely.",
+    "cooldown_belt": "Belt now: {speed} {unit}",
+    "cooldown_done": "Belt has stopped",
+    "outcome_completed": "Program complete. Well done!",
+    "outcome_stopped": "Session stopped",
+    "outcome_emergency_stop": "Session ended by the emergency stop",
+    "outcome_interrupted": "Session interrupted",
+    "summary_title": "Summary",
+    "summary_time": "Time {clock}",
+    "summary_distance": "Distance {distance}",
+    "summary_distance_none": "Distance not measured",
+    "summary_pauses": "Pauses {count}",
+    "summary_steps": "Steps {done} of {total}",
+    "summary_chart": "Speed ({unit}) and incline (%) over time",
+    "summary_no_samples": "No speed samples were recorded",
+    "summary_pain": "Pain now? 0 = none, 10 = worst",
+    "summary_pain_saved": "Saved: pain {score}",
+    "summary_done": "Done",
+    "legend_speed": "speed",
+    "legend_incline": "incline",
+    # History -----------------------------------------------------------------------------------
+    "history_title": "History: {name}",
+    "history_everyone": "everyone",
+    "history_empty": "No sessions yet",
+    "history_week_chart": "Minutes per week",
+    "history_top_speed": "Top speed {speed} {unit}",
+    "history_row": "{date}  {program}  {minutes} min  {status}",
+    "status_completed": "done",
+    "status_stopped": "stopped",
+    "status_emergency_stop": "e-stop",
+    "status_interrupted": "interrupted",
+    "status_running": "running",
+    # Export ------------------------------------------------------------------------------------
+    "export_title": "Export to USB stick",
+    "export_no_stick": "Insert a USB stick to export the session logs.",
+    "export_detected": "USB stick found: {name}",
+    "export_start": "Export now",
+    "export_running": "Exporting… {percent} %",
+    "export_done": "Done. It is safe to remove the stick.",
+    "export_done_count": "{count} sessions written",
+    "export_error": "Export failed",
+    "export_error_full": "The stick is full. Use a stick with more free space.",
+    "export_error_readonly": "The stick is write-protected. Unlock it or use another stick.",
+    "export_error_removed": "The stick was removed during the export. Nothing was left half-written.",
+    "export_error_other": "Something went wrong writing to the stick.",
+    # Staff -------------------------------------------------------------------------------------
+    "pin_title": "Staff PIN",
+    "pin_wrong": "Wrong PIN",
+    "pin_locked": "Too many tries. Wait {seconds} s",
+    "pin_clear": "Clear",
+    "pin_cancel": "Cancel",
+    "staff_title": "Staff",
+    "staff_sensors": "Sensor test",
+    "staff_programs": "Programs",
+    "staff_export": "Export",
+    "staff_settings": "Settings",
+    "staff_exit": "Exit to desktop",
+    "staff_lock": "Lock",
+    "sensors_title": "Sensor test (live)",
+    "sensor_belt": "Belt speed",
+    "sensor_unknown": "unknown",
+    "programs_title": "Programs",
+    "program_row": "{name} · {minutes} min · {phases} steps · {id}",
+    "settings_title": "Settings",
+    "setting_sound": "Sound: {state}",
+    "setting_speech": "Speech: {state}",
+    "setting_on": "on",
+    "setting_off": "off",
+    "setting_screen": "Screen {width} x {height}",
+    "setting_config": "Config: {source}",
+    # Said by the core (Say effects): shown as a banner and spoken when speech is on -------------
+    "hold_the_rails": "Hold the rails",
+    "turn_around": "Turn around: walk {direction} next",
+    "cooldown": "Keep walking backward until the belt stops",
+    "link_lost": "Treadmill link lost. The belt is stopping",
+    "link_restored": "Treadmill link restored",
+    "start_refused": "Cannot start: {reasons}",
+    "resume_refused": "Cannot resume: {reasons}",
+    "clip_lanyard_first": "Clip the lanyard first",
+    "pain_stop": "Stopped because of pain. Keep walking backward until the belt stops",
+    # Reasons the core gives for a refusal.
+    "reason_lanyard_not_clipped": "clip the lanyard",
+    "reason_rails_not_held": "hold the rails",
+    "reason_treadmill_link_lost": "the treadmill is not answering",
+    "direction_backward": "backward",
+    "direction_forward": "forward",
+}
+
+#: Keys the core can send in ``Say`` effects (kept in step with app.core.safety).
+SAY_KEYS = ("hold_the_rails", "turn_around", "cooldown", "link_lost", "link_restored", "start_refused",
+            "resume_refused", "clip_lanyard_first", "pain_stop")
+
+
+class _Lenient(dict):
+    """Leave an unknown ``{name}`` visible instead of raising: a bad translation must not crash."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def t(key: str, **params) -> str:
+    """The text for *key*, with *params* filled in. An unknown key shows as itself, never raises."""
+    template = CATALOGUE.get(key)
+    if template is None:
+        return key
+    if not params:
+        return template
+    try:
+        return string.Formatter().vformat(template, (), _Lenient(params))
+    except (ValueError, IndexError):
+        return template
+
+
+def reason_text(reason: str) -> str:
+    """A refusal reason from the core ("rails not held") in catalogue words."""
+    key = "reason_" + reason.replace(" ", "_")
+    return t(key) if key in CATALOGUE else reason
+
+
+def say_text(key: str, params: dict | None = None) -> str:
+    """The words for a core ``Say`` effect."""
+    params = dict(params or {})
+    if "reasons" in params:
+        params["reasons"] = ", ".join(reason_text(r) for r in params["reasons"])
+    if "direction" in params:
+        params["direction"] = t("direction_" + str(params["direction"]))
+    return t(key, **params)

@@ -1,0 +1,136 @@
+"""Colours, sizes and fonts. One high-contrast theme, scaled to any screen from 800x480 up.
+
+Every size is given in *units*: one unit is one pixel on the 7" 800x480 panel and grows with the
+screen, so a layout written once fits 1280x800 and 1920x1080 too. A touch target is at least
+:data:`TOUCH` units (15 mm on the 7" panel, about 90 px, issue 4).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import pygame
+
+#: Issue 4: targets of at least 15 mm. A 7" 800x480 panel has ~5.9 px/mm, so 15 mm ~ 90 px.
+TOUCH = 92
+#: The panel the units are defined on.
+BASE_SIZE = (800, 480)
+
+# High contrast on black. States are never told by colour alone: every state has a word and a shape.
+BLACK = (0, 0, 0)
+PANEL = (28, 30, 36)
+PANEL_LIGHT = (52, 56, 66)
+WHITE = (255, 255, 255)
+GREY = (170, 174, 182)
+DIM = (110, 114, 122)
+YELLOW = (255, 214, 0)       # attention: hold the rails, warnings
+AMBER = (255, 150, 0)
+RED = (200, 16, 16)          # emergency stop background: white text on it is 5.9:1
+RED_BRIGHT = (255, 70, 60)
+GREEN = (40, 200, 90)
+BLUE = (70, 160, 255)        # backward
+CYAN = (0, 210, 230)
+BUTTON = (60, 64, 76)
+BUTTON_PRESSED = (120, 126, 140)
+BUTTON_DISABLED = (40, 42, 48)
+
+
+def default_fonts_dir() -> Path:
+    return Path(__file__).resolve().parent.parent.parent / "assets" / "fonts"
+
+
+class Metrics:
+    """Sizes for a screen of *size* pixels: ``m.u(10)`` is 10 units in pixels."""
+
+    def __init__(self, size: tuple[int, int]):
+        self.size = (int(size[0]), int(size[1]))
+        self.scale = min(self.size[0] / BASE_SIZE[0], self.size[1] / BASE_SIZE[1])
+        self.screen = pygame.Rect((0, 0), self.size)
+
+    def u(self, units: float) -> int:
+        return max(1, round(units * self.scale))
+
+    @property
+    def touch(self) -> int:
+        return self.u(TOUCH)
+
+    @property
+    def pad(self) -> int:
+        return self.u(10)
+
+    @property
+    def gap(self) -> int:
+        return self.u(8)
+
+
+class Fonts:
+    """The bundled DejaVu Sans (Bitstream Vera licence, assets/fonts/LICENSE-DejaVu.txt) at any
+    pixel size, and a cache of rendered text: a frame is mostly blits of cached surfaces."""
+
+    def __init__(self, fonts_dir: Path | None = None, cache_size: int = 512):
+        fonts_dir = Path(fonts_dir) if fonts_dir else default_fonts_dir()
+        self._paths = {False: fonts_dir / "DejaVuSans.ttf", True: fonts_dir / "DejaVuSans-Bold.ttf"}
+        if not pygame.font.get_init():
+            pygame.font.init()
+        self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
+        self._rendered: OrderedDict = OrderedDict()
+        self._fits: dict = {}
+        self._cache_size = cache_size
+        #: Set to a list to record every string rendered (the tests read what a screen says).
+        self.trace: list[str] | None = None
+
+    def font(self, px: int, bold: bool = False) -> pygame.font.Font:
+        px = max(6, int(px))
+        key = (px, bold)
+        font = self._fonts.get(key)
+        if font is None:
+            path = self._paths[bold]
+            # A missing bundled file still gives readable text (pygame's default font), not a crash.
+            font = pygame.font.Font(str(path) if path.exists() else None, px)
+            self._fonts[key] = font
+        return font
+
+    def render(self, text: str, px: int, colour, bold: bool = False) -> pygame.Surface:
+        if self.trace is not None:
+            self.trace.append(text)
+        key = (text, int(px), tuple(colour), bold)
+        surface = self._rendered.get(key)
+        if surface is None:
+            surface = self.font(px, bold).render(text, True, colour)
+            self._rendered[key] = surface
+            if len(self._rendered) > self._cache_size:
+                self._rendered.popitem(last=False)
+        else:
+            self._rendered.move_to_end(key)
+        return surface
+
+    def fit(self, text: str, px: int, max_width: int, bold: bool = False, min_px: int = 10) -> int:
+        """The largest size up to *px* at which *text* fits in *max_width* pixels."""
+        key = (text, int(px), int(max_width), bold)
+        size = self._fits.get(key)
+        if size is None:
+            size = int(px)
+            width = self.font(size, bold).size(text)[0]
+            if width > max_width > 0:
+                size = max(min_px, int(size * max_width / width))
+                while size > min_px and self.font(size, bold).size(text)[0] > max_width:
+                    size -= 1
+            self._fits[key] = size
+        return size
+
+    def wrap(self, text: str, px: int, max_width: int, bold: bool = False) -> list[str]:
+        """Break *text* into lines no wider than *max_width* at size *px*."""
+        font = self.font(px, bold)
+        lines: list[str] = []
+        for paragraph in text.split("\n"):
+            line = ""
+            for word in paragraph.split(" "):
+                trial = f"{line} {word}" if line else word
+                if font.size(trial)[0] <= max_width or not line:
+                    line = trial
+                else:
+                    lines.append(line)
+                    line = word
+            lines.append(line)
+        return lines
