@@ -62,13 +62,15 @@ class NotifySocket:
     def texts(self) -> list[str]:
         return [m for _, m in self.messages]
 
-    def wait_for(self, predicate, timeout: float) -> tuple[float, str] | None:
+    def wait_for(self, predicate, timeout: float, proc: subprocess.Popen | None = None) -> tuple[float, str] | None:
         deadline = time.monotonic() + timeout
-        seen = 0
         while time.monotonic() < deadline:
-            for item in self.messages[seen:]:
+            for item in list(self.messages):
                 if predicate(item[1]):
                     return item
+            if proc is not None and proc.poll() is not None:
+                time.sleep(0.1)  # let the last datagrams arrive, then look once more
+                return next((item for item in list(self.messages) if predicate(item[1])), None)
             time.sleep(0.02)
         return None
 
@@ -103,8 +105,10 @@ def _exercise(notifier: Notifier, clock: Clock) -> None:
     notifier.ready("idle: home screen")
     notifier.watchdog()
     notifier.watchdog()                       # too soon: rate-limited
-    clock.t += 1.0
-    notifier.watchdog()                       # half of 2 s has passed
+    clock.t += 0.7
+    notifier.watchdog()                       # still too soon (under 3/4 of the 1 s interval)
+    clock.t += 0.3
+    notifier.watchdog()                       # half of the 2 s timeout has passed
     notifier.status("running: Warm-up 1:20 left")
     notifier.status("running: Warm-up 1:20 left")  # unchanged: not sent
     notifier.status("paused:\nrails released")      # one line, whatever the caller passes
@@ -272,10 +276,16 @@ class SimControl:
                     raise
                 time.sleep(0.05)
 
-    def send(self, line: str) -> None:
+        self.sock.settimeout(10)
+        self.reader = self.sock.makefile("r", encoding="utf-8")
+
+    def send(self, line: str) -> str:
+        """Send one command; the server answers each line with ``ok`` or ``error: ...``."""
         self.sock.sendall(line.encode() + b"\n")
+        return self.reader.readline().strip()
 
     def close(self):
+        self.reader.close()
         self.sock.close()
 
 
@@ -295,12 +305,14 @@ def test_kiosk_under_a_notify_socket(notify_socket, tmp_path):
     env.pop("JOURNAL_STREAM", None)
     (tmp_path / "none.toml").write_text("# all defaults\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "run", "--sim", "--windowed", "--sim-control", control],
+        # --program opens the pre-flight checklist, so "tap start" has something to start.
+        [sys.executable, "-m", "app", "run", "--sim", "--windowed", "--program", "beginner-flat",
+         "--sim-control", control],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     client = None
     try:
-        ready = notify_socket.wait_for(lambda m: "READY=1" in m.splitlines(), timeout=60)
+        ready = notify_socket.wait_for(lambda m: "READY=1" in m.splitlines(), timeout=60, proc=proc)
         assert ready, f"no READY=1; got {notify_socket.texts()!r}; stderr: {_stderr(proc)}"
 
         # Watchdog: at least one ping per second (systemd asked for 2 s, we ping at half of it).
@@ -315,14 +327,15 @@ def test_kiosk_under_a_notify_socket(notify_socket, tmp_path):
         # A sensor change through --sim-control must change the STATUS= line.
         statuses_before = [m for _, m in notify_socket.messages if "STATUS=" in m]
         client = SimControl(control)
-        client.send("lanyard clipped")
-        client.send("rails held")
-        client.send("tap start")
+        assert client.send("lanyard clipped") == "ok"
+        assert client.send("rails held") == "ok"
+        time.sleep(1.0)  # re-arming is debounced (config [gpio] rearm_debounce_s, 0.3 s)
+        assert client.send("tap start") == "ok"
         changed = notify_socket.wait_for(
-            lambda m: "STATUS=" in m and m not in statuses_before, timeout=10)
+            lambda m: "STATUS=" in m and m not in statuses_before, timeout=10, proc=proc)
         assert changed, f"no new STATUS after tap start; got {notify_socket.texts()!r}"
-        client.send("lanyard pulled")
-        estop = notify_socket.wait_for(lambda m: "STATUS=emergency stop" in m, timeout=10)
+        assert client.send("lanyard pulled") == "ok"
+        estop = notify_socket.wait_for(lambda m: "STATUS=emergency stop" in m, timeout=10, proc=proc)
         assert estop, f"no emergency-stop STATUS; got {[m for _, m in notify_socket.messages if 'STATUS' in m]!r}"
 
         # SIGTERM: STOPPING=1, then a clean exit.

@@ -139,11 +139,15 @@ class Notifier:
         return self.notify("READY=1")
 
     def watchdog(self) -> bool:
-        """Call from every main-loop turn; sends ``WATCHDOG=1`` at most every half interval."""
+        """Call from every main-loop turn (which must wake at least every :attr:`watchdog_interval_s`);
+        sends ``WATCHDOG=1`` about once per interval, never more often than 3/4 of it."""
         if self._send is None or self.watchdog_timeout_s <= 0:
             return False
         now = self._clock()
-        if self._last_ping is not None and now - self._last_ping < self.watchdog_interval_s:
+        # The loop wakes at least every watchdog_interval_s. Rate-limiting at exactly that interval
+        # would let timer jitter skip a ping (woken 0.999 s after the last one) and leave a gap of
+        # two intervals, which is the whole timeout. At 3/4 of it the worst gap is 1.75 intervals.
+        if self._last_ping is not None and now - self._last_ping < 0.75 * self.watchdog_interval_s:
             return False
         self._last_ping = now
         return self.notify("WATCHDOG=1")

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Install the Backstep kiosk on Raspberry Pi OS Lite (Bookworm, 64-bit) - or check what it would do.
+#
+#   sudo deploy/install.sh                    install or update; safe to run again
+#   deploy/install.sh --dry-run               print every action, change nothing (no root needed)
+#   sudo deploy/install.sh --sd-card-friendly also: journal in RAM, noatime on /
+#   sudo deploy/install.sh --overlayroot      also: read-only root with an overlay (needs a data
+#                                             partition mounted at /var/lib/backstep)
+#
+# What it does, in order: apt packages; the backstep user and its device groups; a venv in
+# /opt/backstep with `pip install <this checkout>[pi]`; the assets; /etc/backstep/config.toml from
+# deploy/config.example.toml (never overwriting one that exists); the systemd unit, the udev rules and
+# the USB mount helper; the display set-up (KMS); enables the service; runs `backstep doctor`.
+# See deploy/README.md for the whole path from a blank card.
+set -euo pipefail
+
+PREFIX=/opt/backstep
+VENV=$PREFIX/venv
+ETC=/etc/backstep
+STATE=/var/lib/backstep
+MEDIA=/media/backstep
+SERVICE_USER=backstep
+# Debian's own Python (3.11 on Bookworm), never one from a user's PATH (pyenv, conda): the service
+# user must be able to run it, and apt keeps it patched.
+PYTHON=/usr/bin/python3
+# Device groups the kiosk needs (same list as SupplementaryGroups= in backstep.service).
+DEVICE_GROUPS=(video render input gpio dialout audio)
+# python3-dev, gcc, pkg-config, libsystemd-dev: to build systemd-python (the [pi] extra) if pip
+# finds no wheel. libdrm2, libgbm1, libegl1, libgles2: loaded at run time by the SDL inside pip's
+# pygame-ce wheel for its KMSDRM display driver. libudev1: SDL's touchscreen input (evdev).
+# libasound2: sound. swig: builds lgpio from source when pip has no wheel.
+APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev swig
+    libdrm2 libgbm1 libegl1 libgles2 libudev1 libasound2 udev util-linux)
+# Raspberry Pi OS only (not in plain Debian): the C library lgpio's Python module links against.
+APT_OPTIONAL=(liblgpio-dev)
+
+DRY_RUN=0
+SD_CARD=0
+OVERLAY=0
+RUN_DOCTOR=1
+SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ORIG_ARGS=("$@")
+
+usage() {
+    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    cat <<EOF
+
+Options:
+  --dry-run           print every action instead of doing it
+  --sd-card-friendly  journald in RAM (Storage=volatile), noatime on the root filesystem
+  --overlayroot       enable Raspberry Pi OS's overlay root (raspi-config nonint enable_overlayfs)
+  --source DIR        the Backstep checkout to install (default: $SOURCE)
+  --no-doctor         skip 'backstep doctor' at the end
+  -h, --help          this help
+EOF
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dry-run) DRY_RUN=1 ;;
+        --sd-card-friendly) SD_CARD=1 ;;
+        --overlayroot) OVERLAY=1 ;;
+        --no-doctor) RUN_DOCTOR=0 ;;
+        --source)
+            [ $# -ge 2 ] || { echo "install.sh: --source needs a folder" >&2; exit 2; }
+            SOURCE=$(cd "$2" && pwd); shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+say() { printf '==> %s\n' "$*"; }
+warn() { printf 'install.sh: warning: %s\n' "$*" >&2; }
+die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+
+# Every change to the system goes through run: printed in a dry run, done otherwise.
+run() {
+    if [ "$DRY_RUN" = 1 ]; then
+        printf '+ %s\n' "$(printf '%q ' "$@" | sed 's/ $//')"
+    else
+        "$@"
+    fi
+}
+
+# Write stdin to a file (mode $2) - through run's printing in a dry run.
+write_file() {
+    local dest=$1 mode=$2 content
+    content=$(cat)
+    if [ "$DRY_RUN" = 1 ]; then
+        printf '+ write %s (mode %s):\n' "$dest" "$mode"
+        printf '%s\n' "$content" | sed 's/^/|   /'
+    else
+        install -d -m 0755 "$(dirname "$dest")"
+        printf '%s\n' "$content" > "$dest.tmp.$$"
+        chmod "$mode" "$dest.tmp.$$"
+        mv -f "$dest.tmp.$$" "$dest"
+    fi
+}
+
+# systemd is PID 1 on a booted Pi; not in a chroot or image build, where only enable works.
+booted() { [ -d /run/systemd/system ]; }
+
+preflight() {
+    if [ ! -f "$SOURCE/pyproject.toml" ] || [ ! -d "$SOURCE/app" ]; then
+        die "$SOURCE is not a Backstep checkout (no pyproject.toml/app)"
+    fi
+    [ -f "$SOURCE/deploy/config.example.toml" ] || die "$SOURCE/deploy/config.example.toml is missing"
+    if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
+        die "run as root: sudo $0 ${ORIG_ARGS[*]} (or --dry-run to see what it would do)"
+    fi
+    if [ -r /etc/os-release ]; then
+        # shellcheck disable=SC1091
+        . /etc/os-release
+        if [ "${VERSION_CODENAME:-}" != bookworm ]; then
+            warn "made for Raspberry Pi OS Bookworm; this is ${PRETTY_NAME:-unknown}"
+        fi
+    fi
+    if [ "$OVERLAY" = 1 ] && ! mountpoint -q "$STATE"; then
+        # With the overlay root, everything written to the SD card's root is lost at reboot:
+        # the session database must live on its own partition (deploy/README.md, "SD card").
+        die "--overlayroot needs a data partition mounted at $STATE first (see deploy/README.md)"
+    fi
+}
+
+install_packages() {
+    say "apt packages"
+    run apt-get update
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${APT_PACKAGES[@]}"
+    local pkg
+    for pkg in "${APT_OPTIONAL[@]}"; do
+        if apt-cache show "$pkg" >/dev/null 2>&1; then
+            run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg"
+        else
+            say "skipping $pkg (not in this distribution's archive; pip builds or fetches lgpio)"
+        fi
+    done
+}
+
+create_user() {
+    say "user $SERVICE_USER and device groups"
+    local group
+    for group in "${DEVICE_GROUPS[@]}"; do
+        # gpio exists on Raspberry Pi OS only; a system group keeps the unit valid elsewhere.
+        getent group "$group" >/dev/null || run groupadd --system "$group"
+    done
+    if ! getent passwd "$SERVICE_USER" >/dev/null; then
+        run useradd --system --user-group --home-dir "$STATE" --no-create-home \
+            --shell /usr/sbin/nologin --comment "Backstep kiosk" "$SERVICE_USER"
+    fi
+    run usermod --append --groups "$(IFS=,; echo "${DEVICE_GROUPS[*]}")" "$SERVICE_USER"
+}
+
+install_app() {
+    say "venv in $VENV with backstep[pi]"
+    run install -d -m 0755 "$PREFIX" "$PREFIX/bin" "$PREFIX/deploy"
+    if [ ! -x "$VENV/bin/python" ]; then
+        run "$PYTHON" -m venv "$VENV"
+    elif ! grep -qx "home = $(dirname "$PYTHON")" "$VENV/pyvenv.cfg" 2>/dev/null; then
+        # A venv made from another interpreter: rebuild it on the system one.
+        run "$PYTHON" -m venv --clear "$VENV"
+    fi
+    run "$VENV/bin/pip" install --disable-pip-version-check --upgrade pip
+    # A plain (non-editable) install: the kiosk must not depend on the checkout staying put.
+    run "$VENV/bin/pip" install --disable-pip-version-check --upgrade "${SOURCE}[pi]"
+    say "assets in $PREFIX/assets"
+    # Replaced as a whole, so a program removed from the library disappears on update.
+    run rm -rf "$PREFIX/assets.new"
+    run cp -a "$SOURCE/assets" "$PREFIX/assets.new"
+    run rm -rf "$PREFIX/assets"
+    run mv "$PREFIX/assets.new" "$PREFIX/assets"
+    run install -m 0755 "$SOURCE/deploy/bin/backstep-usb-mount" "$PREFIX/bin/backstep-usb-mount"
+    run install -m 0644 "$SOURCE/deploy/README.md" "$PREFIX/deploy/README.md"
+    run install -m 0644 "$SOURCE/deploy/config.example.toml" "$PREFIX/deploy/config.example.toml"
+    # `backstep` on the administrator's PATH, for doctor, export, treadmill probe.
+    run ln -sfn "$VENV/bin/backstep" /usr/local/bin/backstep
+}
+
+install_config() {
+    say "configuration in $ETC"
+    run install -d -m 0755 "$ETC"
+    if [ -e "$ETC/config.toml" ]; then
+        say "keeping the existing $ETC/config.toml (the example is in $PREFIX/deploy/)"
+    else
+        # Readable by the kiosk's group only: it holds the staff PIN's hash.
+        run install -m 0640 -o root -g "$SERVICE_USER" "$SOURCE/deploy/config.example.toml" "$ETC/config.toml"
+    fi
+    run install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE"
+    run install -d -m 0755 "$MEDIA"
+}
+
+install_units() {
+    say "systemd unit and udev rules"
+    run install -m 0644 "$SOURCE/deploy/backstep.service" /etc/systemd/system/backstep.service
+    run install -m 0644 "$SOURCE/deploy/udev/90-backstep-usb.rules" /etc/udev/rules.d/90-backstep-usb.rules
+    run install -m 0644 "$SOURCE/deploy/udev/99-backstep-treadmill.rules" /etc/udev/rules.d/99-backstep-treadmill.rules
+    if booted; then
+        run systemctl daemon-reload
+        run udevadm control --reload
+        run udevadm trigger --subsystem-match=tty --action=change
+    fi
+    # Boot to a console, not a desktop: the kiosk owns the display through KMS.
+    run systemctl set-default multi-user.target
+    run systemctl enable backstep.service
+}
+
+setup_display() {
+    say "display: SDL KMSDRM on the full KMS driver"
+    local config_txt=/boot/firmware/config.txt cmdline=/boot/firmware/cmdline.txt
+    [ -f "$config_txt" ] || config_txt=/boot/config.txt
+    [ -f "$cmdline" ] || cmdline=/boot/cmdline.txt
+    if [ -f "$config_txt" ]; then
+        # Bookworm enables the full KMS driver by default; the kiosk needs it (not fkms, not legacy).
+        if ! grep -Eq '^[[:space:]]*dtoverlay=vc4-kms-v3d' "$config_txt"; then
+            warn "$config_txt has no dtoverlay=vc4-kms-v3d: the kiosk needs the KMS driver; add it under [all]"
+        fi
+    else
+        say "no Raspberry Pi boot config found (not a Pi?): display set-up skipped"
+    fi
+    if [ -f "$cmdline" ] && ! grep -q 'vt.global_cursor_default=0' "$cmdline"; then
+        # No blinking console cursor behind the kiosk while it starts. cmdline.txt is one line.
+        run sed -i '1 s/$/ vt.global_cursor_default=0/' "$cmdline"
+    fi
+}
+
+sd_card_friendly() {
+    say "SD-card-friendly set-up"
+    # The journal in RAM: no log writes to the card (logs of the current boot only; see README).
+    write_file /etc/systemd/journald.conf.d/backstep.conf 0644 <<'EOF'
+# Written by Backstep's install.sh --sd-card-friendly: keep the journal in RAM to spare the SD card.
+# For logs that survive a reboot, use Storage=persistent with SystemMaxUse=64M instead.
+[Journal]
+Storage=volatile
+RuntimeMaxUse=64M
+EOF
+    if booted; then
+        run systemctl restart systemd-journald
+    fi
+    # noatime: reading a file no longer writes to the card.
+    if awk '$2 == "/" && $4 !~ /noatime/ { found = 1 } END { exit !found }' /etc/fstab 2>/dev/null; then
+        run sed -i -E '/^[^#[:space:]]+[[:space:]]+\/[[:space:]]/ s/^([^[:space:]]+[[:space:]]+\/[[:space:]]+[^[:space:]]+[[:space:]]+)([^[:space:]]+)/\1\2,noatime/' /etc/fstab
+    fi
+}
+
+overlay_root() {
+    say "overlay root (read-only SD card)"
+    command -v raspi-config >/dev/null || die "--overlayroot needs raspi-config (Raspberry Pi OS)"
+    run raspi-config nonint enable_overlayfs
+    say "the overlay takes effect at the next reboot; updates then need: sudo raspi-config nonint disable_overlayfs, reboot"
+}
+
+doctor() {
+    if [ "$RUN_DOCTOR" = 0 ]; then return 0; fi
+    say "backstep doctor"
+    if [ "$DRY_RUN" = 1 ]; then
+        run runuser -u "$SERVICE_USER" -- "$VENV/bin/backstep" doctor
+        return 0
+    fi
+    # As the service user, so permissions are checked as the kiosk will meet them. Its findings are
+    # advice at this point (no treadmill cable yet, say): they do not fail the install.
+    runuser -u "$SERVICE_USER" -- env HOME="$STATE" "$VENV/bin/backstep" doctor \
+        || warn "backstep doctor found problems (above); fix them, then: sudo systemctl restart backstep"
+}
+
+main() {
+    preflight
+    if [ "$DRY_RUN" = 1 ]; then
+        say "dry run: nothing is changed; each action is printed with a leading +"
+    fi
+    install_packages
+    create_user
+    install_app
+    install_config
+    install_units
+    setup_display
+    # if, not &&: errexit is off inside a function called as part of an && list.
+    if [ "$SD_CARD" = 1 ]; then sd_card_friendly; fi
+    if [ "$OVERLAY" = 1 ]; then overlay_root; fi
+    doctor
+    say "done. Reboot to start the kiosk: sudo reboot   (logs: journalctl -u backstep -f)"
+}
+
+main

@@ -1,0 +1,402 @@
+"""The appliance files in deploy/: the systemd unit, the scripts, the example config (issue 6).
+
+Tools that may be missing on a developer's machine (systemd-analyze, shellcheck) skip their tests;
+CI installs them (systemd, shellcheck).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from app.config import Config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+UNIT = DEPLOY / "backstep.service"
+SCRIPTS = [DEPLOY / "install.sh", DEPLOY / "uninstall.sh", DEPLOY / "bin" / "backstep-usb-mount"]
+#: Issue 6: `systemd-analyze security --offline=yes` must score this or lower.
+SECURITY_BUDGET = 2.5
+
+needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+needs_shellcheck = pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+
+
+# ------------------------------------------------------------------------------------- the unit
+
+def _verify(unit_dir: Path) -> subprocess.CompletedProcess:
+    """`systemd-analyze verify` insists that ExecStart's binary exists; /opt/backstep is not there
+    off the appliance. A drop-in (the real systemd mechanism) points ExecStart at a stand-in, so
+    every other line of the unexchanged unit file is verified."""
+    stand_in = unit_dir / "backstep"
+    stand_in.write_text("#!/bin/sh\nexit 0\n")
+    stand_in.chmod(0o755)
+    dropin = unit_dir / "backstep.service.d"
+    dropin.mkdir(exist_ok=True)
+    (dropin / "exec.conf").write_text(f"[Service]\nExecStart=\nExecStart={stand_in} run\n")
+    return subprocess.run(["systemd-analyze", "verify", str(unit_dir / "backstep.service")],
+                          capture_output=True, text=True, timeout=60)
+
+
+@needs_analyze
+def test_unit_verifies_clean(tmp_path):
+    shutil.copy(UNIT, tmp_path / "backstep.service")
+    result = _verify(tmp_path)
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0 and output == "", output
+
+
+@needs_analyze
+def test_verify_would_catch_a_mistake(tmp_path):
+    """The check above can fail: a misspelt directive makes verify speak."""
+    (tmp_path / "backstep.service").write_text(UNIT.read_text().replace("NoNewPrivileges=", "NoNewPrivilege="))
+    output = (lambda r: r.stdout + r.stderr)(_verify(tmp_path))
+    assert "NoNewPrivilege" in output
+
+
+def _exposure(unit: Path) -> float:
+    result = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
+                            capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for \S+: (\d+(?:\.\d+)?)", result.stdout + result.stderr)
+    assert match, f"no score in: {result.stdout[-500:]}{result.stderr[-500:]}"
+    return float(match.group(1))
+
+
+@needs_analyze
+def test_security_exposure_within_budget():
+    score = _exposure(UNIT)
+    print(f"systemd-analyze security --offline=yes deploy/backstep.service: {score}")
+    assert score <= SECURITY_BUDGET
+
+
+@needs_analyze
+def test_security_score_reacts_to_hardening(tmp_path):
+    """The parser reads a real number: an unhardened unit scores far worse."""
+    bare = tmp_path / "bare.service"
+    bare.write_text("[Service]\nType=notify\nExecStart=/bin/true\n")
+    assert _exposure(bare) > 8
+
+
+def _directives(text: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", ";", "[")):
+            key, value = line.split("=", 1)
+            found.setdefault(key.strip(), []).append(value.strip())
+    return found
+
+
+def test_unit_has_the_required_settings():
+    d = _directives(UNIT.read_text())
+    one = {k: v[-1] for k, v in d.items()}
+    assert one["Type"] == "notify" and one["NotifyAccess"] == "main"
+    assert one["WatchdogSec"] == "10" and one["Restart"] == "on-failure"
+    assert "StartLimitIntervalSec" in one and "StartLimitBurst" in one
+    assert one["User"] == "backstep"
+    assert set(one["SupplementaryGroups"].split()) == {"video", "render", "input", "gpio", "dialout", "audio"}
+    assert one["ProtectSystem"] == "strict" and one["NoNewPrivileges"] == "yes"
+    assert one["PrivateNetwork"] == "yes" and one["DevicePolicy"] == "closed"
+    assert one["CapabilityBoundingSet"] == "" and one["UMask"] == "0077"
+    assert "PrivateDevices" not in one  # would hide /dev/dri and the GPIO chips (comment says why)
+    assert {"/var/lib/backstep", "-/media/backstep"} <= set(d["ReadWritePaths"])
+    allowed = " ".join(d["DeviceAllow"])
+    for device in ("char-drm", "char-input", "char-gpiochip", "/dev/gpiomem", "char-ttyUSB", "char-alsa"):
+        assert device in allowed
+    assert one["SystemCallFilter"] and d["SystemCallFilter"][0] == "@system-service"
+    assert one["ExecStart"].startswith("/opt/backstep/venv/bin/backstep run")
+
+
+def test_unit_matches_the_installer():
+    """The groups and paths the unit relies on are the ones install.sh creates."""
+    install = (DEPLOY / "install.sh").read_text()
+    groups = re.search(r"DEVICE_GROUPS=\(([^)]*)\)", install).group(1).split()
+    unit_groups = _directives(UNIT.read_text())["SupplementaryGroups"][-1].split()
+    assert sorted(groups) == sorted(unit_groups)
+    assert "PREFIX=/opt/backstep\nVENV=$PREFIX/venv" in install and "MEDIA=/media/backstep" in install
+
+
+# -------------------------------------------------------------------------------------- scripts
+
+@needs_shellcheck
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_shellcheck_clean(script):
+    result = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_scripts_are_executable_and_strict(script):
+    assert script.stat().st_mode & stat.S_IXUSR
+    head = script.read_text().splitlines()[:25]
+    assert any(line.startswith("set -eu") for line in head)
+
+
+#: Commands that change a system. In a dry run none of them may run: each is shadowed on PATH by a
+#: script that records the call, and the test asserts the record stays empty.
+MUTATING = ("apt-get", "useradd", "userdel", "groupadd", "groupdel", "usermod", "systemctl", "udevadm",
+            "runuser", "raspi-config", "install", "ln", "mv", "rm", "cp", "rmdir", "find", "systemd-umount")
+
+
+def _tripwire_path(tmp_path: Path) -> tuple[dict, Path]:
+    bin_dir = tmp_path / "tripwire"
+    bin_dir.mkdir()
+    log = tmp_path / "executed.log"
+    for name in MUTATING:
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\nexit 0\n')
+        shim.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+    return env, log
+
+
+def test_install_dry_run_prints_every_action_and_changes_nothing(tmp_path):
+    env, log = _tripwire_path(tmp_path)
+    result = subprocess.run(["bash", str(DEPLOY / "install.sh"), "--dry-run", "--sd-card-friendly"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert not log.exists(), f"dry run executed: {log.read_text()}"
+    out = result.stdout
+    for expected in (
+        "+ apt-get update",
+        "apt-get install -y --no-install-recommends python3",
+        "libgbm1",
+        "/opt/backstep/venv/bin/pip install",
+        "[pi]",
+        "/etc/systemd/system/backstep.service",
+        "/etc/udev/rules.d/90-backstep-usb.rules",
+        "/etc/udev/rules.d/99-backstep-treadmill.rules",
+        "/opt/backstep/bin/backstep-usb-mount",
+        "+ systemctl enable backstep.service",
+        "Storage=volatile",
+        "backstep doctor",
+    ):
+        assert expected in out or expected.replace("[pi]", "\\[pi\\]") in out, f"missing {expected!r}"
+    # The config is installed only where none exists; an existing one is kept, never overwritten.
+    if Path("/etc/backstep/config.toml").exists():
+        assert "keeping the existing /etc/backstep/config.toml" in out
+        assert not re.search(r"^\+ .*/etc/backstep/config\.toml$", out, re.M)
+    else:
+        assert re.search(r"^\+ install -m 0640 .*config\.example\.toml /etc/backstep/config\.toml$", out, re.M)
+
+
+def test_install_refuses_unknown_options():
+    result = subprocess.run(["bash", str(DEPLOY / "install.sh"), "--frobnicate"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "--frobnicate" in result.stderr
+
+
+def test_overlayroot_needs_a_data_partition(tmp_path):
+    if os.path.ismount("/var/lib/backstep"):
+        pytest.skip("this machine has a data partition at /var/lib/backstep")
+    env, log = _tripwire_path(tmp_path)
+    result = subprocess.run(["bash", str(DEPLOY / "install.sh"), "--dry-run", "--overlayroot"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 1
+    assert "data partition" in result.stderr
+    assert not log.exists()
+
+
+@pytest.mark.parametrize("args", [["--dry-run"], ["--dry-run", "--purge"]])
+def test_uninstall_dry_run_changes_nothing(tmp_path, args):
+    env, log = _tripwire_path(tmp_path)
+    result = subprocess.run(["bash", str(DEPLOY / "uninstall.sh"), *args], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert not log.exists(), f"dry run executed: {log.read_text()}"
+    assert "+ rm -rf /opt/backstep" in result.stdout
+    if "--purge" in args:
+        assert "+ rm -rf /var/lib/backstep /etc/backstep" in result.stdout
+    else:
+        assert "/var/lib/backstep" not in "\n".join(l for l in result.stdout.splitlines() if l.startswith("+"))
+        assert "kept: sessions in /var/lib/backstep" in result.stdout
+
+
+# ---------------------------------------------------------------------------------- USB sticks
+
+def _usb_mount(tmp_path: Path, props: dict[str, str], mounted: bool = False) -> list[str]:
+    """Run backstep-usb-mount with udevadm/systemd-mount/id/mountpoint answered by stand-ins."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / "systemd-mount.args"
+    scripts = {
+        "udevadm": "cat <<'EOF'\n" + "".join(f"{k}={v}\n" for k, v in props.items()) + "EOF\n",
+        "systemd-mount": f'for a in "$@"; do printf "%s\\n" "$a"; done > "{calls}"\n',
+        "id": 'case "$1" in -u) echo 999;; -g) echo 994;; *) exit 1;; esac\n',
+        "mountpoint": f"exit {0 if mounted else 1}\n",
+    }
+    for name, body in scripts.items():
+        (bin_dir / name).write_text("#!/bin/sh\n" + body)
+        (bin_dir / name).chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:/usr/bin:/bin")
+    result = subprocess.run([str(DEPLOY / "bin" / "backstep-usb-mount"), "add", "/dev/sda1"],
+                            capture_output=True, text=True, env=env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return calls.read_text().splitlines()
+
+
+def test_usb_stick_is_mounted_noexec_for_the_service_user(tmp_path):
+    args = _usb_mount(tmp_path, {"ID_FS_TYPE": "vfat", "ID_FS_LABEL": "GYM STICK", "ID_FS_UUID": "1234-ABCD"})
+    options = next(a for a in args if a.startswith("--options=")).split("=", 1)[1].split(",")
+    assert {"noexec", "nosuid", "nodev", "uid=999", "gid=994"} <= set(options)
+    assert args[-2:] == ["/dev/sda1", "/media/backstep/GYM_STICK"]
+    assert "--no-block" in args and "--collect" in args and "--type=vfat" in args
+
+
+def test_a_hostile_label_cannot_leave_the_media_folder(tmp_path):
+    args = _usb_mount(tmp_path, {"ID_FS_TYPE": "exfat", "ID_FS_LABEL": "../../etc/cron.d", "ID_FS_UUID": "X"})
+    target = args[-1]
+    assert target.startswith("/media/backstep/") and "/" not in target[len("/media/backstep/"):]
+    assert ".." not in target[len("/media/backstep/"):].split("_")[0]
+
+
+def test_a_stick_without_label_uses_its_uuid_and_same_labels_do_not_collide(tmp_path):
+    assert _usb_mount(tmp_path, {"ID_FS_TYPE": "vfat", "ID_FS_UUID": "5E2B-11F0"})[-1] == "/media/backstep/5E2B-11F0"
+    assert _usb_mount(tmp_path, {"ID_FS_TYPE": "vfat", "ID_FS_LABEL": "USB"}, mounted=True)[-1] == "/media/backstep/USB-sda1"
+
+
+def test_only_fat_and_exfat_sticks_are_mounted(tmp_path):
+    rule = (DEPLOY / "udev" / "90-backstep-usb.rules").read_text()
+    assert 'ENV{ID_BUS}!="usb", GOTO="backstep_usb_end"' in rule
+    assert 'ENV{ID_FS_TYPE}!="vfat|exfat", GOTO="backstep_usb_end"' in rule
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "udevadm").write_text("#!/bin/sh\necho ID_FS_TYPE=ext4\n")
+    (bin_dir / "udevadm").chmod(0o755)
+    result = subprocess.run([str(DEPLOY / "bin" / "backstep-usb-mount"), "add", "/dev/sdb1"], capture_output=True,
+                            text=True, env=dict(os.environ, PATH=f"{bin_dir}:/usr/bin:/bin"))
+    assert result.returncode == 1 and "ext4" in result.stderr
+
+
+def test_treadmill_rule_names_the_adapter():
+    rule = (DEPLOY / "udev" / "99-backstep-treadmill.rules").read_text()
+    active = [l for l in rule.splitlines() if l.strip() and not l.startswith("#")]
+    assert active and all('SYMLINK+="treadmill"' in l and 'GROUP="dialout"' in l for l in active)
+    vendors = {re.search(r'idVendor}=="(\w+)"', l).group(1) for l in active}
+    assert {"0403", "067b", "1a86"} <= vendors  # FTDI, Prolific, CH340
+    assert "ATTRS{serial}" in rule  # instructions for telling two adapters apart
+
+
+# ------------------------------------------------------------------------------- example config
+
+EXAMPLE = DEPLOY / "config.example.toml"
+
+
+def test_example_config_parses():
+    config = parse_config(EXAMPLE.read_text(), str(EXAMPLE))
+    assert config.treadmill.mode == "cue"  # a new station starts without a link
+
+
+def _uncommented(text: str) -> str:
+    return "\n".join(re.sub(r"^# ([a-z_]+ = .*)$", r"\1", line) for line in text.splitlines())
+
+
+def test_every_commented_example_is_valid_and_shows_the_default():
+    config = parse_config(_uncommented(EXAMPLE.read_text()), "uncommented example")
+    # belt_pulse_pin has no default (no sensor); the example shows a typical pin.
+    expected = dataclasses.replace(Config(), source="uncommented example",
+                                   gpio=dataclasses.replace(Config().gpio, belt_pulse_pin=5))
+    assert config == expected
+
+
+def test_every_option_is_documented_in_the_example():
+    text = EXAMPLE.read_text()
+    from app import config as cfg
+
+    for section, cls in cfg._SECTIONS.items():
+        assert f"[{section}]" in text
+        for f in dataclasses.fields(cls):
+            assert re.search(rf"^#? ?{f.name} = ", text, re.M), f"[{section}] {f.name} is not in {EXAMPLE.name}"
+    for option in ("units", *cfg._SAFETY_SECONDS, *cfg._SAFETY_CAPS):
+        assert re.search(rf"^#? ?{option} = ", text, re.M), f"[safety] {option} is not in {EXAMPLE.name}"
+
+
+# ------------------------------------------------------------------- MemoryDenyWriteExecute=yes
+
+#: PR_SET_MDWE / PR_MDWE_REFUSE_EXEC_GAIN (Linux 6.3): the kernel rule systemd's
+#: MemoryDenyWriteExecute=yes enforces, applied to ourselves before anything else is loaded.
+MDWE_PRELUDE = textwrap.dedent("""
+    import ctypes, sys
+    if ctypes.CDLL(None, use_errno=True).prctl(65, 1, 0, 0, 0) != 0:
+        print("NO-MDWE"); sys.exit(0)
+""")
+
+
+def _mdwe_python(code: str, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", MDWE_PRELUDE + code], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=ROOT)
+
+
+def test_pygame_needs_no_writable_executable_memory():
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+    code = textwrap.dedent("""
+        import mmap, sqlite3, pygame
+        try:
+            mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+            print("W+X ALLOWED")
+        except OSError:
+            pass
+        pygame.init()
+        screen = pygame.display.set_mode((1280, 800))
+        screen.blit(pygame.font.Font(None, 48).render("HOLD THE RAILS", True, (255, 255, 255)), (10, 10))
+        pygame.display.flip()
+        pygame.mixer.init()
+        callback = ctypes.CFUNCTYPE(ctypes.c_int)(lambda: 7)
+        assert callback() == 7
+        sqlite3.connect(":memory:").execute("create table t (x)")
+        print("OK")
+    """)
+    result = _mdwe_python(code, env)
+    if "NO-MDWE" in result.stdout:
+        pytest.skip("kernel without PR_SET_MDWE (Linux < 6.3)")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "W+X ALLOWED" not in result.stdout  # the rule really was in force
+    assert result.stdout.strip().endswith("OK")
+
+
+@pytest.mark.slow
+def test_kiosk_reaches_ready_without_writable_executable_memory(tmp_path):
+    if not (ROOT / "app" / "commands" / "run.py").exists():
+        pytest.skip("app/commands/run.py (backstep run) is not in this checkout yet")
+    sock_dir = tempfile.mkdtemp(prefix="bs-mdwe-")
+    name = os.path.join(sock_dir, "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(name)
+    sock.settimeout(1)
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", NOTIFY_SOCKET=name,
+               BACKSTEP_DB=str(tmp_path / "b.db"), BACKSTEP_CONFIG=str(tmp_path / "c.toml"))
+    (tmp_path / "c.toml").write_text("")
+    code = "import runpy\nsys.argv = ['backstep', 'run', '--sim', '--windowed']\nrunpy.run_module('app', run_name='__main__')\n"
+    proc = subprocess.Popen([sys.executable, "-c", MDWE_PRELUDE + code], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        ready = False
+        while time.monotonic() < deadline and not ready and proc.poll() is None:
+            try:
+                ready = b"READY=1" in sock.recv(4096)
+            except socket.timeout:
+                pass
+        if proc.poll() is not None and "NO-MDWE" in (proc.stdout.read() or ""):
+            pytest.skip("kernel without PR_SET_MDWE (Linux < 6.3)")
+        assert ready, f"no READY=1 under MDWE; stderr: {proc.stderr.read()[-2000:] if proc.poll() is not None else ''}"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        sock.close()
+        shutil.rmtree(sock_dir, ignore_errors=True)
