@@ -1,0 +1,180 @@
+"""``backstep run`` and ``backstep demo``: the loop wakes on events, talks to systemd, exits cleanly."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pygame
+import pytest
+from test_ui_support import make_kiosk
+
+from app.cli import main
+from app.commands.run import _post_wake, loop
+from app.config import Config
+from app.core.events import LanyardPulled
+from app.core.view import Screen
+from app.shell.loop import Station
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Notes:
+    """Records what the loop tells systemd."""
+
+    watchdog_interval_s = 0.0
+
+    def __init__(self):
+        self.calls = []
+
+    def ready(self, status=None):
+        self.calls.append(("ready", status))
+
+    def watchdog(self):
+        pass
+
+    def status(self, text):
+        self.calls.append(("status", text))
+
+    def stopping(self, status=None):
+        self.calls.append(("stopping", status))
+
+
+@pytest.fixture
+def display():
+    pygame.display.init()
+    screen = pygame.display.set_mode((800, 480))
+    yield screen
+    pygame.display.quit()
+
+
+def test_first_frame_then_ready_with_the_status_line(display):
+    station = Station(Config())
+    kiosk, _ = make_kiosk()
+    notes = Notes()
+    frames = loop(station, kiosk, display, notes, [], max_frames=1)
+    assert frames == 1
+    assert notes.calls[0] == ("ready", "idle: home screen")
+
+
+def test_a_sensor_event_from_another_thread_wakes_the_loop_and_is_drawn(display):
+    """The home screen sleeps (up to seconds); a lanyard pull must be on screen at once."""
+    station = Station(Config())
+    kiosk, _ = make_kiosk()
+    station.add_listener(kiosk.on_effect)
+    wake = pygame.event.custom_type()
+    station.wakeup = lambda: _post_wake(wake)
+    stop = []
+    drawn = []
+
+    def on_frame(n):
+        drawn.append((time.monotonic(), kiosk.view.screen, kiosk.view.lanyard_clipped))
+
+    def sensor_thread():
+        time.sleep(0.3)
+        station.post(LanyardPulled())
+        time.sleep(0.3)
+        stop.append(True)
+        _post_wake(wake)
+
+    from app.core.events import LanyardClipped
+
+    station.post(LanyardClipped())
+    threading.Thread(target=sensor_thread, daemon=True).start()
+    started = time.monotonic()
+    loop(station, kiosk, display, None, stop, on_frame=on_frame)
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0, "the loop slept through the events instead of waking"
+    assert drawn[0][2] is True
+    assert any(clipped is False for _, _, clipped in drawn), "the pulled lanyard was never drawn"
+    assert len(drawn) <= 4, f"drew {len(drawn)} frames for two events: the loop is not idle"
+
+
+def test_the_loop_ends_when_staff_exit(display):
+    station = Station(Config())
+    kiosk, _ = make_kiosk()
+    kiosk.quit_requested = True
+    assert loop(station, kiosk, display, None, []) == 0
+
+
+def notify_socket(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    return sock, path
+
+
+def kiosk_env(tmp_path, notify_path):
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", NOTIFY_SOCKET=notify_path,
+               BACKSTEP_DB=str(tmp_path / "db.sqlite"), XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path))
+    env.pop("BACKSTEP_CONFIG", None)
+    return env
+
+
+def test_run_sim_reports_ready_and_stops_cleanly_on_sigterm(tmp_path):
+    sock, path = notify_socket(tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text("[kiosk]\nsound = false\nspeech = false\n")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--config", str(config), "run", "--sim", "--windowed",
+                             "--size", "800x480"], cwd=ROOT, env=kiosk_env(tmp_path, path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        messages = []
+        while not any("READY=1" in m for m in messages):
+            messages.append(sock.recv(4096).decode())
+        assert any("STATUS=idle: home screen" in m for m in messages)
+        proc.send_signal(15)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    sock.settimeout(1)
+    rest = []
+    try:
+        while True:
+            rest.append(sock.recv(4096).decode())
+    except (TimeoutError, socket.timeout):
+        pass
+    assert any("STOPPING=1" in m for m in rest), rest
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["run", "--size", "banana"], "--size 'banana': use WIDTHxHEIGHT"),
+    (["run", "--size", "10x10"], "between 320x240"),
+    (["demo", "--size", "800by480"], "use WIDTHxHEIGHT"),
+])
+def test_bad_arguments_are_one_clear_line(argv, words, capsys):
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1
+
+
+def test_demo_writes_a_png_of_every_screen(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("BACKSTEP_CONFIG", raising=False)
+    out = tmp_path / "shots"
+    assert main(["demo", "--screenshots", str(out)]) == 0
+    assert str(out.resolve()) in capsys.readouterr().out
+    names = sorted(p.name for p in out.glob("*.png"))
+    expected = {
+        Screen.HOME: "home", Screen.PREFLIGHT: "preflight", Screen.COUNTDOWN: "countdown",
+        Screen.RUNNING: "running", Screen.PAUSED_RAILS: "hold-the-rails", Screen.PAUSED_LINK: "link-lost",
+        Screen.PAUSED_USER: "paused", Screen.TURNAROUND: "turnaround", Screen.RESUMING: "resuming",
+        Screen.ESTOP: "estop", Screen.COOLDOWN: "cooldown", Screen.SUMMARY: "summary", Screen.FAULT: "fault"}
+    for screen, word in expected.items():
+        assert any(word in name for name in names), f"no screenshot of {screen.value}: {names}"
+    for page in ("history", "export", "staff-pin", "staff-sensors", "member-pick", "pain-before"):
+        assert any(page in name for name in names), page
+    image = pygame.image.load(str(out / names[0]))
+    assert image.get_size() == (800, 480)
