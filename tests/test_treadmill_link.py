@@ -116,6 +116,35 @@ def test_distance_accumulates(running_link):
     assert events.latest_report()[3] - start == pytest.approx(2.0, abs=0.6)
 
 
+@pytest.mark.parametrize("treadmill", [{"unsupported": (Cmd.GET_GRADE,)}], indirect=True)
+def test_a_treadmill_without_getgrade_still_reports_speed(treadmill):
+    events = Events()
+    link = make_link(treadmill, events)
+    try:
+        assert wait_for(lambda: link.connected)
+        link.set_target(2.0, 0)
+        assert wait_for(lambda: treadmill.simulator.speed_kmh >= 2.0 - 1e-6, timeout=3)
+        time.sleep(0.3)
+        _, speed, incline, distance = events.latest_report()
+        assert speed == pytest.approx(2.0) and incline is None and distance is not None
+        assert events.lost.empty()
+    finally:
+        link.close()
+
+
+@pytest.mark.parametrize("treadmill", [{"unsupported": (Cmd.SET_GRADE,)}], indirect=True)
+def test_a_treadmill_without_an_incline_motor_still_runs(treadmill):
+    link = make_link(treadmill)
+    try:
+        assert wait_for(lambda: link.connected)
+        link.set_target(2.0, 3.0)
+        assert wait_for(lambda: treadmill.simulator.target_speed_kmh == pytest.approx(2.0), timeout=3)
+        assert wait_for(lambda: link.problem is not None and "SetGrade" in link.problem, timeout=2)
+        assert link.connected
+    finally:
+        link.close()
+
+
 # Caps and ramp --------------------------------------------------------------------------------------
 
 def test_targets_are_clamped_to_the_links_caps(treadmill):
@@ -164,9 +193,12 @@ def test_stop_jumps_the_ramp_and_is_written_at_once(running_link):
     called = time.monotonic()
     link.stop("test")
     assert wait_for(lambda: sim.target_speed_kmh == 0.0 and sim.state == State.FINISHED, timeout=1)
-    stop_frame = next(r for r in sim.received if r.at >= called)
+    stop_frame, finish_frame = [r for r in sim.received if r.at >= called][:2]
     assert stop_frame.at - called < 0.2
-    assert [c.id for c in stop_frame.commands] == [Cmd.SET_SPEED, Cmd.GO_FINISHED]
+    # SetSpeed 0 alone first, so a machine that refuses GoFinished still takes the speed.
+    assert [c.id for c in stop_frame.commands] == [Cmd.SET_SPEED]
+    assert p.decode_speed(stop_frame.commands[0].data) == 0.0
+    assert [c.id for c in finish_frame.commands] == [Cmd.GO_FINISHED]
     time.sleep(0.5)
     assert all(s == 0.0 for s in sim.commanded_speeds(since=called))
     assert link.target is None

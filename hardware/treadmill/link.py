@@ -150,6 +150,10 @@ class CsafeWire:
         #: The units the treadmill answers in; we send in the same ones.
         self.speed_unit: Unit = Unit.TENTH_KMH
         self.grade_unit: Unit = Unit.TENTH_PERCENT_GRADE
+        #: What a poll asks; commands the treadmill rejects on their own are dropped (see poll()).
+        self.poll_commands: list[int] = list(POLL)
+        #: False once the treadmill has refused SetGrade while taking SetSpeed (no incline motor).
+        self.grade_settable = True
 
     def send(self, commands) -> int:
         """Write one frame now; return its sequence number for :meth:`wait`."""
@@ -224,12 +228,33 @@ class CsafeWire:
         except (serial.SerialException, OSError, AttributeError):
             pass
 
-    def stop_commands(self, state: State | None) -> list[p.Command]:
-        """SetSpeed 0 (in the treadmill's own unit), plus GoFinished when the belt may be moving."""
-        commands = [p.set_speed(0.0, self.speed_unit)]
-        if state is None or state in MOVING_STATES:
-            commands.append(p.Command(Cmd.GO_FINISHED))
-        return commands
+    def stop_frames(self, state: State | None) -> list[list[p.Command]]:
+        """SetSpeed 0 in the treadmill's own unit; then GoFinished when the belt may be moving."""
+        return p.stop_frames(self.speed_unit, may_be_moving=state is None or state in MOVING_STATES)
+
+    def send_stop(self, state: State | None) -> list[int]:
+        """Write the stop frames now, back to back; return their sequence numbers."""
+        return [self.send(frame) for frame in self.stop_frames(state)]
+
+    def poll(self, timeout: float | None = None) -> p.Answer | None:
+        """Ask for status, speed, grade and distance.
+
+        A treadmill that rejects the whole poll because it lacks GetGrade or GetHorizontal is
+        asked for each of them alone; those it rejects are left out of later polls (their values
+        are then reported as unknown).
+        """
+        answer = self.exchange(self.poll_commands, timeout)
+        if answer is None or answer.status.previous != FrameStatus.REJECTED or len(self.poll_commands) <= 2:
+            return answer
+        base = self.exchange(POLL[:2], timeout)
+        if base is None or base.status.previous != FrameStatus.OK:
+            return answer                      # it rejects everything: not a missing command
+        for command in self.poll_commands[2:]:
+            single = self.exchange([command], timeout)
+            if single is not None and single.status.previous == FrameStatus.REJECTED:
+                log.info("the treadmill does not take %s; its value is reported as unknown", Cmd(command).name)
+                self.poll_commands.remove(command)
+        return self.exchange(self.poll_commands, timeout)
 
 
 def report_from(answer: p.Answer, wire: CsafeWire) -> TreadmillReport | None:
@@ -315,14 +340,21 @@ class TreadmillLink:
         self._hold_stopped = False
         self._last_ramp = time.monotonic()
         self._backoff = BACKOFF_FIRST_S
-        #: the last thing that kept the belt from doing what it was told, for the UI and doctor
-        self.problem: str | None = None
+        self._problem: str | None = None
 
     # Public API ------------------------------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
         return self._connected
+
+    @property
+    def problem(self) -> str | None:
+        """The last thing that kept the belt from doing what it was told (for the UI and doctor)."""
+        wire = self._wire
+        if wire is not None and not wire.grade_settable:
+            return "the treadmill does not take SetGrade; set the incline on its console"
+        return self._problem
 
     @property
     def last_report(self) -> TreadmillReport | None:
@@ -359,7 +391,7 @@ class TreadmillLink:
         incline = _clamp(incline_pct, self.max_incline_pct)
         with self._lock:
             if self._lost_reported:
-                self.problem = "the treadmill link is lost; the target was not kept"
+                self._problem = "the treadmill link is lost; the target was not kept"
                 return speed, incline
             if self._target is None:
                 report = self._last_report
@@ -385,7 +417,7 @@ class TreadmillLink:
         if wire is not None:
             report = self._last_report
             try:
-                wire.send(wire.stop_commands(report.state if report else None))
+                wire.send_stop(report.state if report else None)
             except (serial.SerialException, OSError) as exc:
                 log.warning("could not send the stop frame (%s); will send it when the link is back", exc)
         if reason:
@@ -438,7 +470,8 @@ class TreadmillLink:
         report = self._last_report
         if self._hold_stopped and report is not None and (
                 (report.speed_kmh or 0.0) > 0.0 or report.state in MOVING_STATES):
-            wire.exchange(wire.stop_commands(report.state))
+            for seq in wire.send_stop(report.state):
+                wire.wait(seq)
         with self._lock:
             target = self._target
         if target is not None and self._connected:
@@ -454,11 +487,11 @@ class TreadmillLink:
                 break
             step = p.NEXT_TOWARDS_IN_USE.get(state)
             if step is None:
-                self.problem = f"the treadmill is in state {state.label if state is not None else 'unknown'} and cannot be started from here"
+                self._problem = f"the treadmill is in state {state.label if state is not None else 'unknown'} and cannot be started from here"
                 return
             answer = wire.exchange([step])
             if answer is None or answer.status.previous != FrameStatus.OK:
-                self.problem = f"the treadmill refused {Cmd(step).name} in state {state.label}"
+                self._problem = f"the treadmill refused {Cmd(step).name} in state {state.label}"
                 return
             state = answer.status.state
         now = time.monotonic()
@@ -469,20 +502,34 @@ class TreadmillLink:
                                   self.ramp_kmh_per_s * max(0.0, now - self._last_ramp))
             self._last_ramp = now
             self._commanded = commanded
-        setpoint = (p.encode_speed(min(commanded, self.max_speed_kmh), wire.speed_unit),
-                    p.encode_grade(min(incline, self.max_incline_pct), wire.grade_unit))
-        if setpoint == self._sent_setpoint:
-            return
-        answer = wire.exchange([p.Command(Cmd.SET_SPEED, setpoint[0]), p.Command(Cmd.SET_GRADE, setpoint[1])])
+        speed_data = p.encode_speed(min(commanded, self.max_speed_kmh), wire.speed_unit)
+        grade_data = p.encode_grade(min(incline, self.max_incline_pct), wire.grade_unit)
+        sent_speed, sent_grade = self._sent_setpoint or (None, None)
+        ok = True
+        if speed_data != sent_speed:
+            ok = self._send_setting(wire, target, Cmd.SET_SPEED, speed_data)
+        if ok and grade_data != sent_grade and wire.grade_settable:
+            self._send_setting(wire, target, Cmd.SET_GRADE, grade_data)
+
+    def _send_setting(self, wire: CsafeWire, target: tuple[float, float], command: int, data: bytes) -> bool:
+        """Send SetSpeed or SetGrade alone, so that a machine without one still takes the other."""
+        answer = wire.exchange([p.Command(command, data)])
+        accepted = answer is not None and answer.status.previous == FrameStatus.OK
         with self._lock:
-            if answer is not None and answer.status.previous == FrameStatus.OK and self._target == target:
-                self._sent_setpoint = setpoint
-                self.problem = None
-            elif answer is not None:
-                self.problem = "the treadmill rejected the speed/incline command"
+            if accepted and self._target == target:
+                speed, grade = self._sent_setpoint or (None, None)
+                self._sent_setpoint = (data, grade) if command == Cmd.SET_SPEED else (speed, data)
+                self._problem = None
+            elif answer is not None and not accepted:
+                if command == Cmd.SET_GRADE and self._sent_setpoint and self._sent_setpoint[0] is not None:
+                    # It just took a speed, so it is not rejecting everything: it has no SetGrade.
+                    wire.grade_settable = False
+                else:
+                    self._problem = f"the treadmill rejected {Cmd(command).name}"
+        return accepted
 
     def _poll(self, wire: CsafeWire) -> None:
-        answer = wire.exchange(POLL)
+        answer = wire.poll()
         if answer is None:
             return
         try:
@@ -563,7 +610,7 @@ def _first_report(wire: CsafeWire, url: str, timeout: float) -> TreadmillReport:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        answer = wire.exchange(POLL, timeout=min(RESPONSE_TIMEOUT_S * 2, remaining))
+        answer = wire.poll(timeout=min(RESPONSE_TIMEOUT_S * 2, remaining))
         if answer is not None:
             try:
                 report = report_from(answer, wire)
@@ -610,8 +657,8 @@ def set_once(url: str, speed_kmh: float, incline_pct: float = 0.0, *, max_speed_
         wire = CsafeWire(port)
         report = _first_report(wire, url, timeout)
         if speed_kmh <= 0:
-            answer = wire.exchange(wire.stop_commands(report.state))
-            if answer is None:
+            answers = [wire.wait(seq) for seq in wire.send_stop(report.state)]
+            if answers[0] is None:
                 raise LinkError(f"{url}: the treadmill did not answer the stop command; stop it on its console", "silent")
         else:
             state = report.state
@@ -626,11 +673,15 @@ def set_once(url: str, speed_kmh: float, incline_pct: float = 0.0, *, max_speed_
                 if answer is None or answer.status.previous != FrameStatus.OK:
                     raise LinkError(f"{url}: the treadmill refused {Cmd(step).name} in state {state.label}", "rejected")
                 state = answer.status.state
-            answer = wire.exchange([p.set_speed(speed_kmh, wire.speed_unit), p.set_grade(incline_pct, wire.grade_unit)])
-            if answer is None:
-                raise LinkError(f"{url}: the treadmill did not answer the speed command", "silent")
-            if answer.status.previous != FrameStatus.OK:
-                raise LinkError(f"{url}: the treadmill rejected speed {speed_kmh:.2f} km/h, incline {incline_pct:g} %", "rejected")
+            settings = [(p.set_speed(speed_kmh, wire.speed_unit), f"speed {speed_kmh:.2f} km/h")]
+            if incline_pct > 0 or report.incline_pct:
+                settings.append((p.set_grade(incline_pct, wire.grade_unit), f"incline {incline_pct:g} %"))
+            for command, what in settings:
+                answer = wire.exchange([command])
+                if answer is None:
+                    raise LinkError(f"{url}: the treadmill did not answer the command for {what}", "silent")
+                if answer.status.previous != FrameStatus.OK:
+                    raise LinkError(f"{url}: the treadmill rejected {what}", "rejected")
         result = _first_report(wire, url, timeout)
     finally:
         port.close()

@@ -506,7 +506,15 @@ NEXT_TOWARDS_IN_USE = {
 }
 
 
-#: What the station sends to stop the belt: speed zero first (works in every running state), then
-#: GoFinished, which ends the workout so the machine will not pick the old speed up again.
-def stop_commands(speed_unit: int = Unit.TENTH_KMH) -> list[Command]:
-    return [set_speed(0.0, speed_unit), Command(Cmd.GO_FINISHED)]
+def stop_frames(speed_unit: int = Unit.TENTH_KMH, *, may_be_moving: bool = True) -> list[list[Command]]:
+    """What the station sends to stop the belt, frame by frame.
+
+    SetSpeed 0 goes alone in the first frame: a machine that rejects a frame as a whole (some do,
+    when one command is not allowed in their state) must still take the speed. GoFinished follows
+    in its own frame when the belt may be moving; it ends the workout so the machine will not pick
+    the old speed up again.
+    """
+    frames = [[set_speed(0.0, speed_unit)]]
+    if may_be_moving:
+        frames.append([Command(Cmd.GO_FINISHED)])
+    return frames

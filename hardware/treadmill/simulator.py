@@ -121,6 +121,8 @@ class TreadmillSimulator:
     :param accel_kmh_per_s: belt acceleration towards a higher target, km/h per second.
     :param incline_pct_per_s: how fast the deck tilts, percent grade per second.
     :param state: the CSAFE state it powers up in.
+    :param unsupported: command ids it does not know (frames holding them are rejected), to drill
+        a treadmill without, say, GetGrade.
     """
 
     def __init__(self, port=None, *, units: str = "kmh", max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH,
@@ -128,7 +130,7 @@ class TreadmillSimulator:
                  accel_kmh_per_s: float = DEFAULT_ACCEL_KMH_PER_S,
                  decel_kmh_per_s: float = DEFAULT_DECEL_KMH_PER_S,
                  incline_pct_per_s: float = DEFAULT_INCLINE_PCT_PER_S,
-                 state: State = State.READY, seed: int = 0):
+                 state: State = State.READY, seed: int = 0, unsupported: tuple[int, ...] = ()):
         if units not in _UNITS:
             raise ValueError(f"units must be one of {', '.join(_UNITS)}")
         self.port = port
@@ -154,6 +156,7 @@ class TreadmillSimulator:
         self._thread: threading.Thread | None = None
         self._running = threading.Event()
         self._last_tick: float | None = None
+        self.unsupported = frozenset(unsupported)
         self.received: list[Received] = []
         self.bad_frames = 0
 
@@ -273,6 +276,8 @@ class TreadmillSimulator:
         return Status(self._toggle, previous, self._state)
 
     def _allowed(self, command: p.Command) -> bool:
+        if command.id in self.unsupported:
+            return False
         if command.id in _TRANSITIONS:
             return self._state in _TRANSITIONS[command.id][0]
         if command.id in (Cmd.SET_SPEED, Cmd.SET_GRADE):
