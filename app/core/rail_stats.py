@@ -1,0 +1,150 @@
+"""Rail dependence of one session, from its stored samples and events (issue 7 item 3).
+
+PROTOCOLS.md "Rails": hold them at first; let go of one hand, then both, only once the movement is
+mastered; the station keeps "a record of how much of each session was walked hands-free, to show
+progress off the rails". Three numbers per session say it:
+
+- the share of *walking time* with the rails held (walking = a 1 Hz sample taken while the program
+  was running with a belt target above zero: countdowns, pauses and turnarounds are not walking);
+- the number of *early releases*: rails let go while the phase required them (the core records
+  ``rails_released`` with ``early: true``), plus rails pauses that no such release explains (a
+  release during the resume countdown pauses without a ``rails_released`` event);
+- the *longest hands-free stretch* in optional phases, in seconds of consecutive walking samples
+  with the rails not held.
+
+Pure: rows in (plain dicts as the store returns them), numbers out. The shell computes this once
+when a session closes and keeps it in ``session_stats``, so history never reads samples again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Mapping
+
+#: DESIGN.md §5: samples are written at 1 Hz, so each walking sample stands for one second.
+SAMPLE_INTERVAL_S = 1.0
+
+#: The pause reason the safety core stores for a rails pause (``PauseReason.RAILS.value``).
+RAILS_PAUSE_REASON = "rails released"
+
+
+@dataclass(frozen=True)
+class RailStats:
+    """Rail dependence of one session. Seconds are walking seconds (see the module notes)."""
+
+    walking_seconds: float = 0.0
+    rails_held_seconds: float = 0.0
+    #: Releases in rails-required phases: early ``rails_released`` events + unexplained rails pauses.
+    early_releases: int = 0
+    #: Pauses the station made because the rails were let go (a subset of the episodes above).
+    rails_pauses: int = 0
+    #: Longest run of consecutive walking samples with the rails not held, in optional phases only.
+    longest_hands_free_s: float = 0.0
+    #: Fastest backward target while walking, km/h (the "top backward speed" of history).
+    top_backward_speed_kmh: float = 0.0
+
+    @property
+    def rails_held_share(self) -> float | None:
+        """0..1, or ``None`` when nothing was walked (a share of nothing is not 0 % or 100 %)."""
+        if self.walking_seconds <= 0:
+            return None
+        return self.rails_held_seconds / self.walking_seconds
+
+    @property
+    def hands_free_share(self) -> float | None:
+        share = self.rails_held_share
+        return None if share is None else 1.0 - share
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["rails_held_share"] = self.rails_held_share
+        out["hands_free_share"] = self.hands_free_share
+        return out
+
+
+def _detail(event: Mapping[str, Any]) -> dict:
+    detail = event.get("detail")
+    if isinstance(detail, dict):
+        return detail
+    if not detail:
+        return {}
+    try:
+        parsed = json.loads(detail)
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _is_walking(sample: Mapping[str, Any]) -> bool:
+    return sample.get("mode") == "running" and (sample.get("target_speed_kmh") or 0) > 0
+
+
+def rail_stats(
+    samples: Iterable[Mapping[str, Any]],
+    events: Iterable[Mapping[str, Any]],
+    optional_phases: Iterable[int] = (),
+    backward_phases: Iterable[int] | None = None,
+    sample_interval_s: float = SAMPLE_INTERVAL_S,
+) -> RailStats:
+    """Compute :class:`RailStats` for one session.
+
+    :param samples: the session's samples in time order (``mode``, ``phase_idx``,
+        ``target_speed_kmh``, ``rails_held``).
+    :param events: the session's events in order (``kind``, ``detail`` as a dict or JSON text).
+    :param optional_phases: indexes of phases in which the person was allowed to let go (the phase
+        said ``rails = "optional"`` *and* the member may walk hands-free). A phase with an early
+        release is treated as required whatever this says: the core judged it so at the time.
+    :param backward_phases: indexes of backward phases, for the top backward speed; ``None``
+        counts every phase (older sessions without a phase table).
+    """
+    events = list(events)
+    early_in_phase: set[int] = set()
+    early_releases = 0
+    rails_pauses = 0
+    open_release = False  # an early release not yet followed by its pause or a re-grip
+    for event in events:
+        kind = event.get("kind")
+        detail = _detail(event)
+        if kind == "rails_released" and detail.get("early"):
+            early_releases += 1
+            open_release = True
+            if isinstance(detail.get("phase"), int):
+                early_in_phase.add(detail["phase"])
+        elif kind == "pause" and detail.get("reason") == RAILS_PAUSE_REASON:
+            rails_pauses += 1
+            if not open_release:
+                early_releases += 1  # e.g. let go during the resume countdown: no release event
+            open_release = False
+        elif kind in ("rails_held", "resume", "session_started"):
+            open_release = False
+
+    optional = set(optional_phases) - early_in_phase
+    backward = None if backward_phases is None else set(backward_phases)
+    walking = held = 0
+    run = longest = 0
+    top = 0.0
+    for sample in samples:
+        if not _is_walking(sample):
+            run = 0
+            continue
+        walking += 1
+        phase = sample.get("phase_idx")
+        if sample.get("rails_held"):
+            held += 1
+            run = 0
+        elif phase in optional:
+            run += 1
+            longest = max(longest, run)
+        else:
+            run = 0
+        if backward is None or phase in backward:
+            top = max(top, float(sample.get("target_speed_kmh") or 0.0))
+    return RailStats(
+        walking_seconds=walking * sample_interval_s,
+        rails_held_seconds=held * sample_interval_s,
+        early_releases=early_releases,
+        rails_pauses=rails_pauses,
+        longest_hands_free_s=longest * sample_interval_s,
+        top_backward_speed_kmh=round(top, 3),
+    )
