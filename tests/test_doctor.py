@@ -206,3 +206,32 @@ def test_sqlite_check_is_read_only(tmp_path, capsys):
     doctor(tmp_path, capsys)
     assert db.stat().st_mtime_ns == before
     sqlite3.connect(db).close()
+
+
+def test_gpio_that_is_there_but_unusable_is_a_problem_not_a_skip(tmp_path, capsys, monkeypatch):
+    from app.commands import doctor as doctor_module
+
+    chip = tmp_path / "gpiochip0"
+    chip.write_text("")
+    monkeypatch.setattr(doctor_module, "gpio_chips", lambda: [chip])
+    try:
+        make_pin_factory("")
+    except NoGpio:
+        pass
+    else:
+        pytest.skip("this machine has a working pin factory")
+    code, lines = doctor(tmp_path, capsys)
+    assert code == 1
+    [problem] = lines_of(lines, "PROBLEM", "sensors")
+    assert "this machine has GPIO" in problem and "lgpio" in problem
+
+
+def test_gpio_chips_lists_the_character_devices(tmp_path):
+    from app.commands.doctor import gpio_chips, gpio_fix
+
+    assert gpio_chips(tmp_path) == []
+    (tmp_path / "gpiochip4").write_text("")
+    (tmp_path / "gpiochip0").write_text("")
+    chips = gpio_chips(tmp_path)
+    assert [c.name for c in chips] == ["gpiochip0", "gpiochip4"]
+    assert "pip install 'backstep[pi]'" in gpio_fix(chips)  # readable here: the library is what is missing

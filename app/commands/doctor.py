@@ -156,6 +156,10 @@ def sensor_checks(config: Config, station=None) -> list[Check]:
             if config.gpio.pin_factory:
                 return [Check("sensors", PROBLEM, f"[gpio] pin_factory = \"{config.gpio.pin_factory}\" does not "
                                                   f"load ({exc}); install it (pip install lgpio) or leave it empty")]
+            chips = gpio_chips()
+            if chips:
+                return [Check("sensors", PROBLEM, f"this machine has GPIO ({chips[0]}) but no pin library can use "
+                                                  f"it ({exc}); {gpio_fix(chips)}")]
             return [Check("sensors", SKIPPED, "no GPIO here: skipped (use --sim to try the simulated station)")]
     try:
         sensors = attach_sensors(config, lambda event: None, pin_factory=factory)
@@ -172,6 +176,22 @@ def sensor_checks(config: Config, station=None) -> list[Check]:
         return checks
     finally:
         sensors.close()
+
+
+def gpio_chips(dev: Path = Path("/dev")) -> list[Path]:
+    """The GPIO character devices of this machine (a Pi has /dev/gpiochip0 and more)."""
+    return sorted(dev.glob("gpiochip*"))
+
+
+def gpio_fix(chips: list[Path]) -> str:
+    """What keeps the pin libraries off GPIO that is there, in words."""
+    if not all(os.access(chip, os.R_OK | os.W_OK) for chip in chips):
+        try:
+            group = grp.getgrgid(chips[0].stat().st_gid).gr_name
+        except (KeyError, OSError):
+            group = "gpio"
+        return f"add the user to the {group} group: sudo usermod -aG {group} $USER (then log in again)"
+    return "install the Pi extras into the station's venv: pip install 'backstep[pi]' (lgpio)"
 
 
 def _read_sensors(config: Config, sensors, where: str, hints: bool) -> list[Check]:
