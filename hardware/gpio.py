@@ -202,8 +202,10 @@ class _SafetyInput:
 
     @property
     def settling(self) -> bool:
-        """True while a re-arm is waiting out its debounce."""
-        return self._rearm.pending
+        """True while the input reads safe-to-go but has not been reported so yet (the re-arm
+        debounce is running)."""
+        with self._lock:
+            return self._last_combined and not self._reported and not self._closed
 
     # -- edges -----------------------------------------------------------------------------------
     def _edge(self, index: int) -> None:
