@@ -31,6 +31,14 @@ def doctor(tmp_path, capsys, config_text: str | None = None, *extra: str) -> tup
     return code, out.splitlines()
 
 
+def skip_if_this_machine_has_gpio() -> None:
+    try:
+        make_pin_factory("")
+    except NoGpio:
+        return
+    pytest.skip("this machine has a working pin factory")
+
+
 def lines_of(lines: list[str], status: str, check: str) -> list[str]:
     return [line for line in lines if line.split()[:2] == [status, f"{check}:"]]
 
@@ -50,12 +58,7 @@ def test_simulated_station_passes_every_check(tmp_path, capsys):
 
 
 def test_off_a_pi_the_live_sensors_are_skipped(tmp_path, capsys):
-    try:
-        make_pin_factory("")
-    except NoGpio:
-        pass
-    else:
-        pytest.skip("this machine has GPIO")
+    skip_if_this_machine_has_gpio()
     code, lines = doctor(tmp_path, capsys)
     assert code == 0
     assert lines_of(lines, "SKIPPED", "sensors") == [
@@ -214,12 +217,7 @@ def test_gpio_that_is_there_but_unusable_is_a_problem_not_a_skip(tmp_path, capsy
     chip = tmp_path / "gpiochip0"
     chip.write_text("")
     monkeypatch.setattr(doctor_module, "gpio_chips", lambda: [chip])
-    try:
-        make_pin_factory("")
-    except NoGpio:
-        pass
-    else:
-        pytest.skip("this machine has a working pin factory")
+    skip_if_this_machine_has_gpio()
     code, lines = doctor(tmp_path, capsys)
     assert code == 1
     [problem] = lines_of(lines, "PROBLEM", "sensors")
