@@ -15,7 +15,7 @@ import pytest
 from test_ui_support import make_kiosk
 
 from app.cli import main
-from app.commands.run import _post_wake, loop
+from app.commands.run import loop
 from app.config import Config
 from app.core.events import LanyardPulled
 from app.core.view import Screen
@@ -67,8 +67,6 @@ def test_a_sensor_event_from_another_thread_wakes_the_loop_and_is_drawn(display)
     station = Station(Config())
     kiosk, _ = make_kiosk()
     station.add_listener(kiosk.on_effect)
-    wake = pygame.event.custom_type()
-    station.wakeup = lambda: _post_wake(wake)
     stop = []
     drawn = []
 
@@ -80,7 +78,7 @@ def test_a_sensor_event_from_another_thread_wakes_the_loop_and_is_drawn(display)
         station.post(LanyardPulled())
         time.sleep(0.3)
         stop.append(True)
-        _post_wake(wake)
+        station.wakeup()  # set by the loop: its waker
 
     from app.core.events import LanyardClipped
 

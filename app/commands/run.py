@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,9 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 #: Longest sleep with nothing due: keeps the loop alive for signals and a late-attached watchdog.
 IDLE_WAIT_S = 5.0
+#: How often SDL's event queue is looked at while asleep: a touch is handled within this time
+#: (well under the ~100 ms at which a button starts to feel slow), at ~0.2 % of a core.
+INPUT_POLL_S = 0.03
 
 
 def register(subparsers) -> None:
@@ -60,16 +64,23 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 class StoreData:
     """The program library and the session store, as the UI's :class:`app.ui.data.StationData`."""
 
-    def __init__(self, programs, store=None):
+    def __init__(self, programs, store=None, caps=None):
         self._programs = list(programs)
         self.store = store
+        self._members = None
+        if store is not None:
+            try:
+                from ..shell.members import Members
+
+                self._members = Members(store, caps)
+            except Exception as exc:  # noqa: BLE001 - no member list: everyone walks as a guest
+                log.warning("members unavailable: %s", exc)
 
     def programs(self):
         return self._programs
 
     def members(self):
-        members = getattr(self.store, "members", None)
-        return list(members()) if callable(members) else []
+        return self._members.core_members() if self._members is not None else []
 
     def history(self, member):
         from ..ui.data import SessionRecord
@@ -139,6 +150,7 @@ class Rig:
         self.sensors = None
         self.link = None
         self.server = None
+        self.cable_pulled = False  # the simulated treadmill cable, toggled by the C key
         sim_wanted = bool(getattr(args, "sim", False))
         treadmill = None
         if sim_wanted:
@@ -200,7 +212,8 @@ def sim_key(rig: Rig, key) -> bool:
         elif key == pygame.K_r:
             sim.release_rails() if all(sim.rails_held) else sim.hold_rails()
         elif key == pygame.K_c and sim.treadmill is not None:
-            sim.plug_cable() if getattr(sim.treadmill, "cable_pulled", False) else sim.pull_cable()
+            sim.plug_cable() if rig.cable_pulled else sim.pull_cable()
+            rig.cable_pulled = not rig.cable_pulled
         else:
             return False
     except Exception as exc:  # noqa: BLE001 - a sim hiccup is a message, not a crash
@@ -285,17 +298,17 @@ class KioskApp:
         try:
             screen = open_display(self.size, self.fullscreen)
             assets = assets_dir()
-            kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store),
+            kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store, self.config.safety.caps),
                           export=export_controller(self.config), pin_hash=self.config.kiosk.staff_pin_hash,
                           fullscreen=self.fullscreen, export_requires_pin=self.config.export.require_pin,
                           sounds=Sounds(assets / "sounds", enabled=self.config.kiosk.sound),
                           speaker=Speaker(enabled=self.config.kiosk.speech), fonts=Fonts(assets / "fonts"),
                           config_source=self.config.source)
             station.add_listener(kiosk.on_effect)
-            wake_type = pygame.event.custom_type()
-            station.wakeup = lambda: _post_wake(wake_type)
+            waker = Waker()
+            station.wakeup = waker.wake
             signal.signal(signal.SIGTERM, lambda *_: stop_asked.append(True))
-            wake_on_signals(wake_type)
+            wake_on_signals(waker)
             if program is not None:
                 from ..core.events import ProgramChosen
 
@@ -303,7 +316,7 @@ class KioskApp:
             if rig.sim:
                 print("backstep: simulated station: L = lanyard, R = rails, C = treadmill cable; "
                       "Escape asks for the staff PIN (default 0000)", file=sys.stderr)
-            loop(station, kiosk, screen, notify, stop_asked, rig)
+            loop(station, kiosk, screen, notify, stop_asked, rig, waker=waker)
         finally:
             if notify is not None and stop_asked:
                 notify.stopping("stopping: belt told to stop")
@@ -317,12 +330,9 @@ class KioskApp:
         return 0
 
 
-def wake_on_signals(wake_type) -> None:
-    """Make SIGTERM wake the loop at once. Python runs signal handlers only between bytecodes, and
-    the loop may be asleep inside SDL for seconds; the C-level handler writes to a wakeup pipe right
-    away, and this thread turns that into a pygame event that ends the wait."""
-    import threading
-
+def wake_on_signals(waker: "Waker") -> None:
+    """Make SIGTERM wake the loop at once. Python runs signal handlers only between bytecodes; the
+    C-level handler writes to a wakeup pipe right away, and this thread sets the loop's waker."""
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
@@ -334,26 +344,57 @@ def wake_on_signals(wake_type) -> None:
                     return
             except OSError:
                 return
-            _post_wake(wake_type)
+            waker.wake()
 
     threading.Thread(target=relay, name="backstep-signal-wake", daemon=True).start()
 
 
-def _post_wake(wake_type) -> None:
+class Waker:
+    """What the loop sleeps on. Sensor threads (through ``Station.wakeup``) and signals set it, so a
+    safety event ends the sleep at once."""
+
+    def __init__(self):
+        self._event = threading.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        woken = self._event.wait(timeout)
+        self._event.clear()
+        return woken
+
+
+def sleep_until_something(waker: Waker, timeout: float) -> list:
+    """Sleep up to *timeout* s; return early with the SDL events, or when the waker is set.
+
+    pygame's ``event.wait`` is a 1 kHz polling loop inside (pygame re-implements SDL's wait), which
+    alone costs several % of a core. Instead the loop sleeps on the waker and looks at SDL's queue
+    every INPUT_POLL_S: touches are seen within that time, sensor events at once.
+    """
     import pygame
 
-    try:
-        pygame.event.post(pygame.event.Event(wake_type))
-    except pygame.error:
-        pass  # the display is closing
+    end = time.monotonic() + timeout
+    while True:
+        events = pygame.event.get()
+        if events:
+            return events
+        left = end - time.monotonic()
+        if left <= 0:
+            return []
+        if waker.wait(min(left, INPUT_POLL_S)):
+            return pygame.event.get()
 
 
 def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: int | None = None,
-         on_frame=None) -> int:
+         on_frame=None, waker: Waker | None = None) -> int:
     """Run until the kiosk asks to quit (staff exit) or SIGTERM. Returns the number of frames drawn."""
     import pygame
 
     pygame.event.set_blocked([pygame.MOUSEMOTION, pygame.FINGERMOTION])  # motion wakes for nothing
+    if waker is None:
+        waker = Waker()
+        station.wakeup = waker.wake
     frames = 0
     ready_sent = False
     last_status = None
@@ -380,11 +421,7 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
         last_status = view.status_line
         if max_frames is not None and frames >= max_frames:
             break
-        timeout = _wait_s(station, kiosk, now, watchdog_s)
-        first = pygame.event.wait(max(1, int(timeout * 1000)) if timeout is not None else 0)
-        for event in [first, *pygame.event.get()]:
-            if event.type == pygame.NOEVENT:
-                continue
+        for event in sleep_until_something(waker, _wait_s(station, kiosk, now, watchdog_s)):
             if event.type == pygame.KEYDOWN and rig is not None and sim_key(rig, event.key):
                 continue
             kiosk.handle(event, station.clock())

@@ -7,11 +7,36 @@ font cache. Icons are drawn with shapes (not font glyphs) so they look the same 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import pygame
 
 from . import theme
 from .theme import Fonts, Metrics
+
+#: Painted widgets (buttons, chips, cards) by everything that decides their look. A frame is then
+#: mostly blits: a button repainted from shapes and text costs 10-50x more than blitting it.
+_TILES: OrderedDict = OrderedDict()
+TILE_CACHE_SIZE = 256
+#: Never drawn by any widget: the see-through corners of a rounded tile.
+_CORNER_KEY = (255, 0, 254)
+
+
+def tile(surface, rect: pygame.Rect, key: tuple, paint) -> None:
+    """Blit the widget *key* at *rect*, painting it once with ``paint(tile_surface, local_rect)``."""
+    key = (rect.size, *key)
+    image = _TILES.get(key)
+    if image is None:
+        image = pygame.Surface(rect.size)
+        image.fill(_CORNER_KEY)
+        image.set_colorkey(_CORNER_KEY, pygame.RLEACCEL)
+        paint(image, pygame.Rect((0, 0), rect.size))
+        _TILES[key] = image
+        if len(_TILES) > TILE_CACHE_SIZE:
+            _TILES.popitem(last=False)
+    else:
+        _TILES.move_to_end(key)
+    surface.blit(image, rect.topleft)
 
 
 def text(surface, fonts: Fonts, words: str, rect: pygame.Rect, px: int, colour=theme.WHITE, *, bold=False,
@@ -58,6 +83,13 @@ def paragraph(surface, fonts: Fonts, words: str, rect: pygame.Rect, px: int, col
 def button(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, label: str, *, fill=theme.BUTTON,
            colour=theme.WHITE, enabled=True, pressed=False, selected=False, px: int | None = None):
     """A rounded button. Disabled buttons are dimmed *and* hatched, so the state is not colour alone."""
+    px = px or m.u(30)
+    key = ("button", id(fonts), m.scale, label, fill, colour, enabled, pressed, selected, px)
+    tile(surface, rect, key, lambda image, local: _paint_button(image, fonts, m, local, label, fill, colour, enabled,
+                                                                pressed, selected, px))
+
+
+def _paint_button(surface, fonts, m, rect, label, fill, colour, enabled, pressed, selected, px):
     radius = m.u(12)
     if not enabled:
         fill, colour = theme.BUTTON_DISABLED, theme.GREY
@@ -74,7 +106,7 @@ def button(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, label: str, *, 
     border = theme.YELLOW if selected else (theme.WHITE if enabled else theme.PANEL_LIGHT)
     pygame.draw.rect(surface, border, rect, width=max(2, m.u(3 if selected else 2)), border_radius=radius)
     inner = rect.inflate(-m.u(16), -m.u(8))
-    text(surface, fonts, label, inner, px or m.u(30), colour, bold=True)
+    text(surface, fonts, label, inner, px, colour, bold=True)
 
 
 def tick(surface, rect: pygame.Rect, colour, width: int):
@@ -127,6 +159,11 @@ def state_icon(surface, m: Metrics, rect: pygame.Rect, ok: bool | None):
 
 def status_chip(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, label: str, state_word: str, ok: bool | None):
     """Icon + label + state word, e.g. [tick] Rails / held: the shape and the word carry the state."""
+    tile(surface, rect, ("chip", id(fonts), m.scale, label, state_word, ok),
+         lambda image, local: _paint_chip(image, fonts, m, local, label, state_word, ok))
+
+
+def _paint_chip(surface, fonts, m, rect, label, state_word, ok):
     pygame.draw.rect(surface, theme.PANEL, rect, border_radius=m.u(8))
     icon = pygame.Rect(rect.x + m.u(4), rect.y, rect.height, rect.height).inflate(-m.u(10), -m.u(10))
     state_icon(surface, m, icon, ok)

@@ -292,6 +292,11 @@ class Home(Scene):
                 self.card(surface, f, target.rect, target.intent.arg, f.pressed == target.name)
 
     def card(self, surface, f: Frame, rect: pygame.Rect, program: Program, pressed: bool):
+        key = ("card", id(f.fonts), f.m.scale, program.id, program.name, program.total_seconds, program.audience,
+               program.description, pressed)
+        draw.tile(surface, rect, key, lambda image, local: self._paint_card(image, f, local, program, pressed))
+
+    def _paint_card(self, surface, f: Frame, rect: pygame.Rect, program: Program, pressed: bool):
         m, fonts = f.m, f.fonts
         pygame.draw.rect(surface, theme.BUTTON_PRESSED if pressed else theme.PANEL, rect, border_radius=m.u(14))
         pygame.draw.rect(surface, theme.WHITE, rect, width=m.u(2), border_radius=m.u(14))
@@ -593,7 +598,6 @@ class FullScreenNotice(Scene):
 
     def draw(self, surface, f: Frame, page: Page) -> None:
         m = f.m
-        surface.fill(self.background)
         title = page.rects["title"]
         icon = pygame.Rect(title.x, title.y + m.u(8), title.height - m.u(16), title.height - m.u(16))
         draw.warning(surface, icon, self.ink, self.background)

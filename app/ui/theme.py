@@ -106,21 +106,33 @@ class Fonts:
         return surface
 
     def fit(self, text: str, px: int, max_width: int, bold: bool = False, min_px: int = 10) -> int:
-        """The largest size up to *px* at which *text* fits in *max_width* pixels."""
+        """The largest size up to *px* at which *text* fits in *max_width* pixels.
+
+        Text width grows in proportion to the size, so one measurement gives the answer; a 3 %
+        margin covers hinting. Loading a font at every size on the way down would cost far more
+        than a frame (and fill the font cache with sizes never drawn)."""
         key = (text, int(px), int(max_width), bold)
         size = self._fits.get(key)
         if size is None:
             size = int(px)
             width = self.font(size, bold).size(text)[0]
             if width > max_width > 0:
-                size = max(min_px, int(size * max_width / width))
-                while size > min_px and self.font(size, bold).size(text)[0] > max_width:
-                    size -= 1
+                size = max(min_px, int(size * max_width / width * 0.97))
+            if len(self._fits) > 4 * self._cache_size:
+                self._fits.clear()
             self._fits[key] = size
         return size
 
     def wrap(self, text: str, px: int, max_width: int, bold: bool = False) -> list[str]:
-        """Break *text* into lines no wider than *max_width* at size *px*."""
+        """Break *text* into lines no wider than *max_width* at size *px* (remembered)."""
+        key = ("wrap", text, int(px), int(max_width), bold)
+        lines = self._fits.get(key)
+        if lines is None:
+            lines = self._wrap(text, px, max_width, bold)
+            self._fits[key] = lines
+        return list(lines)
+
+    def _wrap(self, text: str, px: int, max_width: int, bold: bool) -> tuple[str, ...]:
         font = self.font(px, bold)
         lines: list[str] = []
         for paragraph in text.split("\n"):
@@ -133,4 +145,4 @@ class Fonts:
                     lines.append(line)
                     line = word
             lines.append(line)
-        return lines
+        return tuple(lines)

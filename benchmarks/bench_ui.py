@@ -1,0 +1,212 @@
+"""Kiosk speed and memory (DESIGN.md §6): frame render p99, idle CPU, start to first frame, RSS.
+
+    .venv/bin/python benchmarks/bench_ui.py [--frames N] [--idle-seconds S] [--runs N]
+
+- Frame render: ``Kiosk.render`` of the home, running, hold-the-rails and e-stop screens at 800x480
+  and 1280x800, with the clock moved one second every frame (the worst case: every frame has new
+  text to rasterise). Budget p99 < 4 ms on a development machine.
+- Idle CPU: the real loop (simulated station: gpiozero mock pins and their threads, the Station,
+  the kiosk) left on the home screen; process CPU time over wall time. Budget < 2 % of one core.
+- Start to first frame: ``backstep run --sim`` to READY=1 (sent right after the first flip) against
+  a bare pygame window, same run, same notify socket (benchmarks/bench_ready.py). Budget < 2x.
+- Memory: resident set after the idle run and the render benchmark. Budget < 120 MB.
+
+Prints numbers; asserts nothing. SDL's dummy video driver unless SDL_VIDEODRIVER says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import pygame  # noqa: E402
+
+from app.config import Config  # noqa: E402
+from app.core import safety  # noqa: E402
+from app.core.events import (  # noqa: E402
+    LanyardClipped,
+    LanyardPulled,
+    ProgramChosen,
+    RailsHeld,
+    RailsReleased,
+    StartTapped,
+    Tick,
+)
+from app.core.view import build_view  # noqa: E402
+from app.shell.library import load_library  # noqa: E402
+from app.ui.data import StaticData  # noqa: E402
+from app.ui.kiosk import Kiosk  # noqa: E402
+
+FRAME_BUDGET_MS = 4.0
+IDLE_BUDGET_PCT = 2.0
+RSS_BUDGET_MB = 120.0
+
+
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident set in MB, from /proc."""
+    values = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, kb = line.split()[:2]
+                values[key] = int(kb) / 1024
+    return values.get("VmRSS:", 0.0), values.get("VmHWM:", 0.0)
+
+
+def scripted_states(program):
+    """(name, state-at-time function) for the screens a frame budget matters on."""
+    cfg = safety.SafetyConfig()
+
+    def drive(*events, t=0.0):
+        state = safety.initial_state(link=safety.Link.UP)
+        for event, dt in events:
+            t += dt
+            state, _ = safety.step(state, event, t, cfg)
+        return state, t
+
+    start = [(ProgramChosen(program), 0), (LanyardClipped(), 0), (RailsHeld(), 0), (StartTapped(), 0), (Tick(), 3.5)]
+    home, _ = drive()
+    running, t_run = drive(*start)
+    rails, t_rails = drive(*start, (RailsReleased(), 5), (Tick(), 2))
+    estop, t_estop = drive(*start, (LanyardPulled(), 5))
+    return cfg, [("home", home, 0.0), ("running", running, t_run), ("hold-the-rails", rails, t_rails),
+                 ("estop", estop, t_estop)]
+
+
+def bench_render(size, frames: int, programs) -> list[tuple[str, float, float]]:
+    screen = pygame.display.set_mode(size)
+    kiosk = Kiosk(size, lambda event: None, data=StaticData(programs))
+    cfg, states = scripted_states(programs[0])
+    results = []
+    for name, state, t0 in states:
+        samples = []
+        for i in range(frames):
+            now = t0 + i  # one second per frame: new clock text every frame
+            kiosk.update(build_view(state, now, cfg), now)
+            start = time.perf_counter()
+            kiosk.render(screen)
+            samples.append((time.perf_counter() - start) * 1000)
+        samples.sort()
+        results.append((name, statistics.median(samples), samples[int(len(samples) * 0.99) - 1]))
+    return results
+
+
+def bench_idle(seconds: float, programs) -> tuple[float, int]:
+    """CPU % of one core while the real loop sits on the home screen; frames drawn."""
+    from app.commands.run import Rig, Waker, loop
+
+    config = Config()
+    args = type("Args", (), {"sim": True, "sim_control": None})()
+    rig = Rig(config, args, None)
+    try:
+        screen = pygame.display.set_mode((800, 480))
+        kiosk = Kiosk((800, 480), rig.station.post, data=StaticData(programs))
+        waker = Waker()
+        rig.station.wakeup = waker.wake
+        stop: list[bool] = []
+        # Settle first (the sensors' start-up events, the first frame), then measure.
+        timer = threading.Timer(1.0, lambda: (stop.append(True), waker.wake()))
+        timer.start()
+        loop(rig.station, kiosk, screen, None, stop, rig, waker=waker)
+        stop.clear()
+        timer = threading.Timer(seconds, lambda: (stop.append(True), waker.wake()))
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        timer.start()
+        kiosk._dirty = True  # noqa: SLF001 - one frame, as after a wake-up
+        frames = loop(rig.station, kiosk, screen, None, stop, rig, waker=waker)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    finally:
+        rig.close()
+    return 100.0 * cpu / wall, frames
+
+
+def bench_start(runs: int) -> tuple[float, float] | None:
+    """Median seconds to READY=1: (bare pygame window, backstep run --sim)."""
+    import shutil
+    import socket
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bench_ready import BARE, time_to_ready
+    except ImportError:
+        return None
+    workdir = tempfile.mkdtemp(prefix="bs-ui-")
+    name = os.path.join(workdir, "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(name)
+    config = os.path.join(workdir, "config.toml")
+    Path(config).write_text("[kiosk]\nsound = false\nspeech = false\n")
+    env = dict(os.environ, SDL_AUDIODRIVER="dummy", NOTIFY_SOCKET=name, BACKSTEP_CONFIG=config,
+               BACKSTEP_DB=os.path.join(workdir, "db.sqlite"))
+    env.pop("WATCHDOG_USEC", None)
+    kiosk_argv = [sys.executable, "-m", "app", "run", "--sim", "--windowed", "--size", "1280x800"]
+    bare_argv = [sys.executable, "-c", BARE]
+    bare, kiosk = [], []
+    try:
+        time_to_ready(bare_argv, env, sock)
+        time_to_ready(kiosk_argv, env, sock)
+        for _ in range(runs):
+            bare.append(time_to_ready(bare_argv, env, sock))
+            kiosk.append(time_to_ready(kiosk_argv, env, sock))
+    finally:
+        sock.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return statistics.median(bare), statistics.median(kiosk)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=400, help="frames per screen and size")
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--runs", type=int, default=3, help="start-up runs of each program")
+    args = parser.parse_args()
+
+    pygame.display.init()
+    pygame.font.init()
+    programs = load_library(Config(), include_user_dir=False).programs
+    print(f"SDL video driver: {os.environ['SDL_VIDEODRIVER']}; pygame {pygame.version.ver}; "
+          f"Python {sys.version.split()[0]}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
+          "(other work on the machine inflates the times)")
+    worst = 0.0
+    for size in ((800, 480), (1280, 800)):
+        for name, p50, p99 in bench_render(size, args.frames, programs):
+            worst = max(worst, p99)
+            print(f"render {size[0]}x{size[1]} {name:15s} p50 {p50:5.2f} ms  p99 {p99:5.2f} ms")
+    print(f"frame render worst p99: {worst:.2f} ms -> {'within' if worst < FRAME_BUDGET_MS else 'OVER'} "
+          f"the budget of < {FRAME_BUDGET_MS:.0f} ms")
+
+    cpu, frames = bench_idle(args.idle_seconds, programs)
+    print(f"idle CPU on the home screen: {cpu:.2f} % of one core over {args.idle_seconds:.0f} s "
+          f"({frames} frames drawn) -> {'within' if cpu < IDLE_BUDGET_PCT else 'OVER'} the budget of "
+          f"< {IDLE_BUDGET_PCT:.0f} %")
+
+    rss, peak = rss_mb()
+    print(f"resident memory: {rss:.1f} MB now, {peak:.1f} MB peak -> "
+          f"{'within' if peak < RSS_BUDGET_MB else 'OVER'} the budget of < {RSS_BUDGET_MB:.0f} MB")
+
+    started = bench_start(args.runs)
+    if started is None:
+        print("start to first frame: benchmarks/bench_ready.py is missing; not measured")
+    else:
+        bare, kiosk = started
+        ratio = kiosk / bare
+        print(f"start to first frame (READY=1): bare pygame {bare * 1000:.0f} ms, backstep run --sim "
+              f"{kiosk * 1000:.0f} ms, ratio {ratio:.2f}x -> {'within' if ratio < 2 else 'OVER'} the budget of < 2x")
+    pygame.quit()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
