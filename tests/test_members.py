@@ -241,6 +241,21 @@ def test_cli_accept_names_the_login_user_without_by(tmp_path, capsys, monkeypatc
     assert code == 0 and json.loads(out)["decided_by"] == "ptjones"
 
 
+def test_cli_list_on_an_empty_station_says_how_to_add(tmp_path, capsys):
+    code, out, _ = cli(capsys, tmp_path / "cli.db", "list")
+    assert code == 0 and out == "no members yet; add one with 'backstep members add NAME'\n"
+
+
+def test_cli_a_database_error_is_one_line(tmp_path, capsys, monkeypatch):
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(Members, "list", locked)
+    code, out, err = cli(capsys, tmp_path / "cli.db", "list")
+    assert code == 1 and err == ("backstep: the database could not be used (database is locked); try again, "
+                                 "or check --db and its permissions\n")
+
+
 def test_cli_history_prints_weeks_and_sessions(tmp_path, capsys):
     db = tmp_path / "cli.db"
     cli(capsys, db, "add", "Anna", "--goal", "2")

@@ -4,7 +4,9 @@ suggestions. A thin layer over :mod:`app.shell.members` and :mod:`app.shell.hist
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import sqlite3
 
 from ..core.units import from_kmh, unit_label
 from ..errors import UserError
@@ -99,6 +101,19 @@ def register(subparsers) -> None:
     hist.set_defaults(func=run_history)
 
 
+def _one_line_db_errors(func):
+    """A locked or read-only database (the kiosk writing, a stick mounted read-only) is one line."""
+
+    @functools.wraps(func)
+    def wrapper(args) -> int:
+        try:
+            return func(args)
+        except sqlite3.Error as exc:
+            raise UserError(f"the database could not be used ({exc}); try again, or check --db and its permissions") from None
+
+    return wrapper
+
+
 def _open(args):
     config = config_from(args)
     store = open_store(args, config)
@@ -115,6 +130,7 @@ def _line(m: MemberRecord) -> str:
     return f"{m.id:>4}  {m.code or '-':<8} {m.name:<24} {rx:<26} {hands}{'  (archived)' if m.archived else ''}"
 
 
+@_one_line_db_errors
 def run_add(args) -> int:
     store, members = _open(args)
     try:
@@ -125,6 +141,7 @@ def run_add(args) -> int:
     return 0
 
 
+@_one_line_db_errors
 def run_list(args) -> int:
     store, members = _open(args)
     try:
@@ -142,6 +159,7 @@ def run_list(args) -> int:
     return 0
 
 
+@_one_line_db_errors
 def run_set(args) -> int:
     store, members = _open(args)
     try:
@@ -170,6 +188,7 @@ def _print_suggestion(s: StoredSuggestion) -> None:
         print(f"  {s.status} by {s.decided_by} at {s.decided_at}")
 
 
+@_one_line_db_errors
 def run_show(args) -> int:
     store, members = _open(args)
     try:
@@ -217,6 +236,7 @@ def parse_override(spec: str) -> dict:
     return out
 
 
+@_one_line_db_errors
 def run_suggestion(args) -> int:
     override = parse_override(args.override) if args.override else None
     by = args.by if args.by is not None else _login_name()
@@ -248,6 +268,7 @@ def _login_name() -> str:
         return ""
 
 
+@_one_line_db_errors
 def run_history(args) -> int:
     store, members = _open(args)
     try:
