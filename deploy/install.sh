@@ -258,7 +258,8 @@ doctor() {
     fi
     # As the service user, so permissions are checked as the kiosk will meet them. Its findings are
     # advice at this point (no treadmill cable yet, say): they do not fail the install.
-    runuser -u "$SERVICE_USER" -- env HOME="$STATE" "$VENV/bin/backstep" doctor \
+    # LG_WD: lgpio makes its notification pipes in its working directory, which need not be ours.
+    runuser -u "$SERVICE_USER" -- env HOME="$STATE" LG_WD=/tmp "$VENV/bin/backstep" doctor \
         || warn "backstep doctor found problems (above); fix them, then: sudo systemctl restart backstep"
 }
 
