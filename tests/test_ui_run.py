@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -176,3 +177,60 @@ def test_demo_writes_a_png_of_every_screen(tmp_path, capsys, monkeypatch):
         assert any(page in name for name in names), page
     image = pygame.image.load(str(out / names[0]))
     assert image.get_size() == (800, 480)
+
+
+def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
+    """`backstep run --sim` end to end: start, paused by the rails, stopped by the lanyard, and the
+    scripted `end` exits cleanly. Commands go through the sim-control socket; the screen's state
+    is read back as the systemd status line."""
+    notify, notify_path = notify_socket(tmp_path)
+    control = tmp_path / "control.sock"
+    config = tmp_path / "config.toml"
+    config.write_text("[kiosk]\nsound = false\nspeech = false\n")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--config", str(config), "run", "--sim", "--windowed",
+                             "--size", "800x480", "--program", "beginner-flat", "--sim-control", str(control)],
+                            cwd=ROOT, env=kiosk_env(tmp_path, notify_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        while b"READY=1" not in notify.recv(4096):
+            pass
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect(str(control))
+        client.settimeout(10)
+        lines = client.makefile("r")
+
+        def send(command):
+            client.sendall(command.encode() + b"\n")
+            return lines.readline().strip()
+
+        def wait_for(prefix, timeout=8.0):
+            deadline = time.monotonic() + timeout
+            status = ""
+            while time.monotonic() < deadline:
+                status = send("status")
+                if status.startswith("ok " + prefix):
+                    return status
+                time.sleep(0.1)
+            raise AssertionError(f"status never became {prefix!r}; last: {status}")
+
+        wait_for("ready: Beginner flat")
+        assert send("lanyard clipped") == "ok"
+        assert send("rails held") == "ok"
+        time.sleep(0.6)  # the re-arm debounce
+        assert send("tap start") == "ok"
+        wait_for("starting")
+        wait_for("running: Step on")
+        assert send("rails released") == "ok"
+        wait_for("paused: rails released")
+        assert send("lanyard pulled") == "ok"
+        wait_for("emergency stop: lanyard pulled")
+        assert send("end") == "ok"
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        rows = db.execute("select program_id, status from sessions").fetchall()
+    assert rows == [("beginner-flat", "emergency_stop")]

@@ -142,7 +142,7 @@ def notifier():
 class Rig:
     """Everything outside the UI: station, sensors, treadmill link, simulation. Closed in reverse."""
 
-    def __init__(self, config, args, store=None, clock=time.monotonic):
+    def __init__(self, config, args, store=None, clock=time.monotonic, on_end=None):
         from ..shell.loop import Station
 
         self.config = config
@@ -152,6 +152,8 @@ class Rig:
         self.server = None
         self.cable_pulled = False  # the simulated treadmill cable, toggled by the C key
         sim_wanted = bool(getattr(args, "sim", False))
+        if getattr(args, "sim_control", None) and not sim_wanted:
+            raise UserError("--sim-control needs --sim (it drives the simulated station)")
         treadmill = None
         if sim_wanted:
             from ..shell.devices import simulated_station
@@ -183,11 +185,14 @@ class Rig:
             self.station.state = replace(self.station.state, link=Link.UP)
         sim_control = getattr(args, "sim_control", None)
         if sim_control:
-            if not self.sim:
-                raise UserError("--sim-control needs --sim")
             from ..shell.simcontrol import SimControlServer
 
-            self.server = SimControlServer(sim_control, self.sim, post).start()
+            try:
+                self.server = SimControlServer(sim_control, self.sim, post, on_end=on_end,
+                                               status=lambda: self.station.view().status_line).start()
+            except BaseException:
+                self.close()
+                raise
 
     def close(self) -> None:
         for part in (self.server, self.link, self.sensors, self.sim):
@@ -291,10 +296,21 @@ class KioskApp:
         library = self._library()
         program = library.resolve(self.args.program) if self.args.program else None
         store = self._store()
-        rig = Rig(self.config, self.args, store)
+        stop_asked: list[bool] = []
+        waker = Waker()
+
+        def script_ended() -> None:  # `end` on the sim-control socket
+            stop_asked.append(True)
+            waker.wake()
+
+        try:
+            rig = Rig(self.config, self.args, store, on_end=script_ended)
+        except BaseException:
+            if store is not None:
+                store.close()
+            raise
         station = rig.station
         notify = notifier()
-        stop_asked = []
         try:
             screen = open_display(self.size, self.fullscreen)
             assets = assets_dir()
@@ -305,7 +321,6 @@ class KioskApp:
                           speaker=Speaker(enabled=self.config.kiosk.speech), fonts=Fonts(assets / "fonts"),
                           config_source=self.config.source)
             station.add_listener(kiosk.on_effect)
-            waker = Waker()
             station.wakeup = waker.wake
             signal.signal(signal.SIGTERM, lambda *_: stop_asked.append(True))
             wake_on_signals(waker)

@@ -80,6 +80,22 @@ def paragraph(surface, fonts: Fonts, words: str, rect: pygame.Rect, px: int, col
     return y
 
 
+def rows(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, lines: list[str], px: int, colour=theme.WHITE):
+    """A list, one line per row, all at the one size at which the widest fits; rows shrink (down to
+    two thirds) before any are left out, and a last "+N" row says how many did not fit."""
+    if not lines:
+        return
+    px = min(fonts.fit(line, px, rect.width) for line in lines)
+    row_h = fonts.font(px).get_linesize() + m.u(4)
+    if row_h * len(lines) > rect.height:
+        px = max(int(px * 2 / 3), min(px, int(px * rect.height / (row_h * len(lines)))))
+        row_h = fonts.font(px).get_linesize() + m.u(4)
+    fit = max(1, rect.height // row_h)
+    shown = lines if len(lines) <= fit else lines[:fit - 1] + [f"+{len(lines) - fit + 1}"]
+    for i, line in enumerate(shown):
+        text(surface, fonts, line, pygame.Rect(rect.x, rect.y + i * row_h, rect.width, row_h), px, colour, align="left")
+
+
 def button(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, label: str, *, fill=theme.BUTTON,
            colour=theme.WHITE, enabled=True, pressed=False, selected=False, px: int | None = None):
     """A rounded button. Disabled buttons are dimmed *and* hatched, so the state is not colour alone."""

@@ -851,13 +851,10 @@ class History(Scene):
         box = page.rects["list"]
         if not sessions:
             draw.text(surface, fonts, t("history_empty"), box, m.u(28), theme.GREY)
-        row_h = m.u(34)
-        for i, record in enumerate(sessions[: max(0, box.height // row_h)]):
-            date = time.strftime("%d %b", time.localtime(record.started_at))
-            words = t("history_row", date=date, program=record.program, minutes=max(0, round(record.active_seconds / 60)),
-                      status=t(f"status_{record.status}"))
-            draw.text(surface, fonts, words, pygame.Rect(box.x, box.y + i * row_h, box.width, row_h), m.u(22),
-                      theme.WHITE, align="left")
+        draw.rows(surface, fonts, m, box, [
+            t("history_row", date=time.strftime("%d %b", time.localtime(record.started_at)), program=record.program,
+              minutes=max(0, round(record.active_seconds / 60)), status=t(f"status_{record.status}"))
+            for record in sessions], m.u(22))
         top = max((r.top_speed for r in sessions), default=0.0)
         units = sessions[0].units if sessions else "mph"
         draw.text(surface, fonts, t("history_top_speed", speed=fmt(top), unit=unit_label(units)), page.rects["top_speed"],
@@ -1061,12 +1058,9 @@ class Programs(StaffPage):
     def body(self, surface, f, page):
         m = f.m
         body = page.rects["body"]
-        row_h = m.u(36)
-        for i, program in enumerate(f.ui.programs[: body.height // row_h]):
-            words = t("program_row", name=program.name, minutes=max(1, round(program.total_seconds / 60)),
-                      phases=len(program.phases), id=program.id)
-            draw.text(surface, f.fonts, words, pygame.Rect(body.x, body.y + i * row_h, body.width, row_h), m.u(24),
-                      theme.WHITE, align="left")
+        draw.rows(surface, f.fonts, m, body, [
+            t("program_row", name=program.name, minutes=max(1, round(program.total_seconds / 60)),
+              phases=len(program.phases), id=program.id) for program in f.ui.programs], m.u(24))
 
 
 class Settings(StaffPage):
