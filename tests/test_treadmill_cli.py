@@ -165,3 +165,21 @@ def test_help_lists_both_commands(capsys):
         main(["treadmill", "--help"])
     out = capsys.readouterr().out
     assert "probe" in out and "set" in out
+
+
+def test_installer_can_run_the_simulator_by_hand_and_probe_it(capsys, config):
+    """``python -m hardware.treadmill.simulator --pty`` prints a port the commands can use."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "hardware.treadmill.simulator", "--pty", "--units", "mph"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        path = process.stdout.readline().strip()
+        assert path.startswith("/dev/")
+        code, out, err = run(capsys, "--config", config, "treadmill", "probe", "--port", path, "--json")
+        assert code == 0, err
+        assert json.loads(out)["units"]["speed"] == "tenth_mph"
+    finally:
+        process.terminate()
+        process.wait(timeout=5)

@@ -14,7 +14,8 @@ import serial
 from hardware.treadmill import protocol as p
 from hardware.treadmill.link import LinkError, TreadmillLink, explain_open_error, probe, set_once
 from hardware.treadmill.protocol import Cmd, State, Unit
-from hardware.treadmill.simulator import PtyMaster, SimulatedTreadmillPort, TreadmillSimulator, open_pty_pair
+from hardware.treadmill.simulator import (PtyMaster, SimulatedTreadmillPort, SimulatedTreadmillServer,
+                                          TreadmillSimulator, open_pty_pair)
 
 MPH = 1.609344
 
@@ -394,6 +395,22 @@ def test_loop_url_opens_and_its_echo_is_not_trusted():
     with pytest.raises(LinkError) as info:
         probe("loop://", timeout=0.5)         # our own request echoed back is no answer
     assert info.value.kind in ("garbled", "silent")
+
+
+def test_socket_url_reaches_a_treadmill_over_tcp():
+    with SimulatedTreadmillServer(units="mph", accel_kmh_per_s=10.0) as server:
+        events = Events()
+        link = TreadmillLink(server.url, max_speed_kmh=8, max_incline_pct=10, poll_interval_s=0.1,
+                             ramp_kmh_per_s=20.0, **events.kwargs()).start()
+        try:
+            assert wait_for(lambda: link.connected)
+            link.set_target(3.0, 0)
+            assert wait_for(lambda: server.simulator.speed_kmh > 2.8, timeout=3)   # 18 x 0.1 mph = 2.897 km/h
+            link.stop()
+            assert wait_for(lambda: server.simulator.target_speed_kmh == 0.0, timeout=1)
+        finally:
+            link.close()
+        assert probe(server.url, timeout=1)["state"] == "Finished"
 
 
 # Synchronous helpers ------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ a pulled cable, garbage on the line, corrupted answers, commands rejected.
 
 Installers can run one by hand and point ``backstep treadmill probe`` at it::
 
-    python -m hardware.treadmill.simulator --pty [--units mph]
+    python -m hardware.treadmill.simulator --pty [--units mph]      # prints the pty path
+    python -m hardware.treadmill.simulator --tcp 2323               # socket://127.0.0.1:2323
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import errno
 import os
 import random
 import select
+import socket
 import sys
 import threading
 import time
@@ -91,6 +93,24 @@ class PtyMaster:
             os.close(self.fd)
         except OSError:
             pass
+
+
+class SocketEnd(PtyMaster):
+    """The treadmill's end of a TCP connection (for ``socket://`` URLs); notes when the peer left."""
+
+    closed = False
+
+    def read(self, size: int = 1, timeout: float = 0.01) -> bytes:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            data = os.read(self.fd, size)
+        except OSError:
+            data = b""
+        if not data:
+            self.closed = True
+        return data
 
 
 def open_pty_pair() -> tuple[int, int, str]:
@@ -409,17 +429,77 @@ class SimulatedTreadmillPort:
             self._slave_fd = None
 
 
+class SimulatedTreadmillServer:
+    """A simulated treadmill on a TCP port: the link opens ``socket://127.0.0.1:PORT``.
+
+    One connection at a time, like one cable; the treadmill (its belt, state, distance) carries
+    on between connections. Keyword arguments go to :class:`TreadmillSimulator`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, **simulator_kwargs):
+        self.host, self.port = host, port
+        self.simulator = TreadmillSimulator(None, **simulator_kwargs)
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._running = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"socket://{self.host}:{self.port}"
+
+    def __enter__(self) -> "SimulatedTreadmillServer":
+        self._listener = socket.create_server((self.host, self.port))
+        self.port = self._listener.getsockname()[1]
+        self._running.set()
+        self._thread = threading.Thread(target=self._serve, name="treadmill-simulator-tcp", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _serve(self) -> None:
+        while self._running.is_set():
+            ready, _, _ = select.select([self._listener], [], [], 0.05)
+            if not ready:
+                continue
+            connection, _ = self._listener.accept()
+            with connection:
+                end = SocketEnd(connection.fileno())
+                self.simulator.port = end
+                while self._running.is_set() and not end.closed:
+                    try:
+                        self.simulator.serve_once()
+                    except OSError:
+                        break
+                self.simulator.port = None
+
+    def close(self) -> None:
+        self._running.clear()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m hardware.treadmill.simulator",
         description="A simulated CSAFE treadmill on a pseudo-terminal, for trying the station's link.")
-    parser.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal (the default)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal (the default)")
+    where.add_argument("--tcp", type=int, metavar="PORT", help="serve on 127.0.0.1:PORT instead (socket://)")
     parser.add_argument("--units", choices=sorted(_UNITS), default="kmh", help="units the treadmill answers in")
     parser.add_argument("--max-speed-kmh", type=float, default=DEFAULT_MAX_SPEED_KMH)
     args = parser.parse_args(argv)
-    with SimulatedTreadmillPort(units=args.units, max_speed_kmh=args.max_speed_kmh) as port:
-        print(port.path, flush=True)
-        print(f"simulated CSAFE treadmill ({args.units}) on {port.path}; Ctrl-C to stop", file=sys.stderr, flush=True)
+    options = dict(units=args.units, max_speed_kmh=args.max_speed_kmh)
+    served = SimulatedTreadmillServer(port=args.tcp, **options) if args.tcp is not None else SimulatedTreadmillPort(**options)
+    with served as port:
+        where = port.url if args.tcp is not None else port.path
+        print(where, flush=True)
+        print(f"simulated CSAFE treadmill ({args.units}) on {where}; Ctrl-C to stop", file=sys.stderr, flush=True)
         try:
             while True:
                 time.sleep(1)
