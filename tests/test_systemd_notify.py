@@ -357,3 +357,71 @@ def _stderr(proc: subprocess.Popen) -> str:
     if proc.poll() is None:
         return "(still running)"
     return (proc.stderr.read() if proc.stderr else "")[-2000:]
+
+
+# ------------------------------------------------ resilience in the kiosk (app.shell.resilience)
+
+def _kiosk_uses_resilience() -> bool:
+    return RUN_COMMAND.exists() and "resilience" in RUN_COMMAND.read_text()
+
+
+def _start_kiosk(notify_socket, tmp_path, config_text: str) -> subprocess.Popen:
+    config = tmp_path / "config.toml"
+    config.write_text(config_text)
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", NOTIFY_SOCKET=notify_socket.name,
+               BACKSTEP_DB=str(tmp_path / "state" / "backstep.db"), BACKSTEP_CONFIG=str(config))
+    for name in ("WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
+        env.pop(name, None)
+    (tmp_path / "state").mkdir(exist_ok=True)
+    return subprocess.Popen([sys.executable, "-m", "app", "run", "--sim", "--windowed"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _stop(proc: subprocess.Popen) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_config_error_shows_a_service_screen_instead_of_a_crash_loop(notify_socket, tmp_path):
+    if not _kiosk_uses_resilience():
+        pytest.skip("backstep run does not use app.shell.resilience yet (config service screen)")
+    proc = _start_kiosk(notify_socket, tmp_path, '[gpio]\nlanyard_pin = "seventeen"\n[bogus]\nx = 1\n')
+    try:
+        ready = notify_socket.wait_for(lambda m: "READY=1" in m.splitlines(), timeout=60, proc=proc)
+        assert ready, f"no READY=1 with a broken config: {_stderr(proc)}"
+        service = notify_socket.wait_for(lambda m: "STATUS=service:" in m, timeout=10, proc=proc)
+        assert service, f"no service STATUS; got {notify_socket.texts()!r}"
+        time.sleep(1.0)
+        assert proc.poll() is None, "the kiosk exited: systemd would restart it in a loop"
+    finally:
+        code = _stop(proc)
+    assert code == 0
+
+
+@pytest.mark.slow
+def test_two_failed_starts_give_safe_mode(notify_socket, tmp_path):
+    if not _kiosk_uses_resilience():
+        pytest.skip("backstep run does not use app.shell.resilience yet (safe mode)")
+    from app.shell.resilience import COUNTER_NAME
+
+    (tmp_path / "state").mkdir()
+    counter = tmp_path / "state" / COUNTER_NAME
+    counter.write_text("2\n")  # two starts that never reached READY
+    proc = _start_kiosk(notify_socket, tmp_path, '[treadmill]\nmode = "csafe"\n')
+    try:
+        ready = notify_socket.wait_for(lambda m: "READY=1" in m.splitlines(), timeout=60, proc=proc)
+        assert ready, f"no READY=1: {_stderr(proc)}"
+        assert notify_socket.wait_for(lambda m: "STATUS=" in m and "safe mode" in m, timeout=10, proc=proc), \
+            f"no safe-mode STATUS; got {notify_socket.texts()!r}"
+        time.sleep(0.5)
+        assert counter.read_text().strip() == "0"  # READY reached: the next start is normal
+    finally:
+        code = _stop(proc)
+    assert code == 0

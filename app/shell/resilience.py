@@ -148,3 +148,52 @@ def apply_safe_mode(config: Config) -> Config:
 def state_dir_for(db_path: str | os.PathLike) -> Path:
     """The counter lives beside the database: /var/lib/backstep on the appliance."""
     return Path(db_path).parent
+
+
+@dataclass
+class Startup:
+    """Everything the run command needs from this module, from one call to :func:`begin_startup`.
+
+    Use: ``startup = begin_startup(args.config, args.db)``; run with ``startup.config``; if
+    ``startup.service`` is set, show that screen and start no program; draw ``startup.banner`` on
+    every screen when set; send ``startup.status_line(view.status_line)`` as STATUS; call
+    ``startup.ready()`` right after READY=1.
+    """
+
+    config: Config
+    service: ServiceScreen | None
+    check: StartupCheck
+    guard: StartupGuard | None
+
+    @property
+    def safe_mode(self) -> bool:
+        return self.check.safe_mode
+
+    @property
+    def banner(self) -> str:
+        return self.check.banner
+
+    def status_line(self, view_status: str) -> str:
+        if self.service is not None:
+            return self.service.status_line
+        if self.check.safe_mode:
+            return f"{view_status} [safe mode]"
+        return view_status
+
+    def ready(self) -> None:
+        if self.guard is not None:
+            self.guard.reached_ready()
+
+
+def begin_startup(config_path: str | os.PathLike | None = None,
+                  db_path: str | os.PathLike | None = None) -> Startup:
+    """Load the config (or a service screen), count this start, and choose safe mode."""
+    from ..paths import default_db_path
+
+    config, service = load_config_or_service(config_path)
+    db = Path(db_path) if db_path else default_db_path(config.store.db_path)
+    guard = StartupGuard(state_dir_for(db))
+    check = guard.begin()
+    if check.safe_mode:
+        config = apply_safe_mode(config)
+    return Startup(config, service, check, guard if guard.enabled else None)
