@@ -113,15 +113,118 @@ def _epoch(iso_text) -> float:
         return 0.0
 
 
-def export_controller(config):
-    """The USB exporter's controller when it is installed, else "insert a stick" forever."""
+def export_controller(config, db_path, wake):
+    """The Export screen's controller: the export issue's own (``app.shell.export.KioskExport``) when
+    it exists, else :class:`UsbExport` over its stick watcher and export job, else none."""
     try:
-        from ..shell.export import KioskExport  # written by the export issue
+        from ..shell.export import KioskExport  # noqa: F401 - preferred when the export issue ships one
     except ImportError:
+        pass
+    else:
+        return KioskExport(config, db_path, wake)
+    try:
+        return UsbExport(config, db_path, wake)
+    except ImportError as exc:
+        log.warning("USB export unavailable: %s", exc)
         from ..ui.data import NoExport
 
         return NoExport()
-    return KioskExport(config)
+
+
+class UsbExport:
+    """:class:`app.ui.data.ExportController` on the station's USB handling: a thread watches the mount
+    table for sticks (``app.shell.usb``), :meth:`start` runs an ``ExportJob`` on its own thread, then
+    unmounts the stick so the screen can say it is safe to remove."""
+
+    def __init__(self, config, db_path, wake=None, *, mountinfo: str | None = None, unmount=None):
+        from ..shell.export import ExportJob
+        from ..shell.usb import StickInserted, StickRemoved, StickWatcher
+        from ..shell.usb import unmount as real_unmount
+        from ..ui.data import ExportStatus
+
+        self._job_cls, self._unmount = ExportJob, unmount or real_unmount
+        self._inserted, self._removed = StickInserted, StickRemoved
+        self._blank = ExportStatus
+        self.config = config
+        self.db_path = db_path
+        self.wake = wake or (lambda: None)
+        self.watcher = (StickWatcher(config.export.mount_dir, mountinfo) if mountinfo
+                        else StickWatcher(config.export.mount_dir))
+        self._lock = threading.Lock()
+        self._status = ExportStatus()
+        self._stick = None
+        self._stop = threading.Event()
+        threading.Thread(target=self._watch, name="backstep-usb-watch", daemon=True).start()
+
+    def _set(self, **changes) -> None:
+        from dataclasses import replace
+
+        with self._lock:
+            self._status = replace(self._status, **changes)
+        self.wake()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                changes = self.watcher.wait(2.0)
+            except OSError as exc:
+                log.warning("USB watch: %s", exc)
+                self._stop.wait(5.0)
+                continue
+            for change in changes:
+                if isinstance(change, self._inserted):
+                    self._stick = change.stick
+                    if self._status.state in ("no_stick", "done", "error"):
+                        self._set(state="detected", stick=change.stick.name, progress=0.0, error="", detail="")
+                elif isinstance(change, self._removed) and self._stick is not None \
+                        and change.stick.path == self._stick.path:
+                    self._stick = None
+                    if self._status.state == "exporting":
+                        self._set(state="error", error="removed", detail="")
+                    elif self._status.state != "done":
+                        self._set(state="no_stick", stick="")
+
+    def status(self):
+        with self._lock:
+            return self._status
+
+    def start(self) -> None:
+        stick = self._stick
+        if stick is None or self._status.state != "detected":
+            return
+        self._set(state="exporting", progress=0.0, sessions=0)
+        threading.Thread(target=self._run, args=(stick,), name="backstep-export", daemon=True).start()
+
+    def _run(self, stick) -> None:
+        job = self._job_cls(self.db_path, stick.path, self.config)
+        result = job.run(on_progress=lambda done, total: self._set(progress=done / total if total else 0.0))
+        if not result.ok:
+            self._set(state="error", error=export_error_kind(result.message), detail=result.message)
+            return
+        unmounted = self._unmount(stick.path)
+        if unmounted.ok:
+            self._set(state="done", progress=1.0, sessions=result.sessions)
+        else:
+            self._set(state="error", error="other", detail=unmounted.message)
+
+    def dismiss(self) -> None:
+        if self._status.state in ("done", "error"):
+            self._set(state="detected" if self._stick is not None else "no_stick", error="", detail="", progress=0.0)
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def export_error_kind(message: str) -> str:
+    """The plain-words error for an exporter's one-line message (app.ui.data.EXPORT_ERRORS)."""
+    text = message.lower()
+    if "no space" in text or "full" in text:
+        return "full"
+    if "read-only" in text or "write-protect" in text or "readonly" in text:
+        return "readonly"
+    if "removed" in text or "no such device" in text or "not mounted" in text:
+        return "removed"
+    return "other"
 
 
 def notifier():
@@ -151,6 +254,7 @@ class Rig:
         self.link = None
         self.server = None
         self.cable_pulled = False  # the simulated treadmill cable, toggled by the C key
+        self.extras: list = []     # more things to close with the station (the USB watcher)
         sim_wanted = bool(getattr(args, "sim", False))
         if getattr(args, "sim_control", None) and not sim_wanted:
             raise UserError("--sim-control needs --sim (it drives the simulated station)")
@@ -195,7 +299,7 @@ class Rig:
                 raise
 
     def close(self) -> None:
-        for part in (self.server, self.link, self.sensors, self.sim):
+        for part in (*self.extras, self.server, self.link, self.sensors, self.sim):
             closer = getattr(part, "close", None)
             if closer is not None:
                 try:
@@ -314,8 +418,12 @@ class KioskApp:
         try:
             screen = open_display(self.size, self.fullscreen)
             assets = assets_dir()
+            from .common import db_path_from
+
+            export = export_controller(self.config, db_path_from(self.args, self.config), waker.wake)
+            rig.extras.append(export)
             kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store, self.config.safety.caps),
-                          export=export_controller(self.config), pin_hash=self.config.kiosk.staff_pin_hash,
+                          export=export, pin_hash=self.config.kiosk.staff_pin_hash,
                           fullscreen=self.fullscreen, export_requires_pin=self.config.export.require_pin,
                           sounds=Sounds(assets / "sounds", enabled=self.config.kiosk.sound),
                           speaker=Speaker(enabled=self.config.kiosk.speech), fonts=Fonts(assets / "fonts"),

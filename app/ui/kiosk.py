@@ -112,6 +112,7 @@ class Kiosk:
         self.view: View | None = None
         self.now = 0.0
         self._drawn_key: tuple | None = None
+        self._drawn_export = None
         self._dirty = True
         self._last_sample_t = -1.0
         self.refresh_data()
@@ -335,7 +336,8 @@ class Kiosk:
 
     # --- drawing -------------------------------------------------------------------------------
     def needs_frame(self) -> bool:
-        return self._dirty or self.view is None or display_key(self.view) != self._drawn_key or self._toast_changed()
+        return (self._dirty or self.view is None or display_key(self.view) != self._drawn_key
+                or self._toast_changed() or self.ui.export != self._drawn_export)
 
     def _toast_changed(self) -> bool:
         showing = bool(self.ui.toast) and self.now < self.ui.toast_until and self.view.screen not in NO_TOAST_SCREENS
@@ -374,6 +376,7 @@ class Kiosk:
         scene.draw(surface, frame, page)
         self._draw_toast(surface)
         self._drawn_key = display_key(self.view)
+        self._drawn_export = self.ui.export
         self._dirty = False
 
     def _draw_toast(self, surface) -> None:

@@ -1,0 +1,69 @@
+"""The kiosk's Export screen controller over the station's USB watcher and export job."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from types import SimpleNamespace
+
+from app.cli import main
+from app.commands.run import UsbExport, export_error_kind
+from app.config import Config
+
+
+def mount_line(path: str) -> str:
+    return f"36 25 8:17 / {path} rw,nosuid,nodev,noexec,relatime shared:1 - vfat /dev/sdb1 rw\n"
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_stick_found_exported_unmounted_and_safe_to_remove(tmp_path):
+    db = tmp_path / "station.db"
+    script = tmp_path / "walk.txt"
+    script.write_text("0 lanyard clipped\n0 rails held\n1 tap start\n400 end\n")
+    assert main(["simulate", "--program", "beginner-flat", "--script", str(script), "--db", str(db)]) == 0
+    media = tmp_path / "media"
+    stick = media / "STICK"
+    stick.mkdir(parents=True)
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text("")
+    config = replace(Config(), export=replace(Config().export, mount_dir=str(media)))
+    unmounted = []
+    woken = []
+
+    def fake_unmount(path):
+        unmounted.append(path)
+        return SimpleNamespace(ok=True, message="")
+
+    export = UsbExport(config, db, lambda: woken.append(1), mountinfo=str(mountinfo), unmount=fake_unmount)
+    try:
+        assert export.status().state == "no_stick"
+        mountinfo.write_text(mount_line(str(stick)))
+        assert wait_for(lambda: export.status().state == "detected"), export.status()
+        assert export.status().stick == "STICK" and woken
+        export.start()
+        assert wait_for(lambda: export.status().state in ("done", "error")), export.status()
+        status = export.status()
+        assert status.state == "done", status
+        assert status.sessions == 1
+        assert unmounted == [str(stick)]
+        assert list(stick.rglob("*.tcx")), "no TCX written on the stick"
+        export.dismiss()
+        assert export.status().state == "detected"
+        mountinfo.write_text("")
+        assert wait_for(lambda: export.status().state == "no_stick"), export.status()
+    finally:
+        export.close()
+
+
+def test_exporter_messages_become_plain_words():
+    assert export_error_kind("/media/x: the stick is full (No space left on device)") == "full"
+    assert export_error_kind("/media/x: the stick is read-only") == "readonly"
+    assert export_error_kind("something odd") == "other"
