@@ -229,6 +229,24 @@ def test_a_belt_that_keeps_moving_after_stop_is_stopped_again(running_link):
     assert wait_for(lambda: sim.target_speed_kmh == 0.0, timeout=1.5)
 
 
+def test_once_stopped_the_link_leaves_a_console_user_alone(running_link):
+    treadmill, link, _ = running_link
+    sim = treadmill.simulator
+    link.set_target(3.0, 0)
+    assert wait_for(lambda: sim.speed_kmh > 2.0, timeout=3)
+    link.stop()
+    assert wait_for(lambda: sim.speed_kmh == 0.0, timeout=3)
+    time.sleep(0.3)
+    # Someone starts the belt on the console while the station is at rest.
+    since = time.monotonic()
+    for command in (Cmd.GO_IDLE, Cmd.GO_HAVE_ID, Cmd.GO_IN_USE):
+        sim.handle(bytes((command,)))
+    sim.handle(p.encode_commands([p.set_speed(2.0)]))
+    time.sleep(0.6)
+    assert sim.state == State.IN_USE and sim.target_speed_kmh == pytest.approx(2.0)
+    assert sim.commanded_speeds(since=since) == [2.0]      # only the console's own command
+
+
 # Lost and restored -------------------------------------------------------------------------------------
 
 @pytest.mark.slow

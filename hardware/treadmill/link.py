@@ -542,6 +542,12 @@ class TreadmillLink:
             return
         self._last_report = report
         self._last_good = report.at
+        if self._hold_stopped and (report.speed_kmh == 0.0 or
+                                   (report.speed_kmh is None and report.state not in MOVING_STATES)):
+            # Stopped, as told. From here on the link leaves the belt alone: a person who later
+            # starts it on the console is not stopped again and again by a station at rest.
+            with self._lock:
+                self._hold_stopped = False
         wire.bad_frames = wire.rejected = 0
         self._backoff = BACKOFF_FIRST_S
         if not self._connected:
