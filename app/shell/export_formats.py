@@ -1,0 +1,156 @@
+"""What the export writes: FAT-safe names, CSV columns, the JSON Lines layout and README.txt.
+
+Pure helpers (no I/O) so the naming rules and the file layout can be tested on their own.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: Characters FAT/exFAT (and Windows) refuse in a name, plus the path separators.
+_FAT_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+#: Device names Windows refuses as a file name, with or without an extension.
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+#: FAT long names hold 255 UTF-16 units, ext4 255 bytes; our names are ASCII, so 255 either way.
+MAX_NAME = 255
+
+FOLDER = "Backstep"
+MARKER = ".backstep-export.json"
+MANIFEST = "manifest.json"
+README = "README.txt"
+SESSIONS_CSV = "sessions.csv"
+SAMPLES_CSV = "samples.csv"
+EVENTS_CSV = "events.csv"
+JSONL = "backstep.jsonl"
+TCX_FOLDER = "tcx"
+#: Suffix of a file still being written; never a final name (see README below).
+PARTIAL = ".partial"
+
+SESSION_COLUMNS = (
+    "session_id", "station_id", "member", "member_id", "program_id", "program_name", "units",
+    "status", "stop_reason", "started_at", "ended_at", "active_seconds", "elapsed_seconds",
+    "phases_completed", "phases_total", "distance_m", "distance_source", "pauses", "emergency_stops",
+    "pain_before", "pain_after", "effort", "hands_free_percent", "samples", "source", "tcx_file",
+)
+SAMPLE_COLUMNS = (
+    "session_id", "t", "at", "mode", "phase_idx", "target_speed_kmh", "actual_speed_kmh",
+    "incline_pct", "rails_held", "lanyard_clipped", "distance_m",
+)
+EVENT_COLUMNS = ("event_id", "session_id", "at", "t", "kind", "safety", "detail")
+
+
+def slug(text: str, limit: int = 60, fallback: str = "session") -> str:
+    """Lower-case ASCII words joined by ``-``: ``"Größe: Ü?"`` -> ``"grosse-u"``.
+
+    Accents are folded (NFKD, ``ß`` -> ``ss``) so names stay readable on any stick and any
+    computer; anything else that is not a letter or digit becomes one ``-``.
+    """
+    folded = unicodedata.normalize("NFKD", (text or "").replace("ß", "ss"))
+    ascii_only = folded.encode("ascii", "ignore").decode("ascii").lower()
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_only).strip("-")
+    if len(words) > limit:
+        words = words[:limit].rstrip("-")
+    return words or fallback
+
+
+def fat_safe(name: str, fallback: str = "backstep") -> str:
+    """A single path component any FAT stick and any OS accepts, close to *name*.
+
+    Forbidden characters become ``_``; trailing dots and spaces (which Windows silently drops) are
+    stripped; ``.`` and ``..`` and device names like ``CON`` are avoided; at most 255 characters.
+    """
+    cleaned = _FAT_FORBIDDEN.sub("_", name or "")
+    cleaned = unicodedata.normalize("NFC", cleaned).strip().rstrip(". ")
+    cleaned = cleaned.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    if not cleaned or set(cleaned) <= {"."}:
+        cleaned = fallback
+    if cleaned.split(".")[0].upper() in _RESERVED:
+        cleaned = f"_{cleaned}"
+    return cleaned[:MAX_NAME].rstrip(". ") or fallback
+
+
+def stamp(iso_time: str | None) -> str:
+    """``2026-11-21T16:45:28.123+01:00`` -> ``2026-11-21T16-45-28`` (local time, no colons)."""
+    text = (iso_time or "")[:19]
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", text):
+        return "undated"
+    return text.replace(":", "-")
+
+
+def tcx_name(session_id: int, started_at: str | None, program_name: str) -> str:
+    """``2026-11-21T16-45-28_session-12_beginner-flat.tcx``: sorts by time, unique by session id."""
+    return fat_safe(f"{stamp(started_at)}_session-{int(session_id)}_{slug(program_name, fallback='program')}.tcx")
+
+
+def partial_name(final: str) -> str:
+    """The temporary name a file is written under before it is renamed to *final*."""
+    return fat_safe(f".{final}"[: MAX_NAME - len(PARTIAL)] + PARTIAL)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value) -> str | int | float:
+    """A CSV cell. Text that a spreadsheet would run as a formula (``=HYPERLINK(...)`` typed as a
+    member or program name) gets a leading ``'``, as OWASP advises for CSV exports; numbers and
+    empty values pass through."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def readme_text(*, station_id: str, exported_at: str, selection: str, sessions: int,
+                pseudonymized: bool, first_id: int | None, last_id: int | None) -> str:
+    """README.txt: what each file holds, in plain words, for whoever opens the stick."""
+    which = {
+        "incremental": "the sessions finished since the last export from this station to this stick",
+        "all": "every finished session stored on the station",
+        "since": "the sessions asked for with --since",
+    }.get(selection, selection)
+    span = f" (sessions {first_id} to {last_id})" if first_id is not None else ""
+    members = ("Members appear as pseudonymous ids (M- and ten characters); the same member keeps the "
+               "same id in every export from this station. The names stay on the station."
+               if pseudonymized else
+               "Members appear by name. These files hold personal health data: keep them safe.")
+    return f"""BACKSTEP EXPORT - station {station_id}
+Exported {exported_at}: {sessions} session(s){span}, {which}.
+
+Backstep is a supervised backward-walking station. This folder holds its session logs.
+All times are ISO 8601 with the UTC offset, e.g. 2026-11-21T16:45:28.123+01:00.
+Speeds are km/h, distances metres, inclines percent, durations seconds.
+{members}
+
+FILES
+  sessions.csv    One row per session: member, program, status (completed, stopped,
+                  emergency_stop, interrupted), start and end, active seconds (program time
+                  walked, pauses excluded), distance, number of pauses and emergency stops,
+                  pain before and after (0-10), effort, and hands_free_percent: the share of
+                  the walking seconds with the hands off the rails. distance_source says whether
+                  the distance was measured by the treadmill or estimated from the set speed.
+  samples.csv     One row per second of each session (1 Hz): mode, phase, target and actual
+                  speed, incline, rails held (1/0), lanyard clipped (1/0), distance.
+  events.csv      Every event: phase changes, pauses and why, emergency stops, pain scores,
+                  refused starts. safety=1 marks safety events. detail is JSON. Rows with an
+                  empty session_id happened at the station outside a session.
+  backstep.jsonl  The same data as JSON Lines: one JSON object per line, each with a "type":
+                  "export" (first line: station, time, counts), then per session one
+                  "session" line (with the program as it was and its phases), its "sample"
+                  lines and its "event" lines; station events last.
+  tcx/*.tcx       One Training Center (TCX) file per session, sport Other, one lap per
+                  program phase, a track point per second with the distance. Import them into
+                  Garmin Connect, Strava, Golden Cheetah and most training-log tools.
+                  Lap time counts the seconds walked (pauses excluded).
+  manifest.json   Written last: every file of this export with its size and SHA-256
+                  checksum. If it is missing, the export did not finish: export again.
+  .backstep-export.json  A random id for this stick, so the next export from the station
+                  writes only what is new. Delete it to get everything again next time.
+
+Each export replaces the CSV and JSON files with the sessions it exported; TCX files of earlier
+exports are kept. Files are written under a temporary name (ending in {PARTIAL}) and renamed
+when complete, so a file under its final name is always whole. Text a spreadsheet might
+take for a formula starts with an apostrophe. The CSV files are UTF-8 with a byte-order mark,
+so spreadsheets show accented names correctly.
+"""
