@@ -38,6 +38,13 @@ class RailsHeld(Event):
     """The rails are held again, as the config defines "held" (both or either rail)."""
 
 
+@dataclass(frozen=True)
+class SensorFault(Event):
+    """A rail sensor looks broken: stuck for a long time while the belt runs, or chattering."""
+
+    message: str = ""
+
+
 # Treadmill link -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LinkLost(Event):

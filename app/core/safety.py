@@ -52,6 +52,7 @@ from .events import (
     RailsHeld,
     RailsReleased,
     ResumeTapped,
+    SensorFault,
     StartTapped,
     StopTapped,
     Tick,
@@ -85,6 +86,7 @@ class PauseReason(enum.Enum):
     RAILS = "rails released"
     LINK = "link lost"
     TURN = "turn around"
+    SENSOR = "sensor fault"
 
 
 class Link(enum.Enum):
@@ -495,6 +497,16 @@ def _handle(state: State, event: Event, now: float, cfg: SafetyConfig, effects: 
             return replace(state, rails_released_at=None)
         if mode is Mode.PAUSED:
             return replace(state, rails_held_since=now)
+        return state
+
+    if isinstance(event, SensorFault):
+        # When in doubt, stop the belt and say why (a stuck rail sensor cannot see a release).
+        effects.append(RecordEvent("sensor_fault", now, {"message": event.message, "mode": mode.value}))
+        effects.append(Say("sensor_fault", {"message": event.message}))
+        if mode in (Mode.RUNNING, Mode.RESUMING):
+            return _pause(state, now, PauseReason.SENSOR, effects)
+        if mode is Mode.COUNTDOWN:
+            return _cancel_countdown(state, now, "sensor fault", effects)
         return state
 
     if isinstance(event, LinkLost):

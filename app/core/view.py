@@ -213,7 +213,7 @@ def status_line(view: View) -> str:
     if screen is Screen.PAUSED_LINK:
         return "paused: treadmill link lost"
     if screen is Screen.PAUSED_USER:
-        return "paused: by the user"
+        return "paused: sensor fault" if view.pause_reason == "sensor fault" else "paused: by the user"
     if screen is Screen.TURNAROUND:
         return "paused: turn around"
     if screen is Screen.ESTOP:

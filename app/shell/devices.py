@@ -20,6 +20,7 @@ from app.core.events import (
     LinkRestored,
     RailsHeld,
     RailsReleased,
+    SensorFault,
     TreadmillReported,
 )
 from hardware.gpio import BeltPulseSensor, RailGrip, SafetyLanyard, make_pin_factory
@@ -77,8 +78,8 @@ def attach_sensors(config, post: Post, pin_factory=None, *,
     :param pin_factory: a gpiozero pin factory (the simulated station's MockFactory); ``None``
         uses ``config.gpio.pin_factory``, or the Pi's own. Off a Pi that raises
         :class:`hardware.gpio.NoGpio` rather than falling back to mock pins.
-    :param on_fault: called with a one-line message when a rail sensor looks stuck or chatters;
-        by default the message is logged as a warning.
+    :param on_fault: also called with the one-line message when a rail sensor looks stuck or
+        chatters; the message is always logged and posted as a ``SensorFault`` event.
 
     Posts the starting state once: ``LanyardPulled`` / ``RailsReleased`` at once when that is what
     the pins read, or ``LanyardClipped`` / ``RailsHeld`` when the re-arm debounce ends.
@@ -86,7 +87,13 @@ def attach_sensors(config, post: Post, pin_factory=None, *,
     gpio = config.gpio
     if pin_factory is None:
         pin_factory = make_pin_factory(gpio.pin_factory)
-    fault = on_fault or (lambda message: log.warning("suspected sensor fault: %s", message))
+    def fault(message: str) -> None:
+        # A suspected fault reaches the core (which pauses a running belt and records it, rule 8).
+        log.warning("suspected sensor fault: %s", message)
+        post(SensorFault(message))
+        if on_fault is not None:
+            on_fault(message)
+
     opened: list = []
     try:
         lanyard = SafetyLanyard(

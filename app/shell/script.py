@@ -10,6 +10,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..core.events import (
+    ConfirmTapped,
+    PainTapped,
+    PauseTapped,
+    ResumeTapped,
+    StartTapped,
+    StopTapped,
+)
+
 #: WHAT -> allowed ARGs. ``end`` takes none.
 COMMANDS: dict[str, tuple[str, ...]] = {
     "lanyard": ("clipped", "pulled"),
@@ -18,6 +27,16 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "link": ("lost", "restored"),
     "end": (),
 }
+#: ``tap WORD`` -> the touchscreen event it stands for.
+TAPS = {
+    "start": StartTapped,
+    "pause": PauseTapped,
+    "resume": ResumeTapped,
+    "stop": StopTapped,
+    "confirm": ConfirmTapped,
+    "pain": PainTapped,
+}
+
 #: Commands that act on the (simulated) hardware rather than on the touchscreen.
 HARDWARE = ("lanyard", "rails", "link")
 

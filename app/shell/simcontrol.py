@@ -31,7 +31,7 @@ from app.errors import UserError
 from hardware.sim import SimError
 
 from .script import HARDWARE, parse_command
-from .simulate import TAPS  # ``tap WORD`` -> its touchscreen event, as simulation scripts use it
+from .script import TAPS  # ``tap WORD`` -> its touchscreen event, as simulation scripts use it
 
 log = logging.getLogger(__name__)
 

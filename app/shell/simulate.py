@@ -17,31 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..config import Config
-from ..core.events import (
-    ConfirmTapped,
-    LinkLost,
-    LinkRestored,
-    PainTapped,
-    PauseTapped,
-    ProgramChosen,
-    ResumeTapped,
-    StartTapped,
-    StopTapped,
-)
+from ..core.events import LinkLost, LinkRestored, ProgramChosen
 from ..core.program import Program
 from ..core.safety import Link, Mode
 from .loop import Station
-from .script import Command, ScriptLine
+from .script import TAPS, Command, ScriptLine
 from .store import Store
 
-TAPS = {
-    "start": StartTapped,
-    "pause": PauseTapped,
-    "resume": ResumeTapped,
-    "stop": StopTapped,
-    "confirm": ConfirmTapped,
-    "pain": PainTapped,
-}
 
 #: With no ``end`` line, stop this long after the program could have finished at the latest.
 RUN_ON_LIMIT_S = 3600.0
