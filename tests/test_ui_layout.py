@@ -215,3 +215,14 @@ def test_every_core_screen_has_a_scene_and_safety_screens_use_their_own():
         kiosk.update(VIEWS[screen], 1.0)
         assert kiosk.scene() is SCREEN_SCENES[screen]
         assert kiosk.ui.overlay is None
+
+
+def test_a_pause_for_a_suspected_sensor_fault_says_so():
+    from dataclasses import replace
+
+    kiosk, _ = make_kiosk()
+    kiosk.update(replace(VIEWS[Screen.PAUSED_USER], pause_reason="sensor fault"), 0.0)
+    kiosk.fonts.trace = []
+    kiosk.render(pygame.Surface((800, 480)))
+    assert "CHECK THE RAIL SENSOR" in kiosk.fonts.trace
+    assert kiosk.page().target("stop") is not None

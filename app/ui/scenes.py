@@ -672,6 +672,8 @@ class LinkLost(FullScreenNotice):
 
 
 class PausedUser(FullScreenNotice):
+    """Paused by a tap, or by the core for a suspected sensor fault (the same screen, other words)."""
+
     name = "paused_user"
     background = theme.PANEL
     ink = theme.WHITE
@@ -681,6 +683,8 @@ class PausedUser(FullScreenNotice):
         return [("stop", Intent("stop"), True), ("resume", Intent("resume"), True)]
 
     def lines(self, f):
+        if f.view.pause_reason == "sensor fault":
+            return [(t("sensor_title"), 40, True), (t("sensor_hint"), 26, False)]
         return [(t("paused_hint"), 32, False)]
 
 

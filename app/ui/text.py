@@ -83,6 +83,9 @@ CATALOGUE: dict[str, str] = {
     # Paused ------------------------------------------------------------------------------------
     "paused_title": "Paused",
     "paused_hint": "The belt is stopped. Tap Resume when you are ready.",
+    "sensor_title": "CHECK THE RAIL SENSOR",
+    "sensor_hint": "Paused: a rail sensor looks stuck or broken, so a release might not be seen. "
+                   "Staff: open the sensor test. Resume only when it reads right.",
     "rails_title": "HOLD THE RAILS",
     "rails_hint": "You let go too early. The belt has been told to stop.",
     "rails_hold": "Keep holding… {percent} %",
@@ -187,6 +190,7 @@ CATALOGUE: dict[str, str] = {
     "resume_refused": "Cannot resume: {reasons}",
     "clip_lanyard_first": "Clip the lanyard first",
     "pain_stop": "Stopped because of pain. Keep walking backward until the belt stops",
+    "sensor_fault": "Check the rail sensors: {message}",
     # Reasons the core gives for a refusal.
     "reason_lanyard_not_clipped": "clip the lanyard",
     "reason_rails_not_held": "hold the rails",
@@ -197,7 +201,7 @@ CATALOGUE: dict[str, str] = {
 
 #: Keys the core can send in ``Say`` effects (kept in step with app.core.safety).
 SAY_KEYS = ("hold_the_rails", "turn_around", "cooldown", "link_lost", "link_restored", "start_refused",
-            "resume_refused", "clip_lanyard_first", "pain_stop")
+            "resume_refused", "clip_lanyard_first", "pain_stop", "sensor_fault")
 
 
 class _Lenient(dict):
