@@ -10,6 +10,7 @@ import time
 
 import pytest
 import serial
+from hypothesis import given, settings, strategies as st
 
 from hardware.treadmill import protocol as p
 from hardware.treadmill.link import LinkError, TreadmillLink, explain_open_error, probe, set_once
@@ -162,6 +163,19 @@ def test_targets_are_clamped_to_the_links_caps(treadmill):
         assert max(sim.commanded_grades()) <= 3.0
     finally:
         link.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True),
+       st.floats(0.1, 30), st.floats(0, 30))
+def test_no_target_ever_leaves_the_caps(speed, incline, max_speed, max_incline):
+    link = TreadmillLink("loop://", max_speed_kmh=max_speed, max_incline_pct=max_incline)
+    clamped_speed, clamped_incline = link.set_target(speed, incline)
+    assert 0.0 <= clamped_speed <= max_speed
+    assert 0.0 <= clamped_incline <= max_incline
+    for unit in p.SPEED_KMH:                    # and after conversion to any unit it is sent in
+        # (within float noise: 0.3 km/h must go out as 3 x 0.1, not 2, though 3 * 0.1 > 0.3)
+        assert p.decode_speed(p.encode_speed(clamped_speed, unit)) <= max_speed + 1e-9
 
 
 def test_speed_is_ramped_not_jumped(treadmill):
