@@ -261,6 +261,27 @@ def test_once_stopped_the_link_leaves_a_console_user_alone(running_link):
     assert sim.commanded_speeds(since=since) == [2.0]      # only the console's own command
 
 
+def test_stop_key_on_the_console_is_never_overridden(running_link):
+    """DESIGN.md §2 rule 1: the treadmill's own stop/safety key stops the belt; the link must not
+    walk the state machine back up and restart it."""
+    treadmill, link, events = running_link
+    sim = treadmill.simulator
+    link.set_target(3.0, 0)
+    assert wait_for(lambda: sim.speed_kmh > 2.0, timeout=3)
+    pressed = time.monotonic()
+    sim.press_stop()
+    _, reason = events.lost.get(timeout=1)
+    assert "by itself" in reason and "Finished" in reason
+    events.restored.get(timeout=1)
+    time.sleep(0.8)
+    assert sim.state == State.FINISHED and sim.target_speed_kmh == 0.0
+    assert all(s == 0.0 for s in sim.commanded_speeds(since=pressed))
+    assert link.target is None and link.connected
+    # A person resumes on the screen: only then does the belt run again.
+    link.set_target(2.0, 0)
+    assert wait_for(lambda: sim.state == State.IN_USE and sim.target_speed_kmh == pytest.approx(2.0), timeout=3)
+
+
 # Lost and restored -------------------------------------------------------------------------------------
 
 @pytest.mark.slow

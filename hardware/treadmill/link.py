@@ -338,6 +338,7 @@ class TreadmillLink:
         self._commanded: float | None = None       # the ramped speed last sent, km/h
         self._sent_setpoint: tuple[bytes, bytes] | None = None
         self._hold_stopped = False
+        self._reached_in_use = False               # the belt got to InUse for the current target
         self._last_ramp = time.monotonic()
         self._backoff = BACKOFF_FIRST_S
         self._problem: str | None = None
@@ -397,6 +398,7 @@ class TreadmillLink:
                 report = self._last_report
                 self._commanded = report.speed_kmh if report and report.speed_kmh is not None else 0.0
                 self._last_ramp = time.monotonic()
+                self._reached_in_use = False
             self._target = (speed, incline)
             self._hold_stopped = False
         self._wake.set()
@@ -542,6 +544,19 @@ class TreadmillLink:
             return
         self._last_report = report
         self._last_good = report.at
+        with self._lock:
+            departed = self._target is not None and self._reached_in_use and report.state != State.IN_USE
+            if departed:
+                # Its stop key, pause key or safety key took it out of InUse. DESIGN.md §2 rule 1:
+                # the station never starts the belt again on its own, so the target is dropped
+                # (walking the state machine back up would restart a belt someone just stopped).
+                self._target = None
+                self._commanded = 0.0
+                self._sent_setpoint = None
+                self._hold_stopped = True
+                self._reached_in_use = False
+            elif self._target is not None and report.state == State.IN_USE:
+                self._reached_in_use = True
         if self._hold_stopped and (report.speed_kmh == 0.0 or
                                    (report.speed_kmh is None and report.state not in MOVING_STATES)):
             # Stopped, as told. From here on the link leaves the belt alone: a person who later
@@ -560,6 +575,15 @@ class TreadmillLink:
                     self.on_restored()
         if self.on_report is not None:
             self.on_report(report.speed_kmh, report.incline_pct, report.distance_m)
+        if departed:
+            # Told as a loss and an immediate return: the core pauses, stops, and waits for a
+            # person to resume on the screen -- exactly what a stop at the console calls for.
+            reason = f"the treadmill went to {report.state.label} by itself (stop, pause or safety key on its console)"
+            log.warning("%s", reason)
+            if self.on_lost is not None:
+                self.on_lost(reason)
+            if self.on_restored is not None:
+                self.on_restored()
 
     def _check_silence(self) -> None:
         silent_for = time.monotonic() - self._last_good
