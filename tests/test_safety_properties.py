@@ -1,0 +1,348 @@
+"""Property tests: the invariants of DESIGN.md §2 under random valid programs and random event
+sequences (non-decreasing times, Ticks and big time gaps), plus garbage in for "never raises".
+
+The checker below follows a run step by step and keeps only what it sees from the outside
+(events in, effects and mode out), so it does not trust the core's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.core.caps import FIRST_PHASE_SPEED_KMH, Caps
+from app.core.effects import CloseSession, OpenSession, RecordEvent, SetBelt, StopBelt
+from app.core.events import (
+    ConfirmTapped,
+    LanyardClipped,
+    LanyardPulled,
+    LinkLost,
+    LinkRestored,
+    PainScored,
+    ProgramChosen,
+    RailsHeld,
+    ResumeTapped,
+    StartTapped,
+    Tick,
+    TreadmillReported,
+)
+from app.core.safety import Link, Mode, PauseReason, SafetyConfig, State, initial_state, next_deadline, step
+
+try:
+    from tests.strategies import members, programs, rails_events, scenarios
+except ImportError:  # tests/ is not a package: pytest puts it on sys.path
+    from strategies import members, programs, rails_events, scenarios
+
+SETTINGS = settings(max_examples=180, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EPS = 1e-6
+
+STOPPED = {Mode.PAUSED, Mode.ESTOP, Mode.COOLDOWN, Mode.FAULT}
+#: Records that mean "the belt was just told to stop" (an entry into a stopped state).
+STOP_RECORDS = {"pause", "turnaround", "emergency_stop", "completed", "stop", "pain", "start_cancelled"}
+
+CONFIGS = st.sampled_from([
+    SafetyConfig(),
+    SafetyConfig(rails_grace_s=0.0, rails_hold_s=0.0, resume_countdown_s=0.0, start_countdown_s=0.0,
+                 turnaround_s=0.0, cooldown_s=0.0, cooldown_min_s=0.0),
+    SafetyConfig(caps=Caps(backward_speed_kmh=2.0, forward_speed_kmh=3.0, backward_incline_pct=2.0,
+                           forward_incline_pct=3.0), rails_grace_s=2.5, rails_hold_s=0.5),
+])
+
+
+def expected_target(state_caps: Caps, program, index: int) -> tuple[float, float, str]:
+    """What the belt must be told for phase *index*, from the outside rules (caps, first phase)."""
+    phase = program.phases[index]
+    speed = phase.speed_kmh
+    if index == 0 and not program.advanced:
+        speed = min(speed, FIRST_PHASE_SPEED_KMH)
+    speed = min(speed, state_caps.speed_for(phase.direction))
+    incline = min(phase.incline_pct, state_caps.incline_for(phase.direction))
+    return speed, incline, phase.direction
+
+
+class Checker:
+    """Feeds a scenario to ``step`` and asserts every invariant after every step."""
+
+    def __init__(self, cfg: SafetyConfig, program, member, link: Link):
+        self.cfg = cfg
+        self.program = program
+        self.member = member
+        self.state = initial_state(link=link, caps=cfg.caps)
+        self.last_record_at = -math.inf
+        self.session_open = False
+        self.session_active = 0.0
+        # Lanyard latch: after a pull, a clip and (for an e-stop) a confirm and a new start are owed.
+        self.lanyard_owed: set[str] = set()
+        # Link pause: after a link-lost pause, a LinkRestored and then a ResumeTapped are owed.
+        self.link_owed: list[str] = []
+        self.allowed_caps = cfg.caps
+        if program.caps:
+            self.allowed_caps = self.allowed_caps.tightened(program.caps)
+        if member is not None and member.caps:
+            self.allowed_caps = self.allowed_caps.tightened(member.caps)
+        self.records: list[tuple[str, float]] = []
+
+    def feed(self, now: float, event) -> None:
+        before = self.state
+        self._before_event(before, event)
+        after, effects = step(before, event, now, self.cfg)
+        assert isinstance(after, State)
+        assert isinstance(effects, tuple)
+        self.state = after
+        self._check(before, after, event, effects, now)
+        deadline = next_deadline(after, self.cfg)
+        assert deadline is None or deadline > now - EPS or after.mode is Mode.FAULT, (
+            "every deadline due by now has been fired")
+
+    # -- bookkeeping of what the person did -------------------------------------------------
+    def _before_event(self, before: State, event) -> None:
+        if isinstance(event, LanyardClipped):
+            self.lanyard_owed.discard("clip")
+        elif isinstance(event, ConfirmTapped) and "clip" not in self.lanyard_owed:
+            self.lanyard_owed.discard("confirm")
+        elif (isinstance(event, StartTapped) and before.mode is Mode.READY
+              and not ({"clip", "confirm"} & self.lanyard_owed)):
+            self.lanyard_owed.discard("start")
+        elif isinstance(event, LinkRestored) and self.link_owed[:1] == ["restore"]:
+            self.link_owed.pop(0)
+        elif isinstance(event, ResumeTapped) and self.link_owed == ["resume"]:
+            self.link_owed.pop(0)
+
+    def _check(self, before: State, after: State, event, effects, now: float) -> None:
+        belts = [e for e in effects if isinstance(e, SetBelt)]
+        moving = [b for b in belts if b.speed_kmh > 0]
+        records = [e for e in effects if isinstance(e, RecordEvent)]
+        kinds = {r.kind for r in records}
+
+        # Valid inputs never reach the internal guard or FAULT: that would hide a logic bug.
+        assert after.mode is not Mode.FAULT, after.fault
+        assert "fault" not in kinds, [r.detail for r in records if r.kind == "fault"]
+
+        # No speed above zero unless the resulting mode is RUNNING, with the lanyard clipped.
+        if moving:
+            assert after.mode is Mode.RUNNING
+            assert after.lanyard_clipped
+            assert after.link is not Link.DOWN
+
+        # Every entry into a stopped state, and any way out of RUNNING, stops first in that step.
+        entered_stopped = after.mode in STOPPED and (after.mode is not before.mode
+                                                     or after.pause_reason is not before.pause_reason)
+        left_running = before.mode is Mode.RUNNING and after.mode is not Mode.RUNNING
+        if entered_stopped or left_running or (kinds & STOP_RECORDS) or isinstance(event, LanyardPulled):
+            assert effects and isinstance(effects[0], StopBelt), (before.mode, after.mode, effects)
+        assert sum(isinstance(e, StopBelt) for e in effects) <= 1
+        if any(isinstance(e, StopBelt) for e in effects):
+            assert isinstance(effects[0], StopBelt)
+        # A stop is never followed by an older belt command: what the shell does last is the truth.
+        if belts:
+            last = belts[-1]
+            assert after.mode is Mode.RUNNING
+            assert (last.speed_kmh, last.incline_pct, last.direction) == expected_target(
+                after.caps, after.program, after.phase_index)
+
+        # Caps: every SetBelt within the config's, the program's and the member's caps; every
+        # SetBelt is the capped target of some phase (so the first phase never above 1.0 mph).
+        if belts:
+            targets = {expected_target(after.caps, self.program, i) for i in range(len(self.program.phases))}
+        for b in belts:
+            assert 0 <= b.speed_kmh <= self.allowed_caps.speed_for(b.direction) + EPS
+            assert 0 <= b.incline_pct <= self.allowed_caps.incline_for(b.direction) + EPS
+            assert b.speed_kmh <= self.cfg.caps.speed_for(b.direction) + EPS
+            assert (b.speed_kmh, b.incline_pct, b.direction) in targets
+        if belts and after.phase_index == 0 and not self.program.advanced:
+            assert belts[-1].speed_kmh <= FIRST_PHASE_SPEED_KMH + EPS
+
+        # The lanyard latch.
+        if isinstance(event, LanyardPulled):
+            self.lanyard_owed = {"clip", "start"}
+            if after.mode is Mode.ESTOP:
+                self.lanyard_owed.add("confirm")
+        if moving:
+            assert not self.lanyard_owed, f"belt moved while {self.lanyard_owed} still owed after a lanyard pull"
+
+        # Recorded times: non-decreasing, never in the future.
+        for e in effects:
+            at = getattr(e, "at", None)
+            if at is None:
+                continue
+            assert at <= now + EPS, (e, now)
+            assert at >= self.last_record_at - EPS, (e, self.last_record_at)
+            self.last_record_at = max(self.last_record_at, at)
+
+        # Sessions: opened at most once before closed; every close matches an open.
+        for e in effects:
+            if isinstance(e, OpenSession):
+                assert not self.session_open, "session opened twice"
+                self.session_open = True
+                self.session_active = 0.0
+            elif isinstance(e, CloseSession):
+                assert self.session_open, "close without open"
+                self.session_open = False
+                assert e.active_seconds >= self.session_active - EPS
+                assert e.active_seconds <= self.program.total_seconds + EPS
+                assert 0 <= e.phases_completed <= len(self.program.phases)
+                if e.status == "completed":
+                    assert e.active_seconds >= self.program.total_seconds - EPS
+                    assert e.phases_completed == len(self.program.phases)
+        assert after.session_open == self.session_open
+
+        # Active time: within the program, never decreasing while a session runs.
+        if self.session_open:
+            active = after.active_seconds(now)
+            assert active <= self.program.total_seconds + EPS
+            assert active >= self.session_active - EPS
+            self.session_active = active
+
+        self.records += [(r.kind, r.at) for r in records]
+
+        # Rails: a rails pause only where the rails are required, and never late.
+        for r in records:
+            if r.kind == "pause" and r.detail["reason"] == PauseReason.RAILS.value:
+                phase = self.program.phases[r.detail["phase"]]
+                assert phase.rails_required or (self.member is not None and not self.member.hands_free_allowed)
+        if after.mode is Mode.RUNNING and after.rails_required and not after.rails_held:
+            assert after.rails_released_at is not None
+            assert now < after.rails_released_at + self.cfg.rails_grace_s, "the grace time has run out"
+
+        # The link-lost pause never ends without a LinkRestored (and then a person's resume).
+        if any(r.kind == "pause" and r.detail["reason"] == PauseReason.LINK.value for r in records):
+            self.link_owed = ["restore", "resume"]
+        if any(isinstance(e, CloseSession) for e in effects):
+            self.link_owed = []
+        if self.link_owed:
+            assert after.mode in (Mode.PAUSED, Mode.ESTOP, Mode.COOLDOWN, Mode.SUMMARY), after.mode
+            if after.mode is Mode.PAUSED:
+                assert after.pause_reason is PauseReason.LINK
+
+
+def run(cfg, program, member, timed, link=Link.UP):
+    checker = Checker(cfg, program, member, link)
+    for now, event in timed:
+        checker.feed(now, event)
+    return checker
+
+
+@SETTINGS
+@given(cfg=CONFIGS, scenario=scenarios(), link=st.sampled_from([Link.UP, Link.NONE]))
+def test_invariants_hold_for_random_sessions(cfg, scenario, link):
+    program, member, timed = scenario
+    run(cfg, program, member, timed, link)
+
+
+@SETTINGS
+@given(cfg=CONFIGS, scenario=scenarios(max_events=30, focus=rails_events,
+                                       programs=programs(directions=("backward",)),
+                                       members=members(hands_free=st.just(True))))
+def test_invariants_hold_for_rails_and_pause_stories(cfg, scenario):
+    """The same invariants on a narrower mix (rails on/off, pause, resume, time; one direction, so
+    no turnarounds; members allowed hands-free, so optional phases stay optional), which reaches
+    the grace, hold-to-resume and resume countdown interplay between phases far more often."""
+    program, member, timed = scenario
+    run(cfg, program, member, timed)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=CONFIGS, scenario=scenarios(max_events=25), gaps=st.lists(st.floats(0, 50), min_size=1, max_size=5))
+def test_ticking_more_often_changes_no_recorded_time(cfg, scenario, gaps):
+    """Deadlines fire at their own time: extra Ticks in between change neither the records nor the
+    final mode. (The loop may tick at any rate without changing what is stored.)"""
+    program, member, timed = scenario
+    sparse = run(cfg, program, member, timed)
+    dense_events = []
+    for i, (now, event) in enumerate(timed):
+        prev = timed[i - 1][0] if i else now
+        extra = prev
+        for gap in gaps:
+            extra += gap
+            if extra < now:
+                dense_events.append((extra, Tick()))
+        dense_events.append((now, event))
+    dense = run(cfg, program, member, dense_events)
+    assert dense.state.mode is sparse.state.mode
+    assert dense.state.phase_index == sparse.state.phase_index
+    assert math.isclose(dense.state.active_before, sparse.state.active_before, abs_tol=1e-6)
+    assert [k for k, _ in dense.records] == [k for k, _ in sparse.records]
+    for (_, a), (_, b) in zip(dense.records, sparse.records):
+        assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-6)
+
+
+@SETTINGS
+@given(cfg=CONFIGS, program=programs(), member=members(), gap=st.floats(0, 4 * 3600))
+def test_one_late_tick_lands_exactly_where_the_clock_says(cfg, program, member, gap):
+    """Hands on the rails, nothing else happening: one tick after any gap finds the program where
+    the clock puts it, and a completed program is recorded at exactly its planned end."""
+    checker = Checker(cfg, program, member, Link.UP)
+    for event in (LanyardClipped(), RailsHeld(), ProgramChosen(program, member), StartTapped()):
+        checker.feed(0.0, event)
+    checker.feed(gap, Tick())
+    turns = sum(a.direction != b.direction for a, b in zip(program.phases, program.phases[1:]))
+    per_turn = max(cfg.rails_hold_s, cfg.turnaround_s) + cfg.resume_countdown_s
+    end = cfg.start_countdown_s + program.total_seconds + turns * per_turn
+    completed = [at for kind, at in checker.records if kind == "completed"]
+    assert [kind for kind, _ in checker.records].count("pause") == 0
+    if gap >= end + 1e-6 * end + EPS:
+        assert completed == [pytest.approx(end)]
+        assert checker.state.mode in (Mode.COOLDOWN, Mode.SUMMARY)
+        assert checker.state.ended_active_seconds == pytest.approx(program.total_seconds)
+    elif gap < end - 1e-6 * end - EPS:
+        assert completed == []
+        assert checker.state.mode in (Mode.COUNTDOWN, Mode.RUNNING, Mode.PAUSED, Mode.RESUMING)
+        assert checker.session_open == (gap >= cfg.start_countdown_s)
+
+
+GARBAGE = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.floats(), st.lists(st.integers(), max_size=2))
+
+
+@st.composite
+def garbage_states(draw):
+    base = initial_state()
+    if draw(st.integers(0, 5)) == 0:
+        return draw(GARBAGE)
+    program = draw(st.one_of(programs(), GARBAGE))
+    changes = {
+        "mode": draw(st.one_of(st.sampled_from(list(Mode)), GARBAGE)),
+        "program": program,
+        "phase_index": draw(st.one_of(st.integers(-3, 200), GARBAGE)),
+        "running_since": draw(st.one_of(st.floats(), GARBAGE)),
+        "countdown_until": draw(st.one_of(st.floats(), st.none())),
+        "rails_released_at": draw(st.one_of(st.floats(), GARBAGE)),
+        "rails_held_since": draw(st.one_of(st.floats(), GARBAGE)),
+        "pause_reason": draw(st.one_of(st.sampled_from(list(PauseReason)), GARBAGE)),
+        "link": draw(st.one_of(st.sampled_from(list(Link)), GARBAGE)),
+        "session_open": draw(st.one_of(st.booleans(), GARBAGE)),
+        "caps": draw(st.one_of(st.just(Caps()), GARBAGE)),
+        "active_before": draw(st.one_of(st.floats(), GARBAGE)),
+        "cooldown_until": draw(st.one_of(st.floats(), GARBAGE)),
+        "member": draw(st.one_of(members(), GARBAGE)),
+    }
+    keep = draw(st.sets(st.sampled_from(sorted(changes))))
+    return dataclasses.replace(base, **{k: v for k, v in changes.items() if k in keep})
+
+
+garbage_events = st.one_of(
+    GARBAGE,
+    st.builds(TreadmillReported, speed_kmh=GARBAGE, incline_pct=GARBAGE, distance_m=GARBAGE),
+    st.builds(PainScored, when=GARBAGE, score=GARBAGE),
+    st.builds(ProgramChosen, program=GARBAGE, member=GARBAGE),
+    st.builds(LinkLost, reason=GARBAGE),
+    st.sampled_from([Tick(), LanyardPulled(), StartTapped(), ResumeTapped(), ConfirmTapped(), LinkRestored()]),
+)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(state=garbage_states(), event=garbage_events, now=st.one_of(st.floats(), GARBAGE), cfg=CONFIGS)
+def test_step_never_raises_on_garbage(state, event, now, cfg):
+    new, effects = step(state, event, now, cfg)
+    assert isinstance(new, State)
+    assert isinstance(effects, tuple)
+    if new.mode is Mode.FAULT and getattr(state, "mode", None) is not Mode.FAULT:
+        assert effects and isinstance(effects[0], StopBelt), "entering a fault always stops the belt first"
+    # Nothing that moves the belt outside RUNNING, whatever came in.
+    assert not any(isinstance(e, SetBelt) and e.speed_kmh > 0 for e in effects) or new.mode is Mode.RUNNING
+    next_deadline(new, cfg)
+    next_deadline(state, cfg)
