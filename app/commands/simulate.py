@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument("--db", metavar="FILE", help="the database (default: $BACKSTEP_DB or the station's)")
     parser.add_argument("--speed", type=float, metavar="FACTOR",
                         help="run at FACTOR times real time (1 = real time); default: as fast as possible")
+    parser.add_argument("--member", metavar="ID|CODE", help="run as this member (their caps and hands-free rule apply)")
     parser.add_argument("--json", action="store_true", help="print one JSON summary object")
     parser.set_defaults(func=run)
 
@@ -45,7 +46,16 @@ def run(args) -> int:
     program = resolve_program(config, args.program)
     store = open_store(args, config)
     try:
-        result = run_script(program, script, store, config, speed=args.speed)
+        member = None
+        if args.member:
+            from ..shell.members import Members
+
+            members = Members(store, station_caps=config.safety.caps)
+            member = members.get_core_member(members.find(args.member).id)
+        from ..shell.history import attach_stats
+
+        result = run_script(program, script, store, config, speed=args.speed, member=member,
+                            on_station=lambda station: station.add_listener(attach_stats(station, store)))
     finally:
         store.close()
     if args.json:

@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "rails": ("held", "released"),
     "tap": ("start", "pause", "resume", "stop", "confirm", "pain"),
     "link": ("lost", "restored"),
+    # An extension for members' progress: "score before 3", "score after 5", "score effort 6".
+    "score": ("before", "after", "effort"),
     "end": (),
 }
 #: ``tap WORD`` -> the touchscreen event it stands for.
@@ -51,10 +53,11 @@ class ScriptError(Exception):
 class Command:
     what: str
     arg: str = ""
+    value: int | None = None  # the 0-10 score of a ``score`` line
 
     @property
     def text(self) -> str:
-        return f"{self.what} {self.arg}".strip()
+        return " ".join(str(p) for p in (self.what, self.arg, self.value) if p not in ("", None))
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,10 @@ def parse_command(text: str) -> Command:
         raise ValueError(f"unknown command {words[0]!r}; use one of: {', '.join(COMMANDS)}")
     allowed = COMMANDS[what]
     args = [w.lower() for w in words[1:]]
+    if what == "score":
+        if len(args) != 2 or args[0] not in allowed or not (args[1].isdigit() and 0 <= int(args[1]) <= 10):
+            raise ValueError("'score' needs before | after | effort and a whole number 0-10, e.g. 'score after 3'")
+        return Command(what, args[0], int(args[1]))
     if not allowed:
         if args:
             raise ValueError(f"'{what}' takes nothing after it")

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..config import Config
-from ..core.events import LinkLost, LinkRestored, ProgramChosen
+from ..core.events import LinkLost, LinkRestored, PainScored, ProgramChosen
+from ..core.member import Member
 from ..core.program import Program
 from ..core.safety import Link, Mode
 from .loop import Station
@@ -99,10 +100,14 @@ def run_script(
     speed: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
     settle: Callable[[Station, Command], None] | None = None,
+    member: Member | None = None,
+    on_station: Callable[[Station], None] | None = None,
 ) -> SimulationResult:
     """Run *script* against *program*. Returns the summary read back from the store."""
     clock = ScriptClock()
     station = Station(config, store, clock=clock, wall=time.time, link=Link.UP, source="simulate")
+    if on_station is not None:
+        on_station(station)  # e.g. attach per-session statistics, as the kiosk does
     hardware = SimulatedHardware(config, station)
     first_event_id = _max_event_id(store)
     real_start = time.monotonic()
@@ -127,7 +132,7 @@ def run_script(
                 sleep(delay)
 
     try:
-        station.post(ProgramChosen(program), at=0.0)
+        station.post(ProgramChosen(program, member), at=0.0)
         station.process(0.0)
         ended = False
         for line in script:
@@ -138,6 +143,8 @@ def run_script(
                 break
             if command.what == "tap":
                 station.post(TAPS[command.arg](), at=clock.t)
+            elif command.what == "score":
+                station.post(PainScored(command.arg, command.value), at=clock.t)
             elif command.what == "link":
                 station.post(LinkLost("cable pulled") if command.arg == "lost" else LinkRestored(), at=clock.t)
             else:
