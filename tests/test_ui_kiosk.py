@@ -259,3 +259,38 @@ def test_a_safety_state_needs_a_frame_at_once():
     kiosk.render(pygame.Surface((800, 480)))
     kiosk.update(VIEWS[Screen.ESTOP], 0.01)
     assert kiosk.needs_frame()
+
+
+# --- start-up states (issue 6): service screen, safe-mode banner ----------------------------------
+
+
+def test_a_service_screen_replaces_home_and_starts_nothing():
+    service = ("Configuration error", ("config.toml: [kiosk] colour: unknown option",), "Staff: fix config.toml")
+    kiosk, posted = make_kiosk(service=service)
+    kiosk.update(VIEWS[Screen.HOME], 0.0)
+    assert kiosk.scene().name == "service"
+    names = {t.name for t in kiosk.page().targets}
+    assert names == {"staff"}
+    kiosk.fonts.trace = []
+    kiosk.render(pygame.Surface((800, 480)))
+    assert "Configuration error" in kiosk.fonts.trace
+    assert "config.toml: [kiosk] colour: unknown option" in kiosk.fonts.trace
+    tap(kiosk, "staff", 1.0)
+    assert kiosk.scene().name == "pin" and posted == []
+
+
+def test_the_safe_mode_banner_sits_above_every_screen_and_taps_still_land():
+    kiosk, posted = make_kiosk(banner="Safe mode: the treadmill is not commanded")
+    kiosk.update(VIEWS[Screen.RUNNING], 0.0)
+    surface = pygame.Surface((800, 480))
+    kiosk.fonts.trace = []
+    kiosk.render(surface)
+    assert "Safe mode: the treadmill is not commanded" in kiosk.fonts.trace
+    assert surface.get_at((400, 5))[:3] == (255, 150, 0)
+    page = kiosk.page()
+    assert all(t.rect.bottom <= 480 - kiosk.banner_h for t in page.targets)
+    pause = page.target("pause").rect
+    from test_ui_support import click
+    click(kiosk, (pause.centerx, pause.centery + kiosk.banner_h), 5.0)
+    from app.core.events import PauseTapped
+    assert posted == [PauseTapped()]

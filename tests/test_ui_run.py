@@ -234,3 +234,23 @@ def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
     with sqlite3.connect(tmp_path / "db.sqlite") as db:
         rows = db.execute("select program_id, status from sessions").fetchall()
     assert rows == [("beginner-flat", "emergency_stop")]
+
+
+def test_a_broken_config_gives_a_service_screen_not_a_restart_loop(tmp_path):
+    sock, path = notify_socket(tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text("[kiosk]\ncolour = 'pink'\n")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--config", str(config), "run", "--sim", "--windowed",
+                             "--size", "800x480", "--program", "beginner-flat"], cwd=ROOT,
+                            env=kiosk_env(tmp_path, path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        messages = []
+        while not any("READY=1" in m for m in messages):
+            messages.append(sock.recv(4096).decode())
+        assert any("STATUS=service: 1 config problem" in m for m in messages), messages
+        proc.send_signal(15)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err

@@ -353,22 +353,51 @@ def open_display(size, fullscreen: bool):
 
 
 def run_command(args) -> int:
-    from ..config import load_config
-
-    config = load_config(getattr(args, "config", None))
     size = parse_size(getattr(args, "size", None))
+    startup = begin(args)
+    config = startup.config
     fullscreen = config.kiosk.fullscreen and not args.windowed
-    return KioskApp(config, args, size, fullscreen).run()
+    return KioskApp(config, args, size, fullscreen, startup).run()
+
+
+class PlainStart:
+    """The start-up record when app.shell.resilience is not there: the config as loaded, no service
+    screen, no safe mode."""
+
+    service = None
+    banner = ""
+
+    def __init__(self, config):
+        self.config = config
+
+    def status_line(self, view_status: str) -> str:
+        return view_status
+
+    def ready(self) -> None:
+        pass
+
+
+def begin(args):
+    """Load the config through the station's start-up guard (issue 6: a broken config gives a service
+    screen, two failed starts give safe mode) when it is installed."""
+    try:
+        from ..shell.resilience import begin_startup
+    except ImportError:
+        from ..config import load_config
+
+        return PlainStart(load_config(getattr(args, "config", None)))
+    return begin_startup(getattr(args, "config", None), getattr(args, "db", None))
 
 
 class KioskApp:
     """The kiosk process: library, store, station rig, display and the loop."""
 
-    def __init__(self, config, args, size, fullscreen):
+    def __init__(self, config, args, size, fullscreen, startup=None):
         self.config = config
         self.args = args
         self.size = size
         self.fullscreen = fullscreen
+        self.startup = startup or PlainStart(config)
 
     def _library(self):
         from ..shell.library import load_library
@@ -398,7 +427,9 @@ class KioskApp:
         from ..ui.theme import Fonts
 
         library = self._library()
-        program = library.resolve(self.args.program) if self.args.program else None
+        service = self.startup.service
+        # A service screen starts nothing: the station is not configured to run safely.
+        program = library.resolve(self.args.program) if self.args.program and service is None else None
         store = self._store()
         stop_asked: list[bool] = []
         waker = Waker()
@@ -427,7 +458,8 @@ class KioskApp:
                           fullscreen=self.fullscreen, export_requires_pin=self.config.export.require_pin,
                           sounds=Sounds(assets / "sounds", enabled=self.config.kiosk.sound),
                           speaker=Speaker(enabled=self.config.kiosk.speech), fonts=Fonts(assets / "fonts"),
-                          config_source=self.config.source)
+                          config_source=self.config.source, banner=self.startup.banner,
+                          service=(service.title, tuple(service.messages), service.hint) if service else None)
             station.add_listener(kiosk.on_effect)
             station.wakeup = waker.wake
             signal.signal(signal.SIGTERM, lambda *_: stop_asked.append(True))
@@ -439,7 +471,7 @@ class KioskApp:
             if rig.sim:
                 print("backstep: simulated station: L = lanyard, R = rails, C = treadmill cable; "
                       "Escape asks for the staff PIN (default 0000)", file=sys.stderr)
-            loop(station, kiosk, screen, notify, stop_asked, rig, waker=waker)
+            loop(station, kiosk, screen, notify, stop_asked, rig, waker=waker, startup=self.startup)
         finally:
             if notify is not None and stop_asked:
                 notify.stopping("stopping: belt told to stop")
@@ -510,7 +542,7 @@ def sleep_until_something(waker: Waker, timeout: float) -> list:
 
 
 def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: int | None = None,
-         on_frame=None, waker: Waker | None = None) -> int:
+         on_frame=None, waker: Waker | None = None, startup=None) -> int:
     """Run until the kiosk asks to quit (staff exit) or SIGTERM. Returns the number of frames drawn."""
     import pygame
 
@@ -518,6 +550,7 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
     if waker is None:
         waker = Waker()
         station.wakeup = waker.wake
+    startup = startup or PlainStart(None)
     frames = 0
     ready_sent = False
     last_status = None
@@ -536,12 +569,14 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
             if not ready_sent:
                 ready_sent = True
                 if notify is not None:
-                    notify.ready(view.status_line)
+                    notify.ready(startup.status_line(view.status_line))
+                startup.ready()  # this start got going: reset the failed-start count
+        status = startup.status_line(view.status_line)
         if notify is not None:
             notify.watchdog()
-            if view.status_line != last_status:
-                notify.status(view.status_line)
-        last_status = view.status_line
+            if status != last_status:
+                notify.status(status)
+        last_status = status
         if max_frames is not None and frames >= max_frames:
             break
         for event in sleep_until_something(waker, _wait_s(station, kiosk, now, watchdog_s)):

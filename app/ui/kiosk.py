@@ -93,8 +93,13 @@ class Kiosk:
     def __init__(self, size: tuple[int, int], post: Callable[[Event], None], *, data: StationData | None = None,
                  export: ExportController | None = None, pin_hash: str = "", fullscreen: bool = True,
                  export_requires_pin: bool = True, sounds: Sounds | None = None, speaker: Speaker | None = None,
-                 fonts: Fonts | None = None, config_source: str = ""):
+                 fonts: Fonts | None = None, config_source: str = "", banner: str = "",
+                 service: tuple[str, tuple[str, ...], str] | None = None):
+        """:param banner: one line shown above every screen (safe mode says why it is on).
+        :param service: ``(title, messages, hint)``: the station cannot run (a config error); this
+            screen replaces home, so no program can be started, and staff reach the PIN from it."""
         self.post = post
+        self.banner = banner
         self.data = data or StaticData()
         self.export = export or NoExport()
         self.fullscreen = fullscreen
@@ -102,7 +107,7 @@ class Kiosk:
         self.sounds = sounds
         self.speaker = speaker
         self.fonts = fonts or Fonts()
-        self.ui = UiState(pin=PinPad(pin_hash), config_source=config_source)
+        self.ui = UiState(pin=PinPad(pin_hash), config_source=config_source, service=service)
         self.ui.sound_on = bool(sounds and sounds.enabled)
         self.ui.speech_on = bool(speaker and speaker.enabled)
         self.resize(size)
@@ -119,9 +124,12 @@ class Kiosk:
 
     # --- data --------------------------------------------------------------------------------
     def resize(self, size: tuple[int, int]) -> None:
-        self.metrics = Metrics(size)
-        self.pointer = Pointer(self.metrics.size) if not hasattr(self, "pointer") else self.pointer
-        self.pointer.resize(self.metrics.size)
+        self.size = (int(size[0]), int(size[1]))
+        #: Scenes lay out below the banner, in a screen that much shorter.
+        self.banner_h = Metrics(self.size).u(34) if self.banner else 0
+        self.metrics = Metrics((self.size[0], self.size[1] - self.banner_h))
+        self.pointer = Pointer(self.size) if not hasattr(self, "pointer") else self.pointer
+        self.pointer.resize(self.size)
         self._dirty = True
 
     def refresh_data(self) -> None:
@@ -183,6 +191,8 @@ class Kiosk:
         overlay = self.ui.overlay
         if overlay and view.screen in OVERLAY_ALLOWED.get(overlay, HOME_ONLY):
             return OVERLAY_SCENES[overlay]
+        if self.ui.service is not None and view.screen is Screen.HOME:
+            return OVERLAY_SCENES["service"]
         return SCREEN_SCENES[view.screen]
 
     def frame(self) -> Frame:
@@ -213,7 +223,7 @@ class Kiosk:
         touch = self.pointer.feed(event, now)
         if touch is None or self.view is None:
             return
-        target = self.page().hit(touch.pos)
+        target = self.page().hit((touch.pos[0], touch.pos[1] - self.banner_h))
         name = target.name if target is not None and target.enabled else None
         if isinstance(touch, Press):
             self.taps.press(name)
@@ -367,8 +377,11 @@ class Kiosk:
 
     def render(self, surface: pygame.Surface) -> None:
         """Paint one frame of the current view. Changes nothing but the surface."""
-        if surface.get_size() != self.metrics.size:
+        if surface.get_size() != self.size:
             self.resize(surface.get_size())
+        if self.banner_h:
+            self._draw_banner(surface)
+            surface = surface.subsurface(pygame.Rect(0, self.banner_h, self.size[0], self.size[1] - self.banner_h))
         scene = self.scene()
         frame = self.frame()
         page = scene.layout(frame)
@@ -378,6 +391,15 @@ class Kiosk:
         self._drawn_key = display_key(self.view)
         self._drawn_export = self.ui.export
         self._dirty = False
+
+    def _draw_banner(self, surface) -> None:
+        m = Metrics(self.size)
+        rect = pygame.Rect(0, 0, self.size[0], self.banner_h)
+        surface.fill(theme.AMBER, rect)
+        icon = pygame.Rect(m.pad, m.u(4), self.banner_h - m.u(8), self.banner_h - m.u(8))
+        draw.warning(surface, icon, theme.BLACK, theme.AMBER)
+        draw.text(surface, self.fonts, self.banner, pygame.Rect(icon.right + m.u(8), 0, rect.width - icon.right - m.u(16),
+                                                               rect.height), m.u(22), theme.BLACK, bold=True, align="left")
 
     def _draw_toast(self, surface) -> None:
         ui, m = self.ui, self.metrics

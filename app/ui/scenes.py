@@ -88,6 +88,7 @@ class UiState:
     samples: list[Sample] = field(default_factory=list)
     export: ExportStatus = field(default_factory=ExportStatus)
     config_source: str = ""
+    service: tuple[str, tuple[str, ...], str] | None = None  # (title, messages, hint)
 
 
 @dataclass
@@ -1095,6 +1096,41 @@ class Settings(StaffPage):
                            "selected": f.ui.speech_on}}
 
 
+class Service(Scene):
+    """The station cannot run (a broken config): what is wrong and who fixes it, in place of home.
+    The words come from the station's own check (app.shell.resilience), already in plain words."""
+
+    name = "service"
+
+    def layout(self, f: Frame) -> Page:
+        page, body = titled_page(f.m, None)
+        bar = bottom_bar(f.m)
+        page.add("staff", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height),
+                 Intent("open_pin", "staff"))
+        return page
+
+    def draw(self, surface, f: Frame, page: Page) -> None:
+        m = f.m
+        title, messages, hint = f.ui.service or (t("fault_title"), (), "")
+        title_r = page.rects["title"]
+        icon = pygame.Rect(title_r.x, title_r.y, title_r.height, title_r.height).inflate(-m.u(8), -m.u(8))
+        draw.warning(surface, icon, theme.YELLOW, theme.BLACK)
+        self.title(surface, f, title, pygame.Rect(icon.right + m.u(12), title_r.y, title_r.right - icon.right - m.u(12),
+                                                  title_r.height), theme.YELLOW)
+        body = page.rects["body"]
+        hint_h = m.u(70) if hint else 0
+        y, bottom = body.y, body.bottom - hint_h
+        for message in messages:  # wrapped, so a long path stays readable; the rest in the log
+            if bottom - y < m.u(24):
+                break
+            y = draw.paragraph(surface, f.fonts, message, pygame.Rect(body.x, y, body.width, bottom - y), m.u(24),
+                               theme.WHITE) + m.u(6)
+        if hint:
+            draw.paragraph(surface, f.fonts, hint, pygame.Rect(body.x, body.bottom - hint_h, body.width, hint_h),
+                           m.u(22), theme.GREY)
+        self.paint_targets(surface, f, page, {"staff": {"label": t("home_staff")}})
+
+
 #: The scene for every core screen. RESUMING shares the countdown's scene.
 SCREEN_SCENES: dict[Screen, Scene] = {
     Screen.HOME: Home(),
@@ -1113,4 +1149,4 @@ SCREEN_SCENES: dict[Screen, Scene] = {
 }
 #: UI-only scenes, reached from home (and the summary, for history).
 OVERLAY_SCENES: dict[str, Scene] = {s.name: s for s in (
-    Members(), History(), Export(), Pin(), Staff(), Sensors(), Programs(), Settings(), PainBefore())}
+    Members(), History(), Export(), Pin(), Staff(), Sensors(), Programs(), Settings(), PainBefore(), Service())}
