@@ -354,8 +354,11 @@ def _load_entry(check: _Checker, raw: Any, index: int, units: str, caps: Caps) -
             return []
         out = []
         for round_number in range(1, repeat + 1):
-            for phase in loaded:
-                name = phase.name or block_name
+            for step, phase in zip(steps, loaded):
+                # A step without its own name takes the block's (the phase already holds a
+                # fallback name from its direction, so test the step as written).
+                named = isinstance(step.get("name"), str) and step["name"].strip()
+                name = phase.name if named or not block_name.strip() else block_name.strip()
                 out.append(_replace(phase, name=name, round_label=f"{round_number} of {repeat}"))
         return out
     phase = _load_phase(check, raw, path, label, units, caps)
