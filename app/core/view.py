@@ -127,7 +127,20 @@ def _screen(state: State) -> Screen:
 
 
 def build_view(state: State, now: float, cfg: SafetyConfig) -> View:
-    """Everything the screen shows at *now*."""
+    """Everything the screen shows at *now*. Never raises: a state too broken to draw (what sent
+    the core to FAULT may still be in it) gets the fault screen instead of crashing the kiosk."""
+    try:
+        return _build_view(state, now, cfg)
+    except Exception as exc:  # noqa: BLE001 - DESIGN §2.1: fail toward the stopped, fault screen
+        fault = getattr(state, "fault", "") or f"cannot show the state: {type(exc).__name__}"
+        return _with_status(View(screen=Screen.FAULT, units="mph", unit_label=unit_label("mph"), program_id=None,
+                                 program_name=None, member_name=None,
+                                 lanyard_clipped=getattr(state, "lanyard_clipped", False) is True,
+                                 rails_held=getattr(state, "rails_held", False) is True,
+                                 link=getattr(getattr(state, "link", None), "value", "down"), fault=str(fault)))
+
+
+def _build_view(state: State, now: float, cfg: SafetyConfig) -> View:
     program = state.program
     units = (state.member.units if state.member else None) or (program.units if program else "mph")
     screen = _screen(state)
