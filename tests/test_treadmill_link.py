@@ -13,7 +13,7 @@ import serial
 from hypothesis import given, settings, strategies as st
 
 from hardware.treadmill import protocol as p
-from hardware.treadmill.link import LinkError, TreadmillLink, explain_open_error, probe, set_once
+from hardware.treadmill.link import LinkError, TreadmillLink, answer_fits, explain_open_error, probe, set_once
 from hardware.treadmill.protocol import Cmd, State, Unit
 from hardware.treadmill.simulator import (PtyMaster, SimulatedTreadmillPort, SimulatedTreadmillServer,
                                           TreadmillSimulator, open_pty_pair)
@@ -361,6 +361,17 @@ def test_garbage_on_the_line_is_rejected_and_the_link_survives(running_link):
     assert link.connected
     _, speed, _, _ = events.latest_report()
     assert speed == pytest.approx(2.0, abs=0.11)
+
+
+def test_a_frame_of_noise_that_looks_valid_is_not_paired_with_a_question():
+    poll = tuple(p.Command(c) for c in (Cmd.GET_STATUS, Cmd.GET_SPEED))
+    status_only = p.decode_answer(bytes((0x85,)))          # "F1 85 85 F2": plausible noise
+    assert not answer_fits(poll, status_only)
+    assert answer_fits((p.set_speed(2.0),), status_only)
+    stray = p.decode_answer(bytes((0x85, Cmd.GET_GRADE, 3, 5, 0, Unit.TENTH_PERCENT_GRADE)))
+    assert not answer_fits(poll, stray)                     # a record for something not asked
+    echo = p.decode_answer(bytes((0x85, Cmd.SET_SPEED, 0)))  # some machines echo set commands
+    assert answer_fits((p.set_speed(2.0),), echo)
 
 
 def test_only_garbled_answers_mean_lost_then_restored(quick_link):

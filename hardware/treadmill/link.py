@@ -184,6 +184,12 @@ class CsafeWire:
                     if not self._outstanding:
                         continue  # an answer nobody waits for any more
                     number, commands = self._outstanding.popleft()
+                if not answer_fits(commands, answer):
+                    # Line noise that happened to look like a frame, or answers out of step:
+                    # start afresh rather than pair every later answer with the wrong question.
+                    self.bad_frames += 1
+                    self._resync()
+                    return None
                 if on_answer is not None:
                     on_answer(commands, answer)
                 if number >= seq:
@@ -255,6 +261,16 @@ class CsafeWire:
                 log.info("the treadmill does not take %s; its value is reported as unknown", Cmd(command).name)
                 self.poll_commands.remove(command)
         return self.exchange(self.poll_commands, timeout)
+
+
+def answer_fits(commands: tuple[p.Command, ...], answer: p.Answer) -> bool:
+    """Could *answer* be the answer to *commands*? Records only for what was asked, and an
+    accepted question for data brings some data."""
+    asked = {c.id for c in commands} | {Cmd.GET_STATUS}
+    if not set(answer.records) <= asked:
+        return False
+    wanted_data = any(c.id in (Cmd.GET_SPEED, Cmd.GET_GRADE, Cmd.GET_HORIZONTAL) for c in commands)
+    return not (wanted_data and answer.status.previous == FrameStatus.OK and not answer.records)
 
 
 def report_from(answer: p.Answer, wire: CsafeWire) -> TreadmillReport | None:

@@ -233,8 +233,6 @@ class TreadmillSimulator:
     def inject_garbage(self, n: int = 32) -> bytes:
         """Write *n* bytes of line noise now (flags included, so half-frames and bad checksums too)."""
         noise = bytes(self._random.choice((0xF1, 0xF2, 0xF3, self._random.randrange(256))) for _ in range(n))
-        # Never end on a start flag: the next good answer would otherwise be glued to it.
-        noise = noise + b"\x00" if noise.endswith((b"\xF0", b"\xF1", b"\xF3")) else noise
         self.port.write(noise)
         return noise
 
