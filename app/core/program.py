@@ -61,7 +61,10 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
         label = "error" if self.severity == "error" else "warning"
-        return f"{where}: {label}: {self.field}: {self.message}"
+        text = f"{where}: {label}: {self.field}: {self.message}"
+        # One problem, one line: a key or value from the file may hold a newline (or another
+        # line break); show it escaped so it can neither split the message nor fake a line.
+        return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 @dataclass(frozen=True)
