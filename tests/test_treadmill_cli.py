@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 import serial
@@ -169,9 +173,6 @@ def test_help_lists_both_commands(capsys):
 
 def test_installer_can_run_the_simulator_by_hand_and_probe_it(capsys, config):
     """``python -m hardware.treadmill.simulator --pty`` prints a port the commands can use."""
-    import subprocess
-    import sys
-
     process = subprocess.Popen([sys.executable, "-m", "hardware.treadmill.simulator", "--pty", "--units", "mph"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -183,3 +184,19 @@ def test_installer_can_run_the_simulator_by_hand_and_probe_it(capsys, config):
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root to run the command as an unprivileged user")
+def test_permission_denied_names_the_dialout_group(treadmill):
+    """A real EACCES: the port belongs to root (as /dev/ttyUSB0 belongs to root:dialout), and the
+    command runs as a user outside the group."""
+    os.chmod(treadmill.path, 0o600)
+    env = {k: v for k, v in os.environ.items() if k != "BACKSTEP_CONFIG"}
+    env["HOME"] = "/nonexistent"
+    result = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         sys.executable, "-m", "app", "treadmill", "probe", "--port", treadmill.path],
+        capture_output=True, text=True, cwd="/", env=env, timeout=30)
+    assert_one_line_error(result.returncode, result.stderr, "permission denied", "dialout",
+                          "sudo usermod -aG dialout $USER")
