@@ -7,7 +7,10 @@ ramps the speed towards the target it was given, notices a silent, garbled or un
 * every target goes through the caps given at construction -- a second clamp under the app's own;
 * :meth:`TreadmillLink.stop` writes the stop frame from the calling thread at once, jumping any ramp;
 * after a loss the target is forgotten: a restored link only polls (and stops a moving belt); the
-  belt runs again only when someone calls :meth:`TreadmillLink.set_target` again.
+  belt runs again only when someone calls :meth:`TreadmillLink.set_target` again;
+* a treadmill that leaves InUse by itself (its stop, pause or safety key) is never walked back up:
+  the target is dropped and the link reports ``on_lost(reason)`` then ``on_restored()``, so the
+  core pauses and waits for a person.
 
 Callbacks run on the link's thread and must only hand the data off (put it on a queue).
 
