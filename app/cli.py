@@ -28,7 +28,26 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def requested_command(argv: list[str]) -> str | None:
+    """The command named in *argv*, found without importing anything (skips ``--config FILE``)."""
+    skip_next = False
+    for word in argv:
+        if skip_next:
+            skip_next = False
+            continue
+        if word == "--config":
+            skip_next = True
+            continue
+        if word.startswith("-"):
+            continue
+        return word if word in COMMAND_MODULES else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser. With *only*, just that command's module is imported: the kiosk's start
+    time counts (DESIGN.md §6: READY within 2x a bare pygame window), and every command module
+    pulls in heavy libraries (sqlite-utils, gpiozero, pyserial, pygame)."""
     parser = argparse.ArgumentParser(
         prog="backstep",
         description="Backstep: a supervised backward-walking station for an ordinary treadmill.",
@@ -36,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"backstep {__version__}")
     parser.add_argument("--config", metavar="FILE", help="config file (default: $BACKSTEP_CONFIG, then the usual places)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         try:
             module = importlib.import_module(f"app.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -48,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = requested_command(argv)
+    wants_help = command is None or any(word in ("-h", "--help") for word in argv[:1])
+    parser = build_parser(None if wants_help else command)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
