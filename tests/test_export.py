@@ -359,3 +359,16 @@ def test_member_without_id_keeps_a_stable_pseudonym(tmp_path):
     row = read_csv(station_dir(tmp_path / "s") / "sessions.csv")[0]
     assert row["member"].startswith("M-")
     assert "Bob" not in io.open(station_dir(tmp_path / "s") / "backstep.jsonl", encoding="utf-8").read()
+
+
+def test_count_new_tells_the_screen_what_an_export_would_bring(tmp_path):
+    db = tmp_path / "b.db"
+    make_sessions(db, 3)
+    stick = tmp_path / "s"
+    stick.mkdir()
+    job = ExportJob(db, stick, config())
+    assert job.count_new() == 3
+    assert list(stick.iterdir()) == []  # looking wrote nothing
+    job.run()
+    assert ExportJob(db, stick, config()).count_new() == 0
+    assert ExportJob(db, tmp_path / "missing", config()).count_new() is None

@@ -400,6 +400,40 @@ class Exporter:
             for folder in reversed(folders):
                 folder.close()
 
+    def count_new(self, target: str | os.PathLike) -> int:
+        """How many finished sessions an incremental export to *target* would write (for the
+        screen's "12 new sessions" before the person taps Export). Writes nothing to the stick."""
+        conn = self._connect()
+        try:
+            root = _Folder.open_target(target)
+            opened = [root]
+            try:
+                stick_id = self._stick_id(root, opened)
+                watermark = self._watermarks(conn, stick_id)[0] if stick_id else 0
+                return conn.execute("select count(*) from sessions where id > ? and status != 'running'",
+                                    (watermark,)).fetchone()[0]
+            except OSError as exc:
+                raise ExportError(describe_os_error(exc, root.path)) from None
+            finally:
+                for folder in reversed(opened):
+                    folder.close()
+        finally:
+            conn.close()
+
+    def _stick_id(self, root: _Folder, opened: list[_Folder]) -> str | None:
+        """The id in this station's marker on the stick, or None for a stick we have not written."""
+        top = root.child(fmt.FOLDER, create=False)
+        if top:
+            opened.append(top)
+        station = top.child(fmt.fat_safe(self.station_id, fallback="station"), create=False) if top else None
+        if station:
+            opened.append(station)
+        marker = station.read_marker() if station else None
+        stick_id = marker.get("stick_id") if marker else None
+        if isinstance(stick_id, str) and len(stick_id) == 32 and all(c in "0123456789abcdef" for c in stick_id):
+            return stick_id
+        return None
+
     def pseudonym(self, member_id: Any, member_name: str | None) -> str:
         """``M-`` + 10 hex digits of HMAC-SHA256(station key, member id): stable, not reversible
         without the key, which never leaves the station's database."""
@@ -453,15 +487,10 @@ class Exporter:
         shown = f"{root.path.rstrip('/')}/{fmt.FOLDER}/{station_name}"
 
         # 1. Which stick is this? Look without creating anything, so "nothing new" writes nothing.
-        top = root.child(fmt.FOLDER, create=False)
-        station = top.child(station_name, create=False) if top else None
-        for folder in (top, station):
-            if folder:
-                folders.append(folder)
-        marker = station.read_marker() if station else None
-        stick_id = marker.get("stick_id") if marker else None
-        if not (isinstance(stick_id, str) and len(stick_id) == 32 and all(c in "0123456789abcdef" for c in stick_id)):
-            stick_id = secrets.token_hex(16)
+        known = len(folders)
+        stick_id = self._stick_id(root, folders) or secrets.token_hex(16)
+        top = folders[known] if len(folders) > known else None
+        station = folders[known + 1] if len(folders) > known + 1 else None
 
         # 2. What to export, from one consistent snapshot of the database.
         old_sessions_wm, old_events_wm = self._watermarks(conn, stick_id) if selection == "incremental" else (0, 0)
@@ -831,6 +860,13 @@ class ExportJob:
 
     def cancel(self) -> None:
         self._cancel.set()
+
+    def count_new(self) -> int | None:
+        """Sessions an incremental export would write to this stick, or None if that cannot be told."""
+        try:
+            return self._exporter.count_new(self.target_dir)
+        except UserError:
+            return None
 
     @property
     def cancelled(self) -> bool:

@@ -6,6 +6,7 @@ Pure helpers (no I/O) so the naming rules and the file layout can be tested on t
 from __future__ import annotations
 
 import re
+import textwrap
 import unicodedata
 
 #: Characters FAT/exFAT (and Windows) refuse in a name, plus the path separators.
@@ -106,7 +107,8 @@ def readme_text(*, station_id: str, exported_at: str, selection: str, sessions: 
                 pseudonymized: bool, first_id: int | None, last_id: int | None) -> str:
     """README.txt: what each file holds, in plain words, for whoever opens the stick."""
     which = {
-        "incremental": "the sessions finished since the last export from this station to this stick",
+        "incremental": ("the sessions finished since the last export from this station to this stick "
+                        "(all of them on a stick's first export)"),
         "all": "every finished session stored on the station",
         "since": "the sessions asked for with --since",
     }.get(selection, selection)
@@ -115,8 +117,10 @@ def readme_text(*, station_id: str, exported_at: str, selection: str, sessions: 
                "same id in every export from this station. The names stay on the station."
                if pseudonymized else
                "Members appear by name. These files hold personal health data: keep them safe.")
+    headline = textwrap.fill(f"Exported {exported_at}: {sessions} session(s){span}, {which}.", 96)
+    members = textwrap.fill(members, 96)
     return f"""BACKSTEP EXPORT - station {station_id}
-Exported {exported_at}: {sessions} session(s){span}, {which}.
+{headline}
 
 Backstep is a supervised backward-walking station. This folder holds its session logs.
 All times are ISO 8601 with the UTC offset, e.g. 2026-11-21T16:45:28.123+01:00.
@@ -140,8 +144,8 @@ FILES
                   "session" line (with the program as it was and its phases), its "sample"
                   lines and its "event" lines; station events last.
   tcx/*.tcx       One Training Center (TCX) file per session, sport Other, one lap per
-                  program phase, a track point per second with the distance. Import them into
-                  Garmin Connect, Strava, Golden Cheetah and most training-log tools.
+                  program phase, a track point per second with the distance, for
+                  training-log tools that import TCX (Garmin Connect, Strava, GoldenCheetah).
                   Lap time counts the seconds walked (pauses excluded).
   manifest.json   Written last: every file of this export with its size and SHA-256
                   checksum. If it is missing, the export did not finish: export again.
@@ -149,8 +153,10 @@ FILES
                   writes only what is new. Delete it to get everything again next time.
 
 Each export replaces the CSV and JSON files with the sessions it exported; TCX files of earlier
-exports are kept. Files are written under a temporary name (ending in {PARTIAL}) and renamed
-when complete, so a file under its final name is always whole. Text a spreadsheet might
-take for a formula starts with an apostrophe. The CSV files are UTF-8 with a byte-order mark,
-so spreadsheets show accented names correctly.
+exports are kept. Copy the folder to a computer before the next export, or ask staff for an
+export of everything (backstep export --all) to get the earlier sessions back in one file.
+Files are written under a temporary name (ending in {PARTIAL}) and renamed when complete, so a
+file under its final name is always whole. Text a spreadsheet might take for a formula starts
+with an apostrophe. The CSV files are UTF-8 with a byte-order mark, so spreadsheets show
+accented names correctly.
 """
