@@ -372,3 +372,14 @@ def test_count_new_tells_the_screen_what_an_export_would_bring(tmp_path):
     job.run()
     assert ExportJob(db, stick, config()).count_new() == 0
     assert ExportJob(db, tmp_path / "missing", config()).count_new() is None
+
+
+def test_a_file_in_the_way_is_a_one_line_error(tmp_path):
+    db = tmp_path / "b.db"
+    make_sessions(db, 1)
+    stick = tmp_path / "s"
+    stick.mkdir()
+    (stick / "Backstep").write_text("not a folder")
+    result = ExportJob(db, stick, config()).run()
+    assert not result.ok and "in the way" in result.message and "\n" not in result.message
+    assert (stick / "Backstep").read_text() == "not a folder"

@@ -12,7 +12,6 @@ here checks the builders themselves.
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 from sqlite_utils import Database
