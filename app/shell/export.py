@@ -842,6 +842,10 @@ class ExportJob:
     is the one line to show. :meth:`cancel` may be called from another thread; the export then stops
     before it renames anything, so the stick is left as it was (apart from ``.partial`` files).
 
+    ``on_progress(done, total)`` counts sessions and is called from the thread that runs
+    :meth:`run` (post it to the main loop; never draw from it). :meth:`count_new` tells the screen
+    how many sessions an export would bring before the person taps Export.
+
     :attr:`requires_pin` says whether the screen must ask for the staff PIN first
     (``[export] require_pin``, on by default because the logs hold member data).
     """
