@@ -27,8 +27,13 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 #: Longest sleep with nothing due: keeps the loop alive for signals and a late-attached watchdog.
 IDLE_WAIT_S = 5.0
 #: How often SDL's event queue is looked at while asleep: a touch is handled within this time
-#: (well under the ~100 ms at which a button starts to feel slow), at ~0.2 % of a core.
-INPUT_POLL_S = 0.03
+#: (well under the ~100 ms at which a button starts to feel slow). Sensor events never wait for it.
+INPUT_POLL_S = 0.04
+#: The same after IDLE_AFTER_S without a touch: the first touch after a quiet spell may take up to
+#: 100 ms (about where a tap starts to feel slow), and the idle station wakes less than half as
+#: often; those wake-ups are nearly all of its CPU use.
+IDLE_POLL_S = 0.1
+IDLE_AFTER_S = 5.0
 
 
 def register(subparsers) -> None:
@@ -520,7 +525,7 @@ class Waker:
         return woken
 
 
-def sleep_until_something(waker: Waker, timeout: float) -> list:
+def sleep_until_something(waker: Waker, timeout: float, poll_s: float = INPUT_POLL_S) -> list:
     """Sleep up to *timeout* s; return early with the SDL events, or when the waker is set.
 
     pygame's ``event.wait`` is a 1 kHz polling loop inside (pygame re-implements SDL's wait), which
@@ -537,7 +542,7 @@ def sleep_until_something(waker: Waker, timeout: float) -> list:
         left = end - time.monotonic()
         if left <= 0:
             return []
-        if waker.wait(min(left, INPUT_POLL_S)):
+        if waker.wait(min(left, poll_s)):
             return pygame.event.get()
 
 
@@ -552,6 +557,7 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
         station.wakeup = waker.wake
     startup = startup or PlainStart(None)
     frames = 0
+    last_input = time.monotonic()
     ready_sent = False
     last_status = None
     watchdog_s = notify.watchdog_interval_s if notify is not None else 0.0
@@ -579,7 +585,11 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
         last_status = status
         if max_frames is not None and frames >= max_frames:
             break
-        for event in sleep_until_something(waker, _wait_s(station, kiosk, now, watchdog_s)):
+        poll_s = INPUT_POLL_S if time.monotonic() - last_input < IDLE_AFTER_S else IDLE_POLL_S
+        events = sleep_until_something(waker, _wait_s(station, kiosk, now, watchdog_s), poll_s)
+        if events:
+            last_input = time.monotonic()
+        for event in events:
             if event.type == pygame.KEYDOWN and rig is not None and sim_key(rig, event.key):
                 continue
             kiosk.handle(event, station.clock())

@@ -45,7 +45,7 @@ CATALOGUE: dict[str, str] = {
     "start_blocked": "Start is locked until every live check says yes",
     "pain_before": "Pain now: {score}",
     "pain_before_none": "Pain now?",
-    "pain_before_title": "How much pain do you feel now?",
+    "pain_before_title": "How much pain do you feel now? 0 = none, 10 = worst",
     # Countdown / resuming ----------------------------------------------------------------------
     "countdown_title": "Starting in",
     "countdown_hint": "Hold the rails. First: {direction} at {speed} {unit}",
