@@ -294,3 +294,13 @@ def test_the_safe_mode_banner_sits_above_every_screen_and_taps_still_land():
     click(kiosk, (pause.centerx, pause.centery + kiosk.banner_h), 5.0)
     from app.core.events import PauseTapped
     assert posted == [PauseTapped()]
+
+
+def test_prewarm_paints_the_safety_screens_without_changing_anything():
+    kiosk, posted = make_kiosk()
+    kiosk.update(VIEWS[Screen.HOME], 0.0)
+    kiosk.render(pygame.Surface((800, 480)))
+    kiosk.fonts.trace = []
+    kiosk.prewarm()
+    assert "EMERGENCY STOP" in kiosk.fonts.trace and "HOLD THE RAILS" in kiosk.fonts.trace
+    assert kiosk.view.screen is Screen.HOME and not kiosk.needs_frame() and posted == []

@@ -427,9 +427,25 @@ class KioskApp:
         import pygame
 
         from ..paths import assets_dir
+        from ..ui.draw import splash
+        from ..ui.theme import Fonts
+
+        assets = assets_dir()
+        fonts = Fonts(assets / "fonts")
+        screen = open_display(self.size, self.fullscreen)
+        try:
+            # Something on the glass at once: the rest of start-up (database, sensors, treadmill
+            # link) takes seconds on a Pi, and a black screen looks broken.
+            splash(screen, fonts)
+            pygame.display.flip()
+            return self._run(screen, fonts, assets)
+        finally:
+            pygame.quit()
+
+    def _run(self, screen, fonts, assets) -> int:
         from ..ui.audio import Sounds, Speaker
         from ..ui.kiosk import Kiosk
-        from ..ui.theme import Fonts
+        from .common import db_path_from
 
         library = self._library()
         service = self.startup.service
@@ -452,17 +468,13 @@ class KioskApp:
         station = rig.station
         notify = notifier()
         try:
-            screen = open_display(self.size, self.fullscreen)
-            assets = assets_dir()
-            from .common import db_path_from
-
             export = export_controller(self.config, db_path_from(self.args, self.config), waker.wake)
             rig.extras.append(export)
             kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store, self.config.safety.caps),
                           export=export, pin_hash=self.config.kiosk.staff_pin_hash,
                           fullscreen=self.fullscreen, export_requires_pin=self.config.export.require_pin,
                           sounds=Sounds(assets / "sounds", enabled=self.config.kiosk.sound),
-                          speaker=Speaker(enabled=self.config.kiosk.speech), fonts=Fonts(assets / "fonts"),
+                          speaker=Speaker(enabled=self.config.kiosk.speech), fonts=fonts,
                           config_source=self.config.source, banner=self.startup.banner,
                           service=(service.title, tuple(service.messages), service.hint) if service else None)
             station.add_listener(kiosk.on_effect)
@@ -486,7 +498,6 @@ class KioskApp:
                 rig.close()
                 if store is not None:
                     store.close()
-                pygame.quit()
         return 0
 
 
@@ -577,6 +588,7 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
                 if notify is not None:
                     notify.ready(startup.status_line(view.status_line))
                 startup.ready()  # this start got going: reset the failed-start count
+                kiosk.prewarm()  # after READY: the e-stop screen's first frame is then only blits
         status = startup.status_line(view.status_line)
         if notify is not None:
             notify.watchdog()

@@ -272,3 +272,15 @@ def bar_chart(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, values, labe
              m.u(18), theme.WHITE)
         text(surface, fonts, label, pygame.Rect(round(area.x + slot * i), area.bottom + 2, round(slot), label_h),
              m.u(16), theme.GREY)
+
+
+def splash(surface, fonts: Fonts) -> None:
+    """The first frame, while the station starts: the name and "starting", nothing to touch."""
+    from .text import t
+
+    m = Metrics(surface.get_size())
+    surface.fill(theme.BLACK)
+    box = m.screen.inflate(-2 * m.pad, -2 * m.pad)
+    top = pygame.Rect(box.x, box.centery - m.u(90), box.width, m.u(110))
+    text(surface, fonts, t("splash_title"), top, m.u(96), theme.WHITE, bold=True)
+    text(surface, fonts, t("splash_starting"), pygame.Rect(box.x, top.bottom, box.width, m.u(50)), m.u(34), theme.GREY)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from typing import Callable
 
 import pygame
@@ -391,6 +392,22 @@ class Kiosk:
         self._drawn_key = display_key(self.view)
         self._drawn_export = self.ui.export
         self._dirty = False
+
+    def prewarm(self) -> None:
+        """Paint the safety screens once, off screen, so the first real frame of an e-stop or a
+        rails pause is only blits: its big words and buttons are already rasterised. Changes
+        nothing but the font and widget caches."""
+        if self.view is None:
+            return
+        scratch = pygame.Surface(self.metrics.size)
+        for screen in (Screen.ESTOP, Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.TURNAROUND, Screen.FAULT):
+            for clipped, held in ((False, True), (True, True), (True, False)):
+                view = replace(self.view, screen=screen, lanyard_clipped=clipped, rails_held=held,
+                               link="down" if screen is Screen.PAUSED_LINK else self.view.link)
+                scene = SCREEN_SCENES[screen]
+                frame = Frame(view, self.metrics, self.fonts, self.ui, now=self.now)
+                scratch.fill(scene.background)
+                scene.draw(scratch, frame, scene.layout(frame))
 
     def _draw_banner(self, surface) -> None:
         m = Metrics(self.size)

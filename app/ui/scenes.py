@@ -183,14 +183,23 @@ def paging_styles() -> dict:
     return {"back": {"label": t("back")}, "page_prev": {"label": t("page_prev")}, "page_next": {"label": t("page_next")}}
 
 
-def band(surface, f: Frame, rect: pygame.Rect, fill, words: str, px: int) -> None:
-    """A filled strip with a warning triangle and black words: a warning that is not colour alone."""
+def band(surface, f: Frame, rect: pygame.Rect, fill, words: str, px: int, lead: str = "") -> None:
+    """A filled strip with a warning triangle and black words: a warning that is not colour alone.
+    *lead* (a countdown that changes every second) is drawn as its own piece before *words*, so
+    only the short part is rendered anew each second."""
     m = f.m
     pygame.draw.rect(surface, fill, rect, border_radius=m.u(6))
     icon = pygame.Rect(rect.x + m.u(6), rect.y + m.u(4), rect.height - m.u(8), rect.height - m.u(8))
     draw.warning(surface, icon, theme.BLACK, fill)
-    draw.text(surface, f.fonts, words, pygame.Rect(icon.right + m.u(8), rect.y, rect.right - icon.right - m.u(12),
-                                                   rect.height), m.u(px), theme.BLACK, bold=True, align="left")
+    area = pygame.Rect(icon.right + m.u(8), rect.y, rect.right - icon.right - m.u(12), rect.height)
+    if lead:
+        # One size for both parts, from the longest the lead can be, so the words never shift.
+        size = f.fonts.fit(f"{t('warning_change', seconds=88)} · {words}", m.u(px), area.width, bold=True)
+        shown = draw.text(surface, f.fonts, f"{lead} · ", area, size, theme.BLACK, bold=True, align="left")
+        area = pygame.Rect(shown.right, rect.y, area.right - shown.right, rect.height)
+        draw.text(surface, f.fonts, words, area, size, theme.BLACK, bold=True, align="left")
+        return
+    draw.text(surface, f.fonts, words, area, m.u(px), theme.BLACK, bold=True, align="left")
 
 
 def direction_word(direction: str) -> str:
@@ -558,7 +567,8 @@ class Running(Scene):
             band(surface, f, rect, theme.YELLOW, t("rails_title"), 30)
         elif v.warning:
             # The 10-second warning: a filled band with a triangle, not just a colour change.
-            band(surface, f, rect, theme.AMBER, f"{t('warning_change', seconds=max(1, math.ceil(v.phase_left_s)))} · {words}", 26)
+            band(surface, f, rect, theme.AMBER, words, 26,
+                 lead=t("warning_change", seconds=max(1, math.ceil(v.phase_left_s))))
         else:
             draw.text(surface, f.fonts, words, rect, m.u(24), theme.GREY, align="left")
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import string
 
 CATALOGUE: dict[str, str] = {
+    # Start-up ----------------------------------------------------------------------------------
+    "splash_title": "Backstep",
+    "splash_starting": "Starting…",
     # Home --------------------------------------------------------------------------------------
     "home_title": "Choose a program",
     "home_member": "Walker: {name}",

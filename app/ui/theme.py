@@ -36,6 +36,10 @@ BUTTON_PRESSED = (120, 126, 140)
 BUTTON_DISABLED = (40, 42, 48)
 
 
+#: Text made only of these is composed from cached glyphs (see :meth:`Fonts._compose`).
+CLOCK_CHARS = frozenset("0123456789:")
+
+
 def default_fonts_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "assets" / "fonts"
 
@@ -97,13 +101,30 @@ class Fonts:
         key = (text, int(px), tuple(colour), bold)
         surface = self._rendered.get(key)
         if surface is None:
-            surface = self.font(px, bold).render(text, True, colour)
+            if 1 < len(text) <= 10 and all(c in CLOCK_CHARS for c in text):
+                surface = self._compose(text, int(px), colour, bold)
+            else:
+                surface = self.font(px, bold).render(text, True, colour)
             self._rendered[key] = surface
             if len(self._rendered) > self._cache_size:
                 self._rendered.popitem(last=False)
         else:
             self._rendered.move_to_end(key)
         return surface
+
+    def _compose(self, text: str, px: int, colour, bold: bool) -> pygame.Surface:
+        """A clock like "12:05" from cached glyphs. Clocks change every second and rasterising big
+        digits is most of a frame's cost; DejaVu's digits all have one width and no kerning, so
+        the result matches a whole-string render (and the digits do not jitter as they change)."""
+        font = self.font(px, bold)
+        glyphs = [self.render(c, px, colour, bold) for c in text]
+        advances = [font.size(c)[0] for c in text]
+        image = pygame.Surface((sum(advances), max(g.get_height() for g in glyphs)), pygame.SRCALPHA)
+        x = 0
+        for glyph, advance in zip(glyphs, advances):
+            image.blit(glyph, (x, 0), special_flags=pygame.BLEND_RGBA_MAX)
+            x += advance
+        return image
 
     def fit(self, text: str, px: int, max_width: int, bold: bool = False, min_px: int = 10) -> int:
         """The largest size up to *px* at which *text* fits in *max_width* pixels.
