@@ -254,3 +254,29 @@ def test_a_broken_config_gives_a_service_screen_not_a_restart_loop(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
+
+
+def test_sim_keys_drive_the_simulated_person():
+    from types import SimpleNamespace
+
+    from app.commands.run import Rig, sim_key
+
+    rig = Rig(Config(), SimpleNamespace(sim=True, sim_control=None), None)
+    try:
+        assert sim_key(rig, pygame.K_l) and rig.sim.lanyard_clipped
+        assert sim_key(rig, pygame.K_r) and all(rig.sim.rails_held)
+        assert sim_key(rig, pygame.K_r) and not any(rig.sim.rails_held)
+        assert sim_key(rig, pygame.K_l) and not rig.sim.lanyard_clipped
+        assert not sim_key(rig, pygame.K_x)  # other keys go to the kiosk
+    finally:
+        rig.close()
+
+
+def test_sim_control_needs_sim():
+    from types import SimpleNamespace
+
+    from app.commands.run import Rig
+    from app.errors import UserError
+
+    with pytest.raises(UserError, match="--sim-control needs --sim"):
+        Rig(Config(), SimpleNamespace(sim=False, sim_control="/tmp/x.sock"), None)
