@@ -305,7 +305,10 @@ class Demo:
         program = next((p for p in library.programs if p.id == "beginner-flat"), library.programs[0])
         self.choose(program.id)
         self.tap("start")
-        self.step(3.5)
+        self.step(2.9)
+        first = program.phases[0].speed_kmh
+        self.post(TreadmillReported(speed_kmh=first * 0.97, incline_pct=0.0, distance_m=0.0))
+        self.step(0.6)
         for i in range(int(program.total_seconds) + 1):
             if i % 10 == 0:
                 speed = self.station.view().phase.speed * 1.609344 if self.station.view().phase else 0.0

@@ -181,6 +181,8 @@ def status_chip(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, label: str
 
 def _paint_chip(surface, fonts, m, rect, label, state_word, ok):
     pygame.draw.rect(surface, theme.PANEL, rect, border_radius=m.u(8))
+    # An outline, so the chip stands out on a panel-coloured screen too.
+    pygame.draw.rect(surface, theme.PANEL_LIGHT, rect, width=max(1, m.u(2)), border_radius=m.u(8))
     icon = pygame.Rect(rect.x + m.u(4), rect.y, rect.height, rect.height).inflate(-m.u(10), -m.u(10))
     state_icon(surface, m, icon, ok)
     words = pygame.Rect(icon.right + m.u(8), rect.y + m.u(2), rect.right - icon.right - m.u(12), rect.height - m.u(4))
