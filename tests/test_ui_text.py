@@ -15,7 +15,7 @@ UI = ROOT / "app" / "ui"
 
 def keys_used_in_ui() -> set[str]:
     found = set()
-    for path in UI.glob("*.py"):
+    for path in UI.rglob("*.py"):
         found |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']\s*[,)]""", path.read_text()))
         found |= set(re.findall(r"""_key\s*=\s*["']([a-z0-9_]+)["']""", path.read_text()))
         found |= set(re.findall(r"""\(\s*["'][a-z_]+["']\s*,\s*["']((?:staff|check)_[a-z_]+)["']\s*\)""", path.read_text()))

@@ -1,0 +1,40 @@
+"""One scene per screen. A scene lays out named rects and touch targets from a :class:`Frame`
+(``layout``), then paints them (``draw``). Neither changes anything: a tap on a target yields the
+target's :class:`Intent`, which the kiosk turns into a core event or a UI navigation.
+
+Layout uses the screen's own rect and :class:`~app.ui.theme.Metrics` units, never fixed pixels, so
+every scene fits 800x480 to 1920x1080. Touch targets are at least ``m.touch`` high and wide.
+"""
+
+from __future__ import annotations
+
+from app.core.view import Screen
+
+from .after import History, Summary
+from .base import Frame, Intent, Page, Scene, Target, UiState
+from .choose import Home, Members, PainBefore, Preflight
+from .session import Countdown, Running
+from .staff import Export, Pin, Programs, Sensors, Service, Settings, Staff
+from .stopped import Cooldown, EStop, Fault, HoldRails, LinkLost, PausedUser, Turnaround
+
+__all__ = ["Frame", "Intent", "Page", "Scene", "Target", "UiState", "SCREEN_SCENES", "OVERLAY_SCENES"]
+
+#: The scene for every core screen. RESUMING shares the countdown's scene.
+SCREEN_SCENES: dict[Screen, Scene] = {
+    Screen.HOME: Home(),
+    Screen.PREFLIGHT: Preflight(),
+    Screen.COUNTDOWN: Countdown(),
+    Screen.RESUMING: Countdown(),
+    Screen.RUNNING: Running(),
+    Screen.PAUSED_RAILS: HoldRails(),
+    Screen.PAUSED_LINK: LinkLost(),
+    Screen.PAUSED_USER: PausedUser(),
+    Screen.TURNAROUND: Turnaround(),
+    Screen.ESTOP: EStop(),
+    Screen.COOLDOWN: Cooldown(),
+    Screen.SUMMARY: Summary(),
+    Screen.FAULT: Fault(),
+}
+#: UI-only scenes, reached from home (and the summary, for history).
+OVERLAY_SCENES: dict[str, Scene] = {s.name: s for s in (
+    Members(), History(), Export(), Pin(), Staff(), Sensors(), Programs(), Settings(), PainBefore(), Service())}

@@ -1,0 +1,144 @@
+"""After a session: the summary with its chart and pain scale, and the history."""
+
+from __future__ import annotations
+
+import time
+
+import pygame
+
+from app.core.session import format_clock
+from app.core.units import unit_label
+
+from .. import draw, theme
+from ..data import minutes_per_week
+from ..text import t
+from .base import Frame, Intent, Page, Scene, columns, fmt, titled_page
+from .choose import pain_styles
+
+
+class Summary(Scene):
+    name = "summary"
+
+    def layout(self, f: Frame) -> Page:
+        m = f.m
+        page = Page()
+        screen = m.screen.inflate(-2 * m.pad, -2 * m.pad)
+        page.rects["title"] = pygame.Rect(screen.x, screen.y, screen.width, m.u(50))
+        body = pygame.Rect(screen.x, page.rects["title"].bottom + m.gap, screen.width,
+                           screen.bottom - page.rects["title"].bottom - m.gap)
+        # Right: the 0-10 pain scale in a 4 x 3 block whose last cell is Done, so every target keeps
+        # its touch size even on the 800x480 panel. Left: the numbers, the chart and History.
+        label_h = m.u(32)
+        cell_w = m.touch
+        cell_h = max(m.touch, min(m.u(110), (body.height - label_h - 3 * m.gap) // 3))
+        right_w = 4 * cell_w + 3 * m.gap
+        right = pygame.Rect(body.right - right_w, body.y, right_w, body.height)
+        page.rects["pain_label"] = pygame.Rect(right.x, right.y, right.width, label_h)
+        top = page.rects["pain_label"].bottom + m.gap
+        for slot in range(12):
+            r, c = divmod(slot, 4)
+            rect = pygame.Rect(right.x + c * (cell_w + m.gap), top + r * (cell_h + m.gap), cell_w, cell_h)
+            if slot < 11:
+                page.add(f"pain_after:{slot}", rect, Intent("pain_after", slot))
+            else:
+                page.add("done", rect, Intent("home"))
+        left = pygame.Rect(body.x, body.y, right.x - body.x - m.u(16), body.height)
+        page.rects["stats"] = pygame.Rect(left.x, left.y, left.width, m.u(114))
+        history = pygame.Rect(left.x, left.bottom - m.touch, min(left.width, m.u(240)), m.touch)
+        page.add("history", history, Intent("open", "history"))
+        page.rects["chart"] = pygame.Rect(left.x, page.rects["stats"].bottom + m.gap, left.width,
+                                          history.y - page.rects["stats"].bottom - 2 * m.gap)
+        return page
+
+    def draw(self, surface, f: Frame, page: Page) -> None:
+        m, fonts, v = f.m, f.fonts, f.view
+        outcome = t(f"outcome_{v.outcome}") if v.outcome else t("summary_title")
+        self.title(surface, f, outcome, page.rects["title"], px=36)
+        stats = page.rects["stats"]
+        distance = (t("summary_distance", distance=format_distance(v.distance_m, v.units)) if v.distance_m is not None
+                    else t("summary_distance_none"))
+        lines = [t("summary_time", clock=format_clock(v.active_s)), distance,
+                 f"{t('summary_pauses', count=v.pauses)} · {t('summary_steps', done=v.phases_completed, total=v.phases_total)}"]
+        line_h = stats.height // len(lines)
+        for i, words in enumerate(lines):
+            draw.text(surface, fonts, words, pygame.Rect(stats.x, stats.y + i * line_h, stats.width, line_h), m.u(30),
+                      theme.WHITE, bold=i == 0, align="left")
+        self.chart(surface, f, page.rects["chart"])
+        label = t("summary_pain") if f.ui.pain_after is None else t("summary_pain_saved", score=f.ui.pain_after)
+        draw.text(surface, fonts, label, page.rects["pain_label"], m.u(24), theme.WHITE, align="left")
+        self.paint_targets(surface, f, page, pain_styles(f, f.ui.pain_after, {
+            "done": {"label": t("summary_done"), "fill": theme.GREEN, "colour": theme.BLACK, "px": m.u(30)},
+            "history": {"label": t("home_history"), "px": m.u(30)}}))
+
+    def chart(self, surface, f: Frame, rect: pygame.Rect):
+        m, v, samples = f.m, f.view, f.ui.samples
+        title = pygame.Rect(rect.x, rect.y, rect.width, m.u(26))
+        draw.text(surface, f.fonts, t("summary_chart", unit=v.unit_label), title, m.u(18), theme.GREY, align="left")
+        plot = pygame.Rect(rect.x, title.bottom, rect.width, rect.height - title.height - m.u(24))
+        if len(samples) < 2:
+            pygame.draw.rect(surface, theme.PANEL, plot, border_radius=m.u(6))
+            draw.text(surface, f.fonts, t("summary_no_samples"), plot, m.u(20), theme.GREY)
+            return
+        x_max = max(s.t for s in samples) or 1.0
+        y_max = max(max(s.speed for s in samples), max(s.incline for s in samples), 1.0) * 1.15
+        draw.line_chart(surface, f.fonts, m, plot, [
+            ([(s.t, s.speed) for s in samples], theme.CYAN, False),
+            ([(s.t, s.incline) for s in samples], theme.YELLOW, True)], x_max, y_max,
+            x_label=format_clock(x_max), y_label=f"{y_max:.1f}")
+        legend = pygame.Rect(rect.x, plot.bottom, rect.width, m.u(24))
+        half = columns(legend, 2, m.gap)
+        pygame.draw.line(surface, theme.CYAN, (half[0].x, half[0].centery), (half[0].x + m.u(30), half[0].centery), m.u(4))
+        draw.text(surface, f.fonts, f"{t('legend_speed')} ({v.unit_label})", half[0].move(m.u(36), 0), m.u(18),
+                  theme.WHITE, align="left")
+        for x in range(half[1].x, half[1].x + m.u(30), m.u(10)):
+            pygame.draw.line(surface, theme.YELLOW, (x, half[1].centery), (x + m.u(5), half[1].centery), m.u(4))
+        draw.text(surface, f.fonts, f"{t('legend_incline')} (%)", half[1].move(m.u(36), 0), m.u(18), theme.WHITE,
+                  align="left")
+
+
+def format_distance(metres: float | None, units: str) -> str:
+    if metres is None:
+        return "–"
+    if units == "mph":
+        return f"{metres / 1609.344:.2f} mi"
+    return f"{metres / 1000:.2f} km"
+
+
+class History(Scene):
+    name = "history"
+
+    def layout(self, f: Frame) -> Page:
+        m = f.m
+        page, body = titled_page(m, Intent("close"))
+        list_w = round(body.width * 0.52)
+        page.rects["list"] = pygame.Rect(body.x, body.y, list_w, body.height)
+        right = pygame.Rect(body.x + list_w + m.u(16), body.y, body.width - list_w - m.u(16), body.height)
+        page.rects["top_speed"] = pygame.Rect(right.x, right.y, right.width, m.u(40))
+        page.rects["chart"] = pygame.Rect(right.x, page.rects["top_speed"].bottom + m.gap, right.width,
+                                          right.bottom - page.rects["top_speed"].bottom - m.gap)
+        return page
+
+    def draw(self, surface, f: Frame, page: Page) -> None:
+        m, fonts, ui = f.m, f.fonts, f.ui
+        name = ui.member.name if ui.member else t("history_everyone")
+        self.title(surface, f, t("history_title", name=name), page.rects["title"], px=36)
+        sessions = sorted(ui.history, key=lambda r: r.started_at, reverse=True)
+        box = page.rects["list"]
+        if not sessions:
+            draw.text(surface, fonts, t("history_empty"), box, m.u(28), theme.GREY)
+        draw.rows(surface, fonts, m, box, [
+            t("history_row", date=time.strftime("%d %b", time.localtime(record.started_at)), program=record.program,
+              minutes=max(0, round(record.active_seconds / 60)), status=t(f"status_{record.status}"))
+            for record in sessions], m.u(22))
+        top = max((r.top_speed for r in sessions), default=0.0)
+        units = sessions[0].units if sessions else "mph"
+        draw.text(surface, fonts, t("history_top_speed", speed=fmt(top), unit=unit_label(units)), page.rects["top_speed"],
+                  m.u(28), theme.YELLOW, bold=True, align="left")
+        chart = page.rects["chart"]
+        title = pygame.Rect(chart.x, chart.y, chart.width, m.u(26))
+        draw.text(surface, fonts, t("history_week_chart"), title, m.u(20), theme.GREY, align="left")
+        weeks = minutes_per_week(sessions, f.wall)
+        labels = [f"-{len(weeks) - 1 - i}" if i < len(weeks) - 1 else "now" for i in range(len(weeks))]
+        draw.bar_chart(surface, fonts, m, pygame.Rect(chart.x, title.bottom, chart.width, chart.height - title.height),
+                       weeks, labels)
+        self.paint_targets(surface, f, page, {"back": {"label": t("back")}})
