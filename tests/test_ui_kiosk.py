@@ -304,3 +304,19 @@ def test_prewarm_paints_the_safety_screens_without_changing_anything():
     kiosk.prewarm()
     assert "EMERGENCY STOP" in kiosk.fonts.trace and "HOLD THE RAILS" in kiosk.fonts.trace
     assert kiosk.view.screen is Screen.HOME and not kiosk.needs_frame() and posted == []
+
+
+def test_a_drawing_bug_shows_the_state_in_words_instead_of_crashing(monkeypatch, caplog):
+    from app.ui.scenes import SCREEN_SCENES
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("bug")
+
+    kiosk, _ = make_kiosk()
+    kiosk.update(VIEWS[Screen.ESTOP], 0.0)
+    monkeypatch.setattr(SCREEN_SCENES[Screen.ESTOP], "draw", broken)
+    surface = pygame.Surface((800, 480))
+    kiosk.fonts.trace = []
+    kiosk.render(surface)
+    assert "emergency stop: lanyard pulled" in kiosk.fonts.trace
+    assert "drawing the estop screen failed" in caplog.text

@@ -36,7 +36,7 @@ from .data import ExportController, NoExport, Sample, StaticData, StationData
 from .pin import PinPad
 from .pointer import Pointer, Press, Release, Taps
 from .scenes import OVERLAY_SCENES, SCREEN_SCENES, Frame, Intent, Page, Scene, UiState
-from .text import say_text
+from .text import say_text, t
 from .theme import Fonts, Metrics
 
 log = logging.getLogger(__name__)
@@ -383,12 +383,16 @@ class Kiosk:
         if self.banner_h:
             self._draw_banner(surface)
             surface = surface.subsurface(pygame.Rect(0, self.banner_h, self.size[0], self.size[1] - self.banner_h))
-        scene = self.scene()
-        frame = self.frame()
-        page = scene.layout(frame)
-        surface.fill(scene.background)
-        scene.draw(surface, frame, page)
-        self._draw_toast(surface)
+        try:
+            scene = self.scene()
+            frame = self.frame()
+            page = scene.layout(frame)
+            surface.fill(scene.background)
+            scene.draw(surface, frame, page)
+            self._draw_toast(surface)
+        except Exception:  # noqa: BLE001 - a drawing bug must not take the safety loop down with it
+            log.exception("drawing the %s screen failed", self.view.screen.value)
+            self._draw_fallback(surface)
         self._drawn_key = display_key(self.view)
         self._drawn_export = self.ui.export
         self._dirty = False
@@ -408,6 +412,16 @@ class Kiosk:
                 frame = Frame(view, self.metrics, self.fonts, self.ui, now=self.now)
                 scratch.fill(scene.background)
                 scene.draw(scratch, frame, scene.layout(frame))
+
+    def _draw_fallback(self, surface) -> None:
+        """What is left when a scene cannot draw: the state in words (the systemd status line)."""
+        m = self.metrics
+        surface.fill(theme.RED if self.view.screen in (Screen.ESTOP, Screen.FAULT) else theme.BLACK)
+        draw.text(surface, self.fonts, self.view.status_line, m.screen.inflate(-2 * m.pad, -m.screen.height // 2),
+                  m.u(40), theme.WHITE, bold=True)
+        draw.text(surface, self.fonts, t("fault_what"), pygame.Rect(m.pad, m.screen.height * 3 // 4 - m.u(20),
+                                                                   m.screen.width - 2 * m.pad, m.u(40)),
+                  m.u(28), theme.WHITE)
 
     def _draw_banner(self, surface) -> None:
         m = Metrics(self.size)
