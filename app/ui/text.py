@@ -60,7 +60,7 @@ CATALOGUE: dict[str, str] = {
     "speed_value": "{speed} {unit}",
     "incline_value": "Incline {incline} %",
     "actual_value": "Belt: {speed} {unit}",
-    "phase_left": "left in this step",
+    "phase_left": "left in this stage",
     "session_left": "Session {clock} left",
     "round": "Round {label}",
     "next_preview": "Next: {direction} {speed} {unit}, incline {incline} %",
