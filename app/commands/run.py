@@ -285,13 +285,7 @@ class Rig:
             self.close()
             raise UserError(f"cannot start the station hardware: {exc}") from None
         if treadmill is not None:
-            from dataclasses import replace
-
-            from ..core.safety import Link
-
-            # The link was opened after the station (its callbacks post to the station's queue).
-            self.station.treadmill = treadmill
-            self.station.state = replace(self.station.state, link=Link.UP)
+            self.station.attach_treadmill(treadmill)
         sim_control = getattr(args, "sim_control", None)
         if sim_control:
             from ..shell.simcontrol import SimControlServer

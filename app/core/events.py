@@ -123,3 +123,14 @@ class PainScored(Event):
 class Tick(Event):
     """Time passed. The loop sends one at :func:`app.core.safety.next_deadline` or sooner."""
 
+
+
+#: ``tap WORD`` (simulation scripts, sim-control, the kiosk's keys) -> the touchscreen event.
+TAP_EVENTS: dict[str, type[Event]] = {
+    "start": StartTapped,
+    "pause": PauseTapped,
+    "resume": ResumeTapped,
+    "stop": StopTapped,
+    "confirm": ConfirmTapped,
+    "pain": PainTapped,
+}

@@ -163,6 +163,9 @@ def _build_view(state: State, now: float, cfg: SafetyConfig) -> View:
     hold = 0.0
     if state.mode is Mode.PAUSED and state.rails_held_since is not None and cfg.rails_hold_s > 0:
         hold = min(1.0, max(0.0, (now - state.rails_held_since) / cfg.rails_hold_s))
+        if state.pause_reason is PauseReason.TURN and state.paused_at is not None and cfg.turnaround_s > 0:
+            # A turnaround also waits out turnaround_s: the bar fills by the later of the two.
+            hold = min(hold, max(0.0, (now - state.paused_at) / cfg.turnaround_s))
     checks = (
         Check("check_lanyard", state.lanyard_clipped),
         Check("check_rails", state.rails_held),

@@ -86,6 +86,15 @@ class Station:
         self._last_flush = start
         self._last_target: SetBelt | None = None
 
+    def attach_treadmill(self, treadmill: Treadmill) -> None:
+        """Use *treadmill* from now on. A link is opened after the station (its callbacks post to
+        the station's queue), so it is attached here; the core then knows the link is up."""
+        from dataclasses import replace
+
+        self.treadmill = None if self.safe_mode else treadmill
+        if self.treadmill is not None:
+            self.state = replace(self.state, link=Link.UP)
+
     # --- input --------------------------------------------------------------------------------
 
     def post(self, event: Event, at: float | None = None) -> None:

@@ -10,14 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..core.events import (
-    ConfirmTapped,
-    PainTapped,
-    PauseTapped,
-    ResumeTapped,
-    StartTapped,
-    StopTapped,
-)
+from ..core.events import TAP_EVENTS
 
 #: WHAT -> allowed ARGs. ``end`` takes none.
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -30,14 +23,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "end": (),
 }
 #: ``tap WORD`` -> the touchscreen event it stands for.
-TAPS = {
-    "start": StartTapped,
-    "pause": PauseTapped,
-    "resume": ResumeTapped,
-    "stop": StopTapped,
-    "confirm": ConfirmTapped,
-    "pain": PainTapped,
-}
+TAPS = TAP_EVENTS
 
 #: Commands that act on the (simulated) hardware rather than on the touchscreen.
 HARDWARE = ("lanyard", "rails", "link")

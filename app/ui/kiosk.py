@@ -17,16 +17,11 @@ import pygame
 
 from app.core.effects import Effect, PlaySound, Say
 from app.core.events import (
-    ConfirmTapped,
     Event,
     HomeTapped,
     PainScored,
-    PainTapped,
-    PauseTapped,
     ProgramChosen,
-    ResumeTapped,
-    StartTapped,
-    StopTapped,
+    TAP_EVENTS,
 )
 from app.core.view import Screen, View
 
@@ -42,15 +37,7 @@ from .theme import Fonts, Metrics
 log = logging.getLogger(__name__)
 
 #: Intents that are simply a core event.
-CORE_INTENTS: dict[str, type[Event]] = {
-    "start": StartTapped,
-    "pause": PauseTapped,
-    "resume": ResumeTapped,
-    "stop": StopTapped,
-    "confirm": ConfirmTapped,
-    "pain": PainTapped,
-    "home": HomeTapped,
-}
+CORE_INTENTS: dict[str, type[Event]] = {**TAP_EVENTS, "home": HomeTapped}
 #: Where each UI-only page may appear: never over a screen on which the belt may move.
 OVERLAY_ALLOWED: dict[str, frozenset[Screen]] = {
     "history": frozenset({Screen.HOME, Screen.SUMMARY}),
