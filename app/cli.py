@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "export",
     "treadmill",
     "doctor",
+    "staff_pin",
 )
 
 
@@ -40,7 +41,8 @@ def requested_command(argv: list[str]) -> str | None:
             continue
         if word.startswith("-"):
             continue
-        return word if word in COMMAND_MODULES else None
+        module = word.replace("-", "_")  # ``staff-pin`` lives in app/commands/staff_pin.py
+        return module if module in COMMAND_MODULES else None
     return None
 
 
