@@ -8,7 +8,7 @@ from test_ui_support import SIZES, make_kiosk, views
 
 from app.core.view import ACTIVE_SCREENS, SAFETY_SCREENS, Screen
 from app.ui import theme
-from app.ui.data import ExportStatus, SessionRecord
+from app.ui.data import ExportStatus, SessionRecord, history_from_records
 from app.ui.scenes import OVERLAY_SCENES, SCREEN_SCENES
 
 VIEWS = views()
@@ -181,8 +181,12 @@ def test_history_and_export_pages_render_their_data():
 
     now = time.time()
     history = [SessionRecord(now - 86400, "Beginner flat", 240, "completed", 0.5, "mph")]
-    _, words = render(Screen.HOME, overlay="history", history=history)
-    assert "Minutes per week" in words and "Top speed 0.5 mph" in words
+    data = history_from_records(history, "", now)
+    _, words = render(Screen.HOME, overlay="history", history_data=data)
+    assert "1 sessions · 4 min · top 0.5 mph" in words
+    assert "Sessions per week (last 8 weeks)" in words
+    _, words = render(Screen.HOME, overlay="history", history_data=data, chart="minutes")
+    assert "Minutes walked per week (last 8 weeks)" in words
     for status, expected in [(ExportStatus("detected", "STICK"), "USB stick found: STICK"),
                              (ExportStatus("exporting", progress=0.5), "Exporting… 50 %"),
                              (ExportStatus("done", sessions=3), "Done. It is safe to remove the stick."),

@@ -15,7 +15,8 @@ def register(subparsers) -> None:
         "export",
         help="write the session logs (CSV, JSON Lines, TCX) to a USB stick or folder",
         description="Write the sessions into DIR/Backstep/<station-id>/: sessions.csv, samples.csv, events.csv, "
-        "backstep.jsonl, one TCX file per session under tcx/, README.txt and manifest.json (written last). "
+        "backstep.jsonl, one TCX file per session under tcx/, one PNG of history charts per member under charts/, "
+        "README.txt and manifest.json (written last). "
         "By default only what is new since the last export to the same stick; --all writes everything.",
     )
     parser.add_argument("--to", required=True, metavar="DIR", help="the stick's folder (its mount point), which must exist")
@@ -31,10 +32,23 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def chart_png(history, title: str) -> bytes:
+    """The export's chart renderer: a member's history (``app.shell.history.MemberHistory``) drawn
+    by the kiosk's own chart code (``app.ui.charts``), headless, as PNG bytes."""
+    import os
+
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    from ..ui.charts import render_history_png
+    from .run import history_data
+
+    return render_history_png(history_data(history, title), title)
+
+
 def run(args) -> int:
     config = config_from(args)
     selection = "all" if args.all else "since" if args.since else "incremental"
-    job = ExportJob(db_path_from(args, config), args.to, config, selection=selection, since=args.since)
+    job = ExportJob(db_path_from(args, config), args.to, config, selection=selection, since=args.since,
+                    charts=chart_png)
     show_progress = not args.quiet and not args.json and sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:

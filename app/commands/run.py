@@ -69,8 +69,9 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 class StoreData:
     """The program library and the session store, as the UI's :class:`app.ui.data.StationData`."""
 
-    def __init__(self, programs, store=None, caps=None):
+    def __init__(self, programs, store=None, caps=None, library=None):
         self._programs = list(programs)
+        self._library = library
         self.store = store
         self._members = None
         if store is not None:
@@ -88,27 +89,117 @@ class StoreData:
         return self._members.core_members() if self._members is not None else []
 
     def history(self, member):
-        from ..ui.data import SessionRecord
+        """The member's (or everyone's) history for the screen: one indexed query over the kept
+        per-session stats (``app.shell.history``), never a scan of samples."""
+        from ..ui.data import HistoryData
 
         if self.store is None:
-            return []
-        records = []
-        for row in self.store.sessions(limit=40, member_id=member.id if member else None):
-            units = row.get("program_units") or "mph"
-            records.append(SessionRecord(started_at=_epoch(row.get("started_at")), program=row.get("program_name") or "",
-                                         active_seconds=row.get("active_seconds") or 0.0,
-                                         status=row.get("status") or "", top_speed=self._top_speed(row["id"], units),
-                                         units=units))
-        return records
+            return HistoryData(name=member.name if member else "")
+        from ..shell.history import History
 
-    def _top_speed(self, session_id: int, units: str) -> float:
-        from ..core.units import from_kmh
+        units, goal = (member.units if member else "mph"), None
+        if member is not None and self._members is not None:
+            try:
+                record = self._members.get(member.id)
+                units, goal = record.units, record.goal_per_week
+            except Exception as exc:  # noqa: BLE001 - a guest-like member still gets a history
+                log.warning("member %s: %s", member.id, exc)
+        history = History(self.store).member_history(member.id if member else None, units=units, goal_per_week=goal)
+        return history_data(history, member.name if member else "")
 
-        top = 0.0
-        for sample in self.store.samples(session_id):
-            speed = sample.get("actual_speed_kmh") or sample.get("target_speed_kmh") or 0.0
-            top = max(top, speed)
-        return round(from_kmh(top, units), 1)
+    # --- members (app.ui.data.MemberData) -------------------------------------------------------
+
+    def _need_members(self):
+        if self._members is None:
+            raise UserError("no member store on this station (sessions are not being saved)")
+        return self._members
+
+    def search(self, text):
+        return [m.core() for m in self._need_members().search(text)]
+
+    def program_for(self, member):
+        return self._need_members().program_for(member.id, self._library)
+
+    def suggestion(self, member):
+        members = self._need_members()
+        return suggestion_data(members, members.suggestion(member.id))
+
+    def member_infos(self):
+        from ..ui.data import MemberInfo
+
+        return [MemberInfo(r.core(), r.code, r.hands_free_allowed, r.program_id, r.goal_per_week)
+                for r in self._need_members().list()]
+
+    def set_hands_free(self, member, allowed):
+        self._need_members().update(member.id, hands_free=bool(allowed))
+
+    def accept(self, member, by):
+        members = self._need_members()
+        return suggestion_data(members, members.accept(member.id, by))
+
+    def override(self, member, by, dose):
+        members = self._need_members()
+        return suggestion_data(members, members.override(member.id, by, speed=dose.speed, minutes=dose.minutes,
+                                                         incline=dose.incline))
+
+
+def history_data(history, name: str):
+    """``app.shell.history.MemberHistory`` as the UI's plain :class:`app.ui.data.HistoryData`
+    (speeds in the history's units)."""
+    from datetime import date as _date_cls
+    from datetime import datetime as _dt
+
+    from ..core.units import from_kmh
+    from ..ui.data import HistoryData, HistorySession, HistoryWeek
+
+    units = history.units or "mph"
+
+    def monday(iso: str) -> float:
+        day = _date_cls.fromisoformat(iso)
+        return _dt(day.year, day.month, day.day).timestamp()
+
+    sessions = tuple(HistorySession(
+        started_at=p.started_wall, program=p.program_name, active_seconds=p.active_seconds, status=p.status,
+        top_speed=round(from_kmh(p.top_backward_speed_kmh or 0.0, units), 2), pain_before=p.pain_before,
+        pain_after=p.pain_after, hands_free_share=p.hands_free_share, early_releases=p.early_releases)
+        for p in history.sessions)
+    weeks = tuple(HistoryWeek(monday(w.week_start), w.sessions, w.minutes, w.goal) for w in history.weeks)
+    return HistoryData(name=name, units=units, goal_per_week=history.goal_per_week, sessions=sessions, weeks=weeks)
+
+
+def suggestion_data(members, stored):
+    """``app.shell.members.StoredSuggestion`` as the UI's :class:`app.ui.data.SuggestionData`, with
+    the ceilings the staff page's +/- buttons may reach (the therapist's limits and the caps)."""
+    if stored is None:
+        return None
+    from ..core.units import from_kmh
+    from ..ui.data import DoseData, SuggestionData
+
+    record = members.get(stored.member_id)
+    units = record.units
+    caps = members.station_caps.tightened(record.caps)
+
+    def dose(d):
+        return None if d is None else DoseData(round(from_kmh(d.speed_kmh, units), 1), d.minutes, d.incline_pct)
+
+    limits = record.limits
+    # Hand-set values may go past the default targets up to the therapist's limits and the caps;
+    # with no limit set, the caps (speed, incline) or the station's maximum minutes.
+    top_speed = limits.max_speed_kmh if limits.max_speed_kmh is not None else caps.backward_speed_kmh
+    top_speed = min(top_speed, caps.backward_speed_kmh)
+    top_incline = limits.max_incline_pct if limits.max_incline_pct is not None else caps.backward_incline_pct
+    top_incline = min(top_incline, caps.backward_incline_pct, record.cap_incline_pct
+                      if record.cap_incline_pct is not None else caps.backward_incline_pct)
+    from ..shell.members import MAX_MINUTES
+
+    top_minutes = limits.max_minutes if limits.max_minutes is not None else MAX_MINUTES
+    return SuggestionData(
+        action=stored.action, what=stored.what, reasons=tuple((r.get("key", ""), dict(r.get("params") or {}), r.get("text", ""))
+                                                           for r in stored.reasons),
+        current=dose(stored.current), next=dose(stored.next), units=units, status=stored.status,
+        decided_by=stored.decided_by, final=dose(stored.final),
+        max_speed=int(from_kmh(top_speed, units) * 10 + 1e-6) / 10, max_minutes=float(top_minutes),
+        max_incline=float(top_incline))
 
 
 def _epoch(iso_text) -> float:
@@ -201,7 +292,9 @@ class UsbExport:
         threading.Thread(target=self._run, args=(stick,), name="backstep-export", daemon=True).start()
 
     def _run(self, stick) -> None:
-        job = self._job_cls(self.db_path, stick.path, self.config)
+        from .export import chart_png
+
+        job = self._job_cls(self.db_path, stick.path, self.config, charts=chart_png)
         result = job.run(on_progress=lambda done, total: self._set(progress=done / total if total else 0.0))
         if not result.ok:
             self._set(state="error", error=export_error_kind(result.message), detail=result.message)
@@ -286,6 +379,16 @@ class Rig:
             raise UserError(f"cannot start the station hardware: {exc}") from None
         if treadmill is not None:
             self.station.attach_treadmill(treadmill)
+        elif self.sensors is not None and self.sensors.belt is None:
+            # Cue mode with no belt sensor: nothing reports the belt, so the rails' stuck-sensor
+            # check learns from what the station commands (the person sets the speed by hand).
+            self.station.add_listener(belt_commands_to_rails(self.sensors.rails))
+        if store is not None:
+            from ..shell.history import attach_stats
+
+            # Keep each closed session's stats (hands-free share, early releases, top speed) at
+            # once, so the history screen and the suggestion after the session can use them.
+            attach_stats(self.station, store)
         sim_control = getattr(args, "sim_control", None)
         if sim_control:
             from ..shell.simcontrol import SimControlServer
@@ -305,6 +408,20 @@ class Rig:
                     closer()
                 except Exception as exc:  # noqa: BLE001
                     log.warning("closing %s: %s", type(part).__name__, exc)
+
+
+def belt_commands_to_rails(rails):
+    """A station listener for cue mode: ``SetBelt`` (speed above zero) tells the rail sensors the
+    belt is running, ``StopBelt`` that it is not (their stuck-sensor check needs to know)."""
+    from ..core.effects import SetBelt, StopBelt
+
+    def on_effect(effect) -> None:
+        if isinstance(effect, SetBelt):
+            rails.note_belt_running(effect.speed_kmh > 0)
+        elif isinstance(effect, StopBelt):
+            rails.note_belt_running(False)
+
+    return on_effect
 
 
 def sim_key(rig: Rig, key) -> bool:
@@ -464,7 +581,7 @@ class KioskApp:
         try:
             export = export_controller(self.config, db_path_from(self.args, self.config), waker.wake)
             rig.extras.append(export)
-            kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store, self.config.safety.caps),
+            kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store, self.config.safety.caps, library),
                           export=export, pin_hash=self.config.kiosk.staff_pin_hash,
                           fullscreen=self.fullscreen, export_requires_pin=self.config.export.require_pin,
                           sounds=Sounds(assets / "sounds", enabled=self.config.kiosk.sound),

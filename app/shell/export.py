@@ -62,6 +62,12 @@ _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 ProgressCallback = Callable[[int, int], Any]
+#: ``(history, title) -> PNG bytes``: draws one member's history charts (app.shell cannot import
+#: pygame; the commands pass a renderer built on app.ui.charts). *title* is the member's name, or
+#: their pseudonym when the export pseudonymizes.
+ChartRenderer = Callable[[Any, str], bytes]
+#: The folder under the station's export folder that holds one PNG per member.
+CHARTS_FOLDER = "charts"
 
 
 class ExportError(UserError):
@@ -244,6 +250,13 @@ class _Pending:
         self.size += len(data)
         self._file.write(data)
 
+    def write_bytes(self, data: bytes) -> None:
+        """Binary content (a chart PNG), checksummed like text."""
+        self._drain()
+        self.sha.update(data)
+        self.size += len(data)
+        self._file.write(data)
+
     def finish(self) -> None:
         if self.finished:
             return
@@ -358,11 +371,15 @@ class Exporter:
     """
 
     def __init__(self, db_path: str | os.PathLike, *, station_id: str = "backstep-1",
-                 pseudonymize: bool = False, clock: Callable[[], float] = time.time):
+                 pseudonymize: bool = False, clock: Callable[[], float] = time.time,
+                 charts: ChartRenderer | None = None):
         self.db_path = Path(db_path)
         self.station_id = station_id
         self.pseudonymize = pseudonymize
         self.clock = clock
+        #: With a renderer, every member with a session in the export gets their history charts
+        #: as ``charts/<member-N or pseudonym>.png`` (written, renamed and listed like every file).
+        self.charts = charts
         self._key: bytes | None = None
 
     # --- public ------------------------------------------------------------------------------------
@@ -494,6 +511,8 @@ class Exporter:
 
         # 2. What to export, from one consistent snapshot of the database.
         old_sessions_wm, old_events_wm = self._watermarks(conn, stick_id) if selection == "incremental" else (0, 0)
+        if self.charts is not None:
+            self._backfill_stats(conn)
         conn.execute("BEGIN")
         session_ids, station_events_where, params = self._select(conn, selection, since_value, old_sessions_wm, old_events_wm)
         running = [r[0] for r in conn.execute("select id from sessions where status = 'running' order by id")]
@@ -542,6 +561,10 @@ class Exporter:
             self._write_event(row, events_csv, jsonl)
             counts["events"] += 1
 
+        charts_folder = None
+        if self.charts is not None and session_ids:
+            charts_folder = self._write_charts(conn, station, folders, session_ids, new)
+
         first_id = session_ids[0] if session_ids else None
         last_id = session_ids[-1] if session_ids else None
         readme = new(station, fmt.README, fmt.README)
@@ -562,6 +585,8 @@ class Exporter:
         for item in pending:
             item.commit()
         tcx_folder.fsync()
+        if charts_folder is not None:
+            charts_folder.fsync()
         station.fsync()
         manifest = _Pending(station, fmt.MANIFEST, fmt.MANIFEST)
         pending.append(manifest)
@@ -828,6 +853,54 @@ class Exporter:
         except Exception:  # noqa: BLE001 - a broken progress bar must not spoil the export
             log.exception("export progress callback failed")
 
+    # --- charts ---------------------------------------------------------------------------------------
+
+    def _backfill_stats(self, conn) -> None:
+        """Per-session stats the charts read (hands-free share, top speed), for sessions closed
+        before stats were kept. A derived table only; the sessions themselves are not changed."""
+        from .history import History
+
+        self._history = None
+        try:
+            # Made here, outside the read snapshot: opening it applies its migrations (a write).
+            self._history = History(Database(conn))
+            self._history.backfill()
+        except sqlite3.Error as exc:
+            log.warning("export: could not complete the session stats for the charts: %s", exc)
+
+    def _write_charts(self, conn, station: _Folder, folders: list[_Folder], session_ids, new) -> _Folder | None:
+        """One PNG of history charts per member with a session in this export."""
+        history = getattr(self, "_history", None)
+        if history is None:
+            return None
+        marks = ",".join("?" * len(session_ids))
+        rows = conn.execute(f"select member_id, max(member_name) as member_name from sessions where id in ({marks}) "
+                            f"and member_id is not null group by member_id order by member_id", session_ids).fetchall()
+        if not rows:
+            return None
+        has_members = conn.execute("select 1 from sqlite_master where type='table' and name='members'").fetchone()
+        folder = station.child(CHARTS_FOLDER, create=True)
+        folders.append(folder)
+        for row in rows:
+            member_id, name, units, goal = row["member_id"], row["member_name"], "mph", None
+            if has_members:
+                member = conn.execute("select name, units, goal_per_week from members where id = ?", (member_id,)).fetchone()
+                if member is not None:
+                    name, units, goal = member["name"] or name, member["units"] or units, member["goal_per_week"]
+            if self.pseudonymize:
+                title = file_stem = self.pseudonym(member_id, name)
+            else:
+                title, file_stem = name or f"member {member_id}", f"member-{member_id}"
+            try:
+                png = self.charts(history.member_history(member_id, units=units, goal_per_week=goal, backfill=False),
+                                  title)
+            except Exception as exc:  # noqa: BLE001 - a chart that cannot be drawn must not stop the logs
+                log.warning("export: no chart for member %s: %s", member_id, exc)
+                continue
+            name_on_stick = fmt.fat_safe(file_stem, fallback=f"member-{member_id}") + ".png"
+            new(folder, name_on_stick, f"{CHARTS_FOLDER}/{name_on_stick}").write_bytes(png)
+        return folder
+
     @staticmethod
     def _discard(pending: list[_Pending]) -> None:
         for item in pending:
@@ -851,7 +924,8 @@ class ExportJob:
     """
 
     def __init__(self, store_path: str | os.PathLike, target_dir: str | os.PathLike, config, *,
-                 selection: str = "incremental", since: str | None = None, clock: Callable[[], float] = time.time):
+                 selection: str = "incremental", since: str | None = None, clock: Callable[[], float] = time.time,
+                 charts: ChartRenderer | None = None):
         self.store_path = Path(store_path)
         self.target_dir = Path(target_dir)
         self.config = config
@@ -860,7 +934,7 @@ class ExportJob:
         self.requires_pin: bool = bool(config.export.require_pin)
         self._cancel = threading.Event()
         self._exporter = Exporter(store_path, station_id=config.station.id,
-                                  pseudonymize=config.export.pseudonymize_members, clock=clock)
+                                  pseudonymize=config.export.pseudonymize_members, clock=clock, charts=charts)
 
     def cancel(self) -> None:
         self._cancel.set()

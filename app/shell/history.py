@@ -370,9 +370,12 @@ class History:
         return [p.outcome() for p in points[-count:]]
 
     def member_history(self, member_id: int | None, *, units: str = "mph", goal_per_week: int | None = None,
-                       weeks: int | None = None, today: date | None = None) -> MemberHistory:
-        """Everything the history screen and summary show for one member (or everyone)."""
-        points = self.session_points(member_id)
+                       weeks: int | None = None, today: date | None = None, backfill: bool = True) -> MemberHistory:
+        """Everything the history screen and summary show for one member (or everyone).
+
+        :param backfill: compute missing stats first (a write); the export reads inside its own
+            snapshot and passes False, having backfilled before it."""
+        points = self.session_points(member_id, backfill=backfill)
         today = today or datetime.now().astimezone().date()
         week_list = week_points(points, goal_per_week, today, weeks)
         this_monday = _monday(today).isoformat()

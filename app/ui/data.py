@@ -8,7 +8,7 @@ so the UI never imports the store, the exporter or the hardware.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Protocol, Sequence
 
 from app.core.member import Member
@@ -36,12 +36,108 @@ class SessionRecord:
     units: str = "mph"
 
 
+@dataclass(frozen=True)
+class HistoryWeek:
+    """One calendar week of a member's history (Monday first); empty weeks are included."""
+
+    week_start: float          # the Monday, wall-clock seconds since the epoch (local midnight)
+    sessions: int
+    minutes: float
+    goal: int | None = None    # the member's goal sessions per week, if set
+
+
+@dataclass(frozen=True)
+class HistorySession:
+    """One past session with what the history charts show. Speeds in the history's units."""
+
+    started_at: float          # wall-clock seconds since the epoch
+    program: str
+    active_seconds: float
+    status: str
+    top_speed: float = 0.0     # fastest backward target walked
+    pain_before: int | None = None
+    pain_after: int | None = None
+    hands_free_share: float | None = None   # 0..1 of walking time; None: nothing walked
+    early_releases: int = 0
+
+
+@dataclass(frozen=True)
+class HistoryData:
+    """Everything the history screen and the exported chart PNG draw, for one member or everyone."""
+
+    name: str                  # the member's name or pseudonym; "" for everyone
+    units: str = "mph"
+    goal_per_week: int | None = None
+    sessions: tuple[HistorySession, ...] = ()   # oldest first
+    weeks: tuple[HistoryWeek, ...] = ()         # oldest first
+
+
+@dataclass(frozen=True)
+class DoseData:
+    """A dose in the member's units: speed, minutes, incline %."""
+
+    speed: float
+    minutes: float
+    incline: float
+
+
+@dataclass(frozen=True)
+class SuggestionData:
+    """The progression suggestion for a member's next session, as words and numbers to show."""
+
+    action: str                # lower | start | step_back | hold | raise
+    what: str | None           # speed | minutes | incline | None
+    #: ``(catalogue key, params, English text)`` per reason (app.core.progression.REASONS keys);
+    #: shown through the catalogue, one sentence each.
+    reasons: tuple[tuple[str, dict, str], ...]
+    current: DoseData
+    next: DoseData
+    units: str = "mph"
+    status: str = "pending"    # pending | accepted | overridden
+    decided_by: str | None = None
+    final: DoseData | None = None
+    #: The ceilings the therapist's +/- buttons may reach (limits, caps), in the member's units.
+    max_speed: float = 99.0
+    max_minutes: float = 120.0
+    max_incline: float = 15.0
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    """What the staff Members page shows per member."""
+
+    member: Member
+    code: str | None = None
+    hands_free_allowed: bool = False
+    program_id: str | None = None
+    goal_per_week: int | None = None
+
+
 class StationData(Protocol):
     def programs(self) -> Sequence[Program]: ...
 
     def members(self) -> Sequence[Member]: ...
 
-    def history(self, member: Member | None) -> Sequence[SessionRecord]: ...
+    def history(self, member: Member | None) -> "HistoryData | Sequence[SessionRecord]": ...
+
+
+class MemberData(Protocol):
+    """Optional: a station with a member store (``app.commands.run.StoreData``). The kiosk checks
+    for each method and leaves its feature out when it is missing."""
+
+    def search(self, text: str) -> Sequence[Member]: ...
+
+    def program_for(self, member: Member) -> Program | None: ...
+
+    def suggestion(self, member: Member) -> SuggestionData | None: ...
+
+    def member_infos(self) -> Sequence[MemberInfo]: ...
+
+    def set_hands_free(self, member: Member, allowed: bool) -> None: ...
+
+    def accept(self, member: Member, by: str) -> SuggestionData | None: ...
+
+    def override(self, member: Member, by: str, dose: DoseData) -> SuggestionData | None: ...
 
 
 @dataclass
@@ -50,7 +146,11 @@ class StaticData:
 
     program_list: Sequence[Program] = ()
     member_list: Sequence[Member] = ()
-    sessions: Sequence[SessionRecord] = ()
+    sessions: "Sequence[SessionRecord] | HistoryData" = ()
+    suggestions: dict = field(default_factory=dict)      # member id -> SuggestionData
+    prescribed: dict = field(default_factory=dict)       # member id -> Program
+    codes: dict = field(default_factory=dict)            # member id -> short code
+    hands_free: dict = field(default_factory=dict)       # member id -> bool
 
     def programs(self) -> Sequence[Program]:
         return self.program_list
@@ -58,8 +158,58 @@ class StaticData:
     def members(self) -> Sequence[Member]:
         return self.member_list
 
-    def history(self, member: Member | None) -> Sequence[SessionRecord]:
+    def history(self, member: Member | None):
         return self.sessions
+
+    def search(self, text: str) -> Sequence[Member]:
+        text = text.strip().lower()
+        return [m for m in self.member_list
+                if not text or str(self.codes.get(m.id, "")).lower().startswith(text) or text in m.name.lower()]
+
+    def program_for(self, member: Member) -> Program | None:
+        return self.prescribed.get(member.id)
+
+    def suggestion(self, member: Member) -> SuggestionData | None:
+        return self.suggestions.get(member.id)
+
+    def member_infos(self) -> Sequence[MemberInfo]:
+        return [MemberInfo(m, self.codes.get(m.id), self.hands_free.get(m.id, m.hands_free_allowed))
+                for m in self.member_list]
+
+    def set_hands_free(self, member: Member, allowed: bool) -> None:
+        self.hands_free[member.id] = allowed
+
+    def accept(self, member: Member, by: str) -> SuggestionData | None:
+        current = self.suggestions.get(member.id)
+        if current is not None:
+            current = replace(current, status="accepted", decided_by=by, final=current.next)
+            self.suggestions[member.id] = current
+        return current
+
+    def override(self, member: Member, by: str, dose: DoseData) -> SuggestionData | None:
+        current = self.suggestions.get(member.id)
+        if current is not None:
+            current = replace(current, status="overridden", decided_by=by, final=dose)
+            self.suggestions[member.id] = current
+        return current
+
+
+def history_from_records(records: Sequence[SessionRecord], name: str, now: float, weeks: int = 8) -> HistoryData:
+    """Old-style session records as :class:`HistoryData` (weeks as 7-day windows back from *now*)."""
+    records = sorted(records, key=lambda r: r.started_at)
+    units = records[-1].units if records else "mph"
+    week_s = 7 * 24 * 3600
+    start = now - weeks * week_s
+    counts = [[0, 0.0] for _ in range(weeks)]
+    for record in records:
+        i = int((record.started_at - start) // week_s)
+        if 0 <= i < weeks:
+            counts[i][0] += 1
+            counts[i][1] += record.active_seconds / 60
+    return HistoryData(
+        name=name, units=units,
+        sessions=tuple(HistorySession(r.started_at, r.program, r.active_seconds, r.status, r.top_speed) for r in records),
+        weeks=tuple(HistoryWeek(start + i * week_s, n, round(m, 2)) for i, (n, m) in enumerate(counts)))
 
 
 # --- USB export --------------------------------------------------------------------------------

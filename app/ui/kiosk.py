@@ -15,7 +15,7 @@ from typing import Callable
 
 import pygame
 
-from app.core.effects import Effect, PlaySound, Say
+from app.core.effects import CloseSession, Effect, PlaySound, Say, ScoreSession
 from app.core.events import (
     Event,
     HomeTapped,
@@ -27,7 +27,7 @@ from app.core.view import Screen, View
 
 from . import draw, theme
 from .audio import Sounds, Speaker
-from .data import ExportController, NoExport, Sample, StaticData, StationData
+from .data import ExportController, HistoryData, NoExport, Sample, StaticData, StationData, history_from_records
 from .pin import PinPad
 from .pointer import Pointer, Press, Release, Taps
 from .scenes import OVERLAY_SCENES, SCREEN_SCENES, Frame, Intent, Page, Scene, UiState
@@ -41,10 +41,11 @@ CORE_INTENTS: dict[str, type[Event]] = {**TAP_EVENTS, "home": HomeTapped}
 #: Where each UI-only page may appear: never over a screen on which the belt may move.
 OVERLAY_ALLOWED: dict[str, frozenset[Screen]] = {
     "history": frozenset({Screen.HOME, Screen.SUMMARY}),
+    "next_time": frozenset({Screen.SUMMARY}),
     "pain_before": frozenset({Screen.PREFLIGHT}),
 }
 HOME_ONLY = frozenset({Screen.HOME})
-STAFF_PAGES = frozenset({"staff", "sensors", "programs", "settings"})
+STAFF_PAGES = frozenset({"staff", "sensors", "programs", "settings", "staff_members", "staff_member"})
 #: Escape (with the PIN) may leave only from screens where nobody is on a moving belt.
 EXIT_SCREENS = frozenset({Screen.HOME, Screen.PREFLIGHT, Screen.SUMMARY, Screen.FAULT})
 TOAST_S = 4.0
@@ -129,11 +130,61 @@ class Kiosk:
             log.warning("could not read programs/members: %s", exc)
 
     def _refresh_history(self) -> None:
+        import time
+
+        member = self.ui.member
         try:
-            self.ui.history = list(self.data.history(self.ui.member))
+            data = self.data.history(member)
         except Exception as exc:  # noqa: BLE001
             log.warning("could not read the history: %s", exc)
-            self.ui.history = []
+            data = []
+        if not isinstance(data, HistoryData):
+            self.ui.history = list(data)
+            data = history_from_records(self.ui.history, member.name if member else "", time.time())
+        self.ui.history_data = data
+
+    def _member_call(self, method: str, *args, default=None):
+        """Call an optional member-store method of the data; a missing one or an error gives
+        *default* (errors also land in ``ui.staff_message`` as one line)."""
+        call = getattr(self.data, method, None)
+        if call is None:
+            return default
+        try:
+            return call(*args)
+        except Exception as exc:  # noqa: BLE001 - a store problem is a message, never a crash
+            log.warning("%s failed: %s", method, exc)
+            self.ui.staff_message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return default
+
+    def refresh_suggestion(self) -> None:
+        """The chosen member's suggestion for next time (recomputed by the store: after the session
+        closed and again once the pain-after score is stored)."""
+        member = self.ui.member
+        self.ui.suggestion = self._member_call("suggestion", member) if member is not None else None
+        self._dirty = True
+
+    def _choose_member(self, member) -> None:
+        ui = self.ui
+        ui.member = member
+        ui.member_program = self._member_call("program_for", member) if member is not None else None
+        ui.suggestion = None
+        ui.overlay = None
+        ui.page = 0
+
+    def _refresh_staff_members(self) -> None:
+        self.ui.staff_infos = list(self._member_call("member_infos", default=[]) or [])
+        if self.ui.staff_member is not None:
+            ident = self.ui.staff_member.member.id
+            self.ui.staff_member = next((i for i in self.ui.staff_infos if i.member.id == ident), None)
+
+    def _open_staff_member(self, info) -> None:
+        ui = self.ui
+        ui.staff_member = info
+        ui.staff_message = ""
+        ui.staff_suggestion = self._member_call("suggestion", info.member)
+        s = ui.staff_suggestion
+        ui.staff_dose = (s.final or s.next) if s is not None else None
+        ui.overlay = "staff_member"
 
     # --- the view ----------------------------------------------------------------------------
     def update(self, view: View, now: float) -> None:
@@ -158,6 +209,8 @@ class Kiosk:
         if new is Screen.HOME:
             self.ui.pain_before = None
             self.refresh_data()
+            if self.ui.member is not None:  # the prescription may have changed after a session
+                self.ui.member_program = self._member_call("program_for", self.ui.member)
         if new is Screen.COUNTDOWN and old is not Screen.RESUMING:
             self.ui.samples = []
             self.ui.pain_after = None
@@ -266,9 +319,42 @@ class Kiosk:
         elif kind == "page":
             ui.page += arg
         elif kind == "member":
-            ui.member = arg
-            ui.overlay = None
-            ui.page = 0
+            self._choose_member(arg)
+        elif kind == "chart":
+            ui.chart = arg
+        elif kind == "code_key":
+            if len(ui.search) < 12:
+                ui.search += arg
+            self._search()
+        elif kind == "code_back":
+            ui.search = ui.search[:-1]
+            self._search()
+        elif kind == "code_page":
+            ui.search_keys = (ui.search_keys + 1) % 4
+        elif kind == "staff_member" and self.staff_unlocked:
+            self._open_staff_member(arg)
+        elif kind == "hands_free" and self.staff_unlocked:
+            ui.staff_message = ""
+            self._member_call("set_hands_free", arg.member, not arg.hands_free_allowed)
+            self._refresh_staff_members()
+        elif kind == "rx_step" and self.staff_unlocked and ui.staff_dose is not None:
+            thing, step = arg
+            value = round(getattr(ui.staff_dose, thing) + step, 1)
+            ui.staff_dose = replace(ui.staff_dose, **{thing: value})
+            ui.staff_message = ""
+        elif kind in ("rx_accept", "rx_save") and self.staff_unlocked and ui.staff_member is not None:
+            ui.staff_message = ""
+            member = ui.staff_member.member
+            if kind == "rx_accept":
+                decided = self._member_call("accept", member, t("staff_by"))
+            else:
+                decided = self._member_call("override", member, t("staff_by"), ui.staff_dose)
+            if decided is not None:
+                ui.staff_suggestion = decided
+                ui.staff_dose = decided.final or decided.next
+                ui.staff_message = t("rx_saved")
+                if ui.member is not None and ui.member.id == member.id:
+                    ui.member_program = self._member_call("program_for", member)
         elif kind == "pin_digit":
             ui.pin.press(arg)
         elif kind == "pin_clear":
@@ -308,8 +394,19 @@ class Kiosk:
             return
         if name == "history":
             self._refresh_history()
+        elif name == "member_search":
+            ui.search, ui.search_keys, ui.search_results = "", 0, []
+        elif name == "staff_members":
+            ui.staff_message = ""
+            self._refresh_staff_members()
+        elif name == "next_time" and ui.suggestion is None:
+            self.refresh_suggestion()
         ui.overlay = name
         ui.page = 0
+
+    def _search(self) -> None:
+        ui = self.ui
+        ui.search_results = list(self._member_call("search", ui.search, default=[]) or []) if ui.search else []
 
     def _call_export(self, what: str) -> None:
         try:
@@ -321,6 +418,12 @@ class Kiosk:
     # --- effects from the core -----------------------------------------------------------------
     def on_effect(self, effect: Effect) -> None:
         """Station listener: sounds and spoken/banner messages. Runs on the UI thread."""
+        if isinstance(effect, CloseSession) or (isinstance(effect, ScoreSession) and effect.when == "after"):
+            # Listeners run after the station stored the effect: the suggestion now sees the
+            # closed session and, once given, its pain-after score.
+            if self.ui.member is not None:
+                self.refresh_suggestion()
+            return
         if isinstance(effect, PlaySound):
             if self.sounds:
                 self.sounds.play(effect.name)

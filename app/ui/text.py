@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import string
 
+def _progression_reasons() -> dict[str, str]:
+    from app.core.progression import REASONS
+
+    return dict(REASONS)
+
+
 CATALOGUE: dict[str, str] = {
     # Start-up ----------------------------------------------------------------------------------
     "splash_title": "Backstep",
@@ -140,6 +146,67 @@ CATALOGUE: dict[str, str] = {
     "history_week_chart": "Minutes per week",
     "history_top_speed": "Top speed {speed} {unit}",
     "history_row": "{date}  {program}  {minutes} min  {status}",
+    "history_summary": "{sessions} sessions · {minutes} min · top {speed} {unit}",
+    "chart_tab_sessions": "Sessions",
+    "chart_tab_minutes": "Minutes",
+    "chart_tab_speed": "Speed",
+    "chart_tab_pain": "Pain",
+    "chart_tab_hands_free": "Hands-free",
+    "chart_sessions_title": "Sessions per week (last {weeks} weeks)",
+    "chart_minutes_title": "Minutes walked per week (last {weeks} weeks)",
+    "chart_speed_title": "Top backward speed ({unit}), last {count} sessions",
+    "chart_pain_title": "Pain 0-10 before and after, last {count} sessions",
+    "chart_hands_free_title": "Hands-free share of walking time (%), last {count} sessions",
+    "chart_goal": "goal {goal} a week",
+    "chart_week_of": "week of {date}",
+    "chart_x_sessions": "each session, oldest to newest",
+    "legend_pain_before": "before",
+    "legend_pain_after": "after",
+    "export_chart_title": "Backstep history: {name}",
+    "export_chart_span": "{first} to {last}",
+    "export_chart_note": "Every chart starts at zero. Pain is on its full 0-10 scale and the hands-free "
+                         "share on 0-100 %. Weeks start on Monday; empty weeks are shown.",
+    # Next time (progression suggestion) ----------------------------------------------------------
+    "next_title": "Next time, {name}",
+    "next_plan": "Next: {speed} {unit} · {minutes} min · incline {incline} %",
+    "next_now": "This time: {speed} {unit} · {minutes} min · incline {incline} %",
+    "next_therapist": "Your therapist decides: this is a suggestion.",
+    "next_none": "No suggestion yet",
+    "next_show": "Next time ›",
+    "action_raise": "Step up",
+    "action_hold": "Hold",
+    "action_step_back": "Step back",
+    "action_lower": "Lower to the limit",
+    "action_start": "Starting dose",
+    # Member search ---------------------------------------------------------------------------------
+    "member_search": "Code…",
+    "search_title": "Type your code",
+    "search_typed": "Code: {code}",
+    "search_empty": "Tap the letters and digits of your code",
+    "search_none": "No member with this code",
+    "search_back": "⌫",
+    "search_page": "{label} ›",
+    "home_prescribed": "Prescribed for {name}",
+    # Staff members ----------------------------------------------------------------------------------
+    "staff_members": "Members",
+    "members_title": "Members",
+    "members_none": "No members yet.",
+    "members_add_hint": "Add a member at a console: backstep members add NAME --code K7 --goal 3",
+    "member_hands_free": "Hands-free: {state}",
+    "member_open": "{name}",
+    "member_row": "{name} · code {code}",
+    "rx_title": "{name}: next session",
+    "rx_status_pending": "Suggested (not decided yet)",
+    "rx_status_accepted": "Accepted by {by}",
+    "rx_status_overridden": "Set by hand by {by}",
+    "rx_speed": "Speed {value} {unit}",
+    "rx_minutes": "{value} min",
+    "rx_incline": "Incline {value} %",
+    "rx_accept": "Accept",
+    "rx_save": "Save my values",
+    "rx_limit": "Up to {speed} {unit}, {minutes} min, {incline} %",
+    "rx_saved": "Saved",
+    "staff_by": "staff (kiosk)",
     "status_completed": "done",
     "status_stopped": "stopped",
     "status_emergency_stop": "e-stop",
@@ -202,6 +269,10 @@ CATALOGUE: dict[str, str] = {
     "direction_forward": "forward",
 }
 
+# The progression rules' reasons (app.core.progression.REASONS): their keys are catalogue keys too,
+# so a translation of this catalogue covers what the suggestion screens say.
+CATALOGUE.update({key: words for key, words in _progression_reasons().items() if key not in CATALOGUE})
+
 #: Keys the core can send in ``Say`` effects (kept in step with app.core.safety).
 SAY_KEYS = ("hold_the_rails", "turn_around", "cooldown", "link_lost", "link_restored", "start_refused",
             "resume_refused", "clip_lanyard_first", "pain_stop", "sensor_fault")
@@ -231,6 +302,12 @@ def reason_text(reason: str) -> str:
     """A refusal reason from the core ("rails not held") in catalogue words."""
     key = "reason_" + reason.replace(" ", "_")
     return t(key) if key in CATALOGUE else reason
+
+
+def reason_words(reason) -> str:
+    """A progression reason ``(key, params, text)`` in catalogue words (the text if the key is unknown)."""
+    key, params, text = reason
+    return t(key, **params) if key in CATALOGUE else text
 
 
 def say_text(key: str, params: dict | None = None) -> str:

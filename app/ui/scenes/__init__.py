@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from app.core.view import Screen
 
-from .after import History, Summary
+from .after import History, NextTime, Summary
 from .base import Frame, Intent, Page, Scene, Target, UiState
-from .choose import Home, Members, PainBefore, Preflight
+from .choose import Home, MemberSearch, Members, PainBefore, Preflight
 from .session import Countdown, Running
-from .staff import Export, Pin, Programs, Sensors, Service, Settings, Staff
+from .staff import Export, Pin, Programs, Sensors, Service, Settings, Staff, StaffMember, StaffMembers
 from .stopped import Cooldown, EStop, Fault, HoldRails, LinkLost, PausedUser, Turnaround
 
 __all__ = ["Frame", "Intent", "Page", "Scene", "Target", "UiState", "SCREEN_SCENES", "OVERLAY_SCENES"]
@@ -37,4 +37,5 @@ SCREEN_SCENES: dict[Screen, Scene] = {
 }
 #: UI-only scenes, reached from home (and the summary, for history).
 OVERLAY_SCENES: dict[str, Scene] = {s.name: s for s in (
-    Members(), History(), Export(), Pin(), Staff(), Sensors(), Programs(), Settings(), PainBefore(), Service())}
+    Members(), MemberSearch(), History(), NextTime(), Export(), Pin(), Staff(), Sensors(), Programs(), Settings(),
+    PainBefore(), Service(), StaffMembers(), StaffMember())}

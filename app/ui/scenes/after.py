@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 import pygame
 
 from app.core.session import format_clock
 from app.core.units import unit_label
 
 from .. import draw, theme
-from ..data import minutes_per_week
-from ..text import t
-from .base import Frame, Intent, Page, Scene, columns, fmt, titled_page
+from ..charts import CHARTS, draw_chart, summary_line
+from ..data import HistoryData
+from ..text import reason_words, t
+from .base import Frame, Intent, Page, Scene, bottom_bar, columns, fmt, titled_page
 from .choose import pain_styles
 
 
@@ -40,6 +39,8 @@ class Summary(Scene):
             rect = pygame.Rect(right.x + c * (cell_w + m.gap), top + r * (cell_h + m.gap), cell_w, cell_h)
             if slot < 11:
                 page.add(f"pain_after:{slot}", rect, Intent("pain_after", slot))
+            elif f.ui.member is not None and f.ui.suggestion is not None:
+                page.add("done", rect, Intent("open", "next_time"))
             else:
                 page.add("done", rect, Intent("home"))
         left = pygame.Rect(body.x, body.y, right.x - body.x - m.u(16), body.height)
@@ -67,7 +68,8 @@ class Summary(Scene):
         label = t("summary_pain") if f.ui.pain_after is None else t("summary_pain_saved", score=f.ui.pain_after)
         draw.text(surface, fonts, label, page.rects["pain_label"], m.u(24), theme.WHITE, align="left")
         self.paint_targets(surface, f, page, pain_styles(f, f.ui.pain_after, {
-            "done": {"label": t("summary_done"), "fill": theme.GREEN, "colour": theme.BLACK, "px": m.u(30)},
+            "done": {"label": t("next_show") if page.target("done").intent.kind == "open" else t("summary_done"),
+                     "fill": theme.GREEN, "colour": theme.BLACK, "px": m.u(30)},
             "history": {"label": t("home_history"), "px": m.u(30)}}))
 
     def chart(self, surface, f: Frame, rect: pygame.Rect):
@@ -105,40 +107,83 @@ def format_distance(metres: float | None, units: str) -> str:
 
 
 class History(Scene):
+    """A member's (or everyone's) history: a summary line, one large chart, and a tab per chart."""
+
     name = "history"
 
     def layout(self, f: Frame) -> Page:
         m = f.m
-        page, body = titled_page(m, Intent("close"))
-        list_w = round(body.width * 0.52)
-        page.rects["list"] = pygame.Rect(body.x, body.y, list_w, body.height)
-        right = pygame.Rect(body.x + list_w + m.u(16), body.y, body.width - list_w - m.u(16), body.height)
-        page.rects["top_speed"] = pygame.Rect(right.x, right.y, right.width, m.u(40))
-        page.rects["chart"] = pygame.Rect(right.x, page.rects["top_speed"].bottom + m.gap, right.width,
-                                          right.bottom - page.rects["top_speed"].bottom - m.gap)
+        page = Page()
+        page.rects["title"] = pygame.Rect(m.pad, m.pad, m.screen.width - 2 * m.pad, m.u(46))
+        bar = bottom_bar(m)
+        cells = columns(bar, 1 + len(CHARTS), m.gap)
+        page.add("back", cells[0], Intent("close"))
+        for (name, _), cell in zip(CHARTS, cells[1:]):
+            page.add(f"chart:{name}", cell, Intent("chart", name))
+        page.rects["summary"] = pygame.Rect(m.pad, page.rects["title"].bottom, page.rects["title"].width, m.u(32))
+        page.rects["chart"] = pygame.Rect(m.pad, page.rects["summary"].bottom + m.gap, page.rects["title"].width,
+                                          bar.y - page.rects["summary"].bottom - 2 * m.gap)
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
         m, fonts, ui = f.m, f.fonts, f.ui
         name = ui.member.name if ui.member else t("history_everyone")
         self.title(surface, f, t("history_title", name=name), page.rects["title"], px=36)
-        sessions = sorted(ui.history, key=lambda r: r.started_at, reverse=True)
-        box = page.rects["list"]
-        if not sessions:
-            draw.text(surface, fonts, t("history_empty"), box, m.u(28), theme.GREY)
-        draw.rows(surface, fonts, m, box, [
-            t("history_row", date=time.strftime("%d %b", time.localtime(record.started_at)), program=record.program,
-              minutes=max(0, round(record.active_seconds / 60)), status=t(f"status_{record.status}"))
-            for record in sessions], m.u(22))
-        top = max((r.top_speed for r in sessions), default=0.0)
-        units = sessions[0].units if sessions else "mph"
-        draw.text(surface, fonts, t("history_top_speed", speed=fmt(top), unit=unit_label(units)), page.rects["top_speed"],
-                  m.u(28), theme.YELLOW, bold=True, align="left")
-        chart = page.rects["chart"]
-        title = pygame.Rect(chart.x, chart.y, chart.width, m.u(26))
-        draw.text(surface, fonts, t("history_week_chart"), title, m.u(20), theme.GREY, align="left")
-        weeks = minutes_per_week(sessions, f.wall)
-        labels = [f"-{len(weeks) - 1 - i}" if i < len(weeks) - 1 else "now" for i in range(len(weeks))]
-        draw.bar_chart(surface, fonts, m, pygame.Rect(chart.x, title.bottom, chart.width, chart.height - title.height),
-                       weeks, labels)
-        self.paint_targets(surface, f, page, {"back": {"label": t("back")}})
+        data = ui.history_data or HistoryData(name="")
+        if data.sessions:
+            draw.text(surface, fonts, summary_line(data), page.rects["summary"], m.u(24), theme.YELLOW, bold=True,
+                      align="left")
+        else:
+            draw.text(surface, fonts, t("history_empty"), page.rects["summary"], m.u(24), theme.GREY, align="left")
+        draw_chart(surface, fonts, m, page.rects["chart"], data, ui.chart, px=17)
+        styles = {"back": {"label": t("back"), "px": m.u(24)}}
+        for chart, key in CHARTS:
+            styles[f"chart:{chart}"] = {"label": t(key), "px": m.u(20), "selected": ui.chart == chart}
+        self.paint_targets(surface, f, page, styles)
+
+
+class NextTime(Scene):
+    """After a member's session: the suggestion for the next one, with its reasons in words."""
+
+    name = "next_time"
+
+    def layout(self, f: Frame) -> Page:
+        m = f.m
+        page, body = titled_page(m, Intent("close"))
+        bar = bottom_bar(m)
+        page.add("done", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height), Intent("home"))
+        page.rects["plan"] = pygame.Rect(body.x, body.y, body.width, m.u(44))
+        page.rects["now"] = pygame.Rect(body.x, page.rects["plan"].bottom, body.width, m.u(30))
+        page.rects["reasons"] = pygame.Rect(body.x, page.rects["now"].bottom + m.gap, body.width,
+                                            body.bottom - page.rects["now"].bottom - m.gap - m.u(30))
+        page.rects["note"] = pygame.Rect(body.x, body.bottom - m.u(28), body.width, m.u(28))
+        return page
+
+    def draw(self, surface, f: Frame, page: Page) -> None:
+        m, fonts, ui = f.m, f.fonts, f.ui
+        name = ui.member.name if ui.member else ""
+        self.title(surface, f, t("next_title", name=name), page.rects["title"], px=36)
+        s = ui.suggestion
+        if s is None:
+            draw.text(surface, fonts, t("next_none"), page.rects["plan"], m.u(32), theme.GREY, align="left")
+        else:
+            unit = unit_label(s.units)
+            dose = s.final or s.next
+            draw.text(surface, fonts, f"{t('action_' + s.action)}: " + t("next_plan", speed=fmt(dose.speed), unit=unit,
+                                                                        minutes=f"{dose.minutes:g}",
+                                                                        incline=f"{dose.incline:g}"),
+                      page.rects["plan"], m.u(34), theme.YELLOW, bold=True, align="left")
+            draw.text(surface, fonts, t("next_now", speed=fmt(s.current.speed), unit=unit,
+                                        minutes=f"{s.current.minutes:g}", incline=f"{s.current.incline:g}"),
+                      page.rects["now"], m.u(22), theme.GREY, align="left")
+            box = page.rects["reasons"]
+            y = box.y
+            for reason in map(reason_words, s.reasons):
+                if box.bottom - y < m.u(24):
+                    break
+                y = draw.paragraph(surface, fonts, reason, pygame.Rect(box.x, y, box.width, box.bottom - y), m.u(30),
+                                   theme.WHITE) + m.u(8)
+        draw.text(surface, fonts, t("next_therapist"), page.rects["note"], m.u(20), theme.GREY, align="left")
+        self.paint_targets(surface, f, page, {
+            "back": {"label": t("back")},
+            "done": {"label": t("summary_done"), "fill": theme.GREEN, "colour": theme.BLACK}})

@@ -15,7 +15,7 @@ from app.core.program import Program
 from app.core.view import Screen, View
 
 from .. import draw, theme
-from ..data import ExportStatus, Sample, SessionRecord
+from ..data import DoseData, ExportStatus, HistoryData, MemberInfo, Sample, SessionRecord, SuggestionData
 from ..pin import PinPad
 from ..text import t
 from ..theme import Fonts, Metrics
@@ -75,6 +75,18 @@ class UiState:
     programs: list[Program] = field(default_factory=list)
     members: list[Member] = field(default_factory=list)
     history: list[SessionRecord] = field(default_factory=list)
+    history_data: HistoryData | None = None
+    chart: str = "sessions"                      # the history chart shown
+    member_program: Program | None = None        # the chosen member's prescribed program
+    suggestion: SuggestionData | None = None     # for ui.member's next session
+    search: str = ""                             # the member code typed so far
+    search_keys: int = 0                         # which page of keys the search pad shows
+    search_results: list[Member] = field(default_factory=list)
+    staff_infos: list[MemberInfo] = field(default_factory=list)
+    staff_member: MemberInfo | None = None
+    staff_suggestion: SuggestionData | None = None
+    staff_dose: DoseData | None = None
+    staff_message: str = ""
     samples: list[Sample] = field(default_factory=list)
     export: ExportStatus = field(default_factory=ExportStatus)
     config_source: str = ""

@@ -35,7 +35,7 @@ class Home(Scene):
         page.add("history", history_r, Intent("open", "history"))
         page.add("staff", staff_r, Intent("open_pin", "staff"))
         page.rects["cards"] = cards
-        add_paged_grid(page, cards, m, list(ui.programs), ui.page, m.u(240), m.u(160),
+        add_paged_grid(page, cards, m, home_programs(ui), ui.page, m.u(240), m.u(160),
                        lambda program: f"program:{program.id}", lambda program: Intent("choose_program", program))
         return page
 
@@ -52,21 +52,27 @@ class Home(Scene):
         self.paint_targets(surface, f, page, styles)
         if "stick" not in page.rects:
             self.title(surface, f, t("home_title"), page.rects["title"], px=40)
-        if not ui.programs:
+        if not page.rects["cards"] or not any(tg.intent.kind == "choose_program" for tg in page.targets):
             draw.paragraph(surface, fonts, t("home_no_programs"), page.rects["cards"], m.u(32), theme.YELLOW)
         for target in page.targets:
             if target.intent.kind == "choose_program":
-                self.card(surface, f, target.rect, target.intent.arg, f.pressed == target.name)
+                program = target.intent.arg
+                prescribed = (t("home_prescribed", name=ui.member.name)
+                              if ui.member is not None and ui.member_program is not None
+                              and program.id == ui.member_program.id else "")
+                self.card(surface, f, target.rect, program, f.pressed == target.name, prescribed)
 
-    def card(self, surface, f: Frame, rect: pygame.Rect, program: Program, pressed: bool):
+    def card(self, surface, f: Frame, rect: pygame.Rect, program: Program, pressed: bool, prescribed: str = ""):
         key = ("card", id(f.fonts), f.m.scale, program.id, program.name, program.total_seconds, program.audience,
-               program.description, pressed)
-        draw.tile(surface, rect, key, lambda image, local: self._paint_card(image, f, local, program, pressed))
+               program.description, pressed, prescribed)
+        draw.tile(surface, rect, key, lambda image, local: self._paint_card(image, f, local, program, pressed,
+                                                                            prescribed))
 
-    def _paint_card(self, surface, f: Frame, rect: pygame.Rect, program: Program, pressed: bool):
+    def _paint_card(self, surface, f: Frame, rect: pygame.Rect, program: Program, pressed: bool, prescribed: str = ""):
         m, fonts = f.m, f.fonts
         pygame.draw.rect(surface, theme.BUTTON_PRESSED if pressed else theme.PANEL, rect, border_radius=m.u(14))
-        pygame.draw.rect(surface, theme.WHITE, rect, width=m.u(2), border_radius=m.u(14))
+        pygame.draw.rect(surface, theme.YELLOW if prescribed else theme.WHITE, rect,
+                         width=m.u(4) if prescribed else m.u(2), border_radius=m.u(14))
         inner = rect.inflate(-m.u(20), -m.u(14))
         minutes = max(1, round(program.total_seconds / 60))
         name_h = round(inner.height * 0.42)
@@ -75,9 +81,20 @@ class Home(Scene):
         draw.text(surface, fonts, t("card_minutes", minutes=minutes),
                   pygame.Rect(inner.x, inner.y + name_h, inner.width, round(inner.height * 0.26)), m.u(34),
                   theme.YELLOW, bold=True, align="left")
-        who = program.audience or (program.description.split(".")[0] if program.description else t("card_for_everyone"))
+        who = prescribed or program.audience or (program.description.split(".")[0] if program.description
+                                                 else t("card_for_everyone"))
         draw.paragraph(surface, fonts, who, pygame.Rect(inner.x, inner.y + round(inner.height * 0.68), inner.width,
-                                                         round(inner.height * 0.32)), m.u(18), theme.GREY)
+                                                         round(inner.height * 0.32)), m.u(18),
+                       theme.YELLOW if prescribed else theme.GREY, bold=bool(prescribed))
+
+
+def home_programs(ui) -> list[Program]:
+    """The library's programs; a chosen member's prescribed program first."""
+    programs = list(ui.programs)
+    mine = ui.member_program if ui.member is not None else None
+    if mine is None:
+        return programs
+    return [mine, *[p for p in programs if p.id != mine.id]]
 
 
 class Members(Scene):
@@ -85,6 +102,9 @@ class Members(Scene):
 
     def layout(self, f: Frame) -> Page:
         page, body = titled_page(f.m, Intent("close"))
+        bar = bottom_bar(f.m)
+        page.add("search", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height),
+                 Intent("open", "member_search"))
         add_paged_grid(page, body, f.m, [None, *f.ui.members], f.ui.page, f.m.u(240), f.m.touch,
                        lambda member: f"member:{member.id if member else 'guest'}",
                        lambda member: Intent("member", member))
@@ -98,7 +118,72 @@ class Members(Scene):
                 current = f.ui.member
                 styles[target.name] = {"label": member.name if member else t("home_guest"),
                                        "selected": (member.id if member else None) == (current.id if current else None)}
+        styles["search"] = {"label": t("member_search")}
         self.title(surface, f, t("member_title"), page.rects["title"])
+        self.paint_targets(surface, f, page, styles)
+
+
+#: The search pad's pages: 12 keys each; "<" deletes, ">" shows the next page.
+SEARCH_PAGES = ("1234567890<>", "ABCDEFGHIJ<>", "KLMNOPQRST<>", "UVWXYZ-<>")
+SEARCH_PAGE_LABELS = ("123", "A-J", "K-T", "U-Z")
+
+
+class MemberSearch(Scene):
+    """Find a member by their short code: a 12-key pad (digits, then letters a page at a time) and
+    the matching members as large tiles."""
+
+    name = "member_search"
+
+    def layout(self, f: Frame) -> Page:
+        m, ui = f.m, f.ui
+        page, body = titled_page(m, Intent("open", "members"))
+        key = max(m.touch, min(m.u(110), (body.height - 2 * m.gap) // 3))
+        pad_w = 4 * key + 3 * m.gap
+        pad = pygame.Rect(body.right - pad_w, body.y, pad_w, 3 * key + 2 * m.gap)
+        keys = SEARCH_PAGES[ui.search_keys % len(SEARCH_PAGES)]
+        slots = list(keys[:-2]) + [""] * (10 - len(keys[:-2])) + ["<", ">"]
+        for i, ch in enumerate(slots):
+            if not ch:
+                continue
+            r, c = divmod(i, 4)
+            rect = pygame.Rect(pad.x + c * (key + m.gap), pad.y + r * (key + m.gap), key, key)
+            if ch == "<":
+                page.add("code_back", rect, Intent("code_back"), enabled=bool(ui.search))
+            elif ch == ">":
+                page.add("code_page", rect, Intent("code_page"))
+            else:
+                page.add(f"code:{ch}", rect, Intent("code_key", ch))
+        left = pygame.Rect(body.x, body.y, pad.x - body.x - m.u(16), body.height)
+        page.rects["typed"] = pygame.Rect(left.x, left.y, left.width, m.u(44))
+        results = pygame.Rect(left.x, page.rects["typed"].bottom + m.gap, left.width,
+                              left.bottom - page.rects["typed"].bottom - m.gap)
+        page.rects["results"] = results
+        fit = max(1, (results.height + m.gap) // (m.touch + m.gap))
+        if ui.search:
+            for i, member in enumerate(ui.search_results[:fit]):
+                page.add(f"found:{member.id}", pygame.Rect(results.x, results.y + i * (m.touch + m.gap), results.width,
+                                                           m.touch), Intent("member", member))
+        return page
+
+    def draw(self, surface, f: Frame, page: Page) -> None:
+        m, ui = f.m, f.ui
+        self.title(surface, f, t("search_title"), page.rects["title"])
+        typed = page.rects["typed"]
+        if ui.search:
+            draw.text(surface, f.fonts, t("search_typed", code=ui.search), typed, m.u(34), theme.YELLOW, bold=True,
+                      align="left")
+            if not ui.search_results:
+                draw.paragraph(surface, f.fonts, t("search_none"), page.rects["results"], m.u(26), theme.GREY)
+        else:
+            draw.paragraph(surface, f.fonts, t("search_empty"), page.rects["results"], m.u(26), theme.GREY)
+        next_label = SEARCH_PAGE_LABELS[(ui.search_keys + 1) % len(SEARCH_PAGES)]
+        styles = {"back": {"label": t("back")}, "code_back": {"label": t("search_back"), "px": m.u(40)},
+                  "code_page": {"label": t("search_page", label=next_label), "px": m.u(24)}}
+        for target in page.targets:
+            if target.intent.kind == "code_key":
+                styles[target.name] = {"label": target.intent.arg, "px": m.u(40)}
+            elif target.intent.kind == "member":
+                styles[target.name] = {"label": target.intent.arg.name, "px": m.u(32)}
         self.paint_targets(surface, f, page, styles)
 
 

@@ -7,8 +7,10 @@ import math
 
 import pygame
 
+from app.core.units import unit_label
+
 from .. import draw, theme
-from ..text import t
+from ..text import reason_words, t
 from .base import Frame, Intent, Page, Scene, bottom_bar, columns, fmt, grid, titled_page
 
 
@@ -128,8 +130,8 @@ class Pin(Scene):
 
 class Staff(Scene):
     name = "staff"
-    ITEMS = (("sensors", "staff_sensors"), ("programs", "staff_programs"), ("export", "staff_export"),
-             ("settings", "staff_settings"), ("exit", "staff_exit"), ("lock", "staff_lock"))
+    ITEMS = (("members", "staff_members"), ("sensors", "staff_sensors"), ("programs", "staff_programs"),
+             ("export", "staff_export"), ("settings", "staff_settings"), ("exit", "staff_exit"), ("lock", "staff_lock"))
 
     def layout(self, f: Frame) -> Page:
         m = f.m
@@ -138,7 +140,8 @@ class Staff(Scene):
                            m.screen.bottom - page.rects["title"].bottom - m.gap - m.pad)
         cells = grid(area, len(self.ITEMS), m, m.u(240), m.touch, max_cols=3)
         for (name, _), cell in zip(self.ITEMS, cells):
-            intent = {"exit": Intent("exit"), "lock": Intent("close")}.get(name, Intent("open", name))
+            intent = {"exit": Intent("exit"), "lock": Intent("close"),
+                      "members": Intent("open", "staff_members")}.get(name, Intent("open", name))
             page.add(name, cell, intent)
         return page
 
@@ -232,6 +235,143 @@ class Settings(StaffPage):
         return {"sound": {"label": t("setting_sound", state=on if f.ui.sound_on else off), "selected": f.ui.sound_on},
                 "speech": {"label": t("setting_speech", state=on if f.ui.speech_on else off),
                            "selected": f.ui.speech_on}}
+
+
+class StaffMembers(Scene):
+    """Staff: every member, with "hands-free allowed" as a big toggle and a button to their next
+    session's suggestion. New members are added at a console (the hint says how)."""
+
+    name = "staff_members"
+
+    def layout(self, f: Frame) -> Page:
+        m, ui = f.m, f.ui
+        page, body = titled_page(m, Intent("open", "staff"))
+        page.rects["hint"] = pygame.Rect(body.x, body.y, body.width, m.u(28))
+        area = pygame.Rect(body.x, page.rects["hint"].bottom + m.gap, body.width,
+                           body.bottom - page.rects["hint"].bottom - m.gap)
+        cols = max(1, min(2, (area.width + m.gap) // (m.u(360) + m.gap)))
+        rows = max(1, (area.height + m.gap) // (m.touch + m.gap))
+        per_page = cols * rows
+        infos = list(ui.staff_infos)
+        pages = max(1, math.ceil(len(infos) / per_page))
+        number = min(max(0, ui.page), pages - 1)
+        shown = infos[number * per_page:(number + 1) * per_page]
+        cells = columns(pygame.Rect(area.x, area.y, area.width, m.touch), cols, m.u(24))
+        for i, info in enumerate(shown):
+            r, c = divmod(i, cols)
+            cell = cells[c].move(0, r * (m.touch + m.gap))
+            name_r = pygame.Rect(cell.x, cell.y, round(cell.width * 0.58), cell.height)
+            toggle = pygame.Rect(name_r.right + m.gap, cell.y, cell.right - name_r.right - m.gap, cell.height)
+            page.add(f"staff_member:{info.member.id}", name_r, Intent("staff_member", info))
+            page.add(f"hands_free:{info.member.id}", toggle, Intent("hands_free", info))
+        bar = bottom_bar(m)
+        _, prev, more = columns(bar, 3, m.gap)
+        if number > 0:
+            page.add("page_prev", prev, Intent("page", -1))
+        if number < pages - 1:
+            page.add("page_next", more, Intent("page", 1))
+        return page
+
+    def draw(self, surface, f: Frame, page: Page) -> None:
+        m, ui = f.m, f.ui
+        self.title(surface, f, t("members_title"), page.rects["title"])
+        draw.text(surface, f.fonts, ui.staff_message or t("members_add_hint"), page.rects["hint"], m.u(20),
+                  theme.YELLOW if ui.staff_message else theme.GREY, align="left")
+        if not ui.staff_infos:
+            body = page.rects["body"]
+            draw.text(surface, f.fonts, t("members_none"), pygame.Rect(body.x, body.y + m.u(40), body.width, m.u(50)),
+                      m.u(30), theme.WHITE, align="left")
+        styles = {"back": {"label": t("back")}, "page_prev": {"label": t("page_prev")},
+                  "page_next": {"label": t("page_next")}}
+        on, off = t("setting_on"), t("setting_off")
+        for target in page.targets:
+            info = target.intent.arg
+            if target.intent.kind == "staff_member":
+                styles[target.name] = {"label": info.member.name + (f" · {info.code}" if info.code else ""),
+                                       "px": m.u(26)}
+            elif target.intent.kind == "hands_free":
+                styles[target.name] = {"label": t("member_hands_free", state=on if info.hands_free_allowed else off),
+                                       "selected": info.hands_free_allowed, "px": m.u(20),
+                                       "fill": theme.GREEN if info.hands_free_allowed else theme.BUTTON,
+                                       "colour": theme.BLACK if info.hands_free_allowed else theme.WHITE}
+        self.paint_targets(surface, f, page, styles)
+
+
+class StaffMember(Scene):
+    """Staff: one member's suggestion for the next session, with its reasons; accept it, or set
+    speed, minutes and incline with big -/+ buttons (never past the therapist's limits) and save."""
+
+    name = "staff_member"
+    THINGS = (("speed", 0.1), ("minutes", 1.0), ("incline", 1.0))
+
+    def layout(self, f: Frame) -> Page:
+        m, ui = f.m, f.ui
+        page, body = titled_page(m, Intent("open", "staff_members"))
+        bar = bottom_bar(m)
+        _, accept, save = columns(bar, 3, m.gap)
+        s, dose = ui.staff_suggestion, ui.staff_dose
+        pending = s is not None and s.status == "pending"
+        if s is not None:
+            page.add("rx_accept", accept, Intent("rx_accept"), enabled=pending)
+            page.add("rx_save", save, Intent("rx_save"), enabled=pending and dose is not None and dose != s.next)
+        page.rects["status"] = pygame.Rect(body.x, body.y, body.width, m.u(30))
+        steppers_h = m.u(34) + m.touch
+        page.rects["reasons"] = pygame.Rect(body.x, page.rects["status"].bottom, body.width,
+                                            body.bottom - steppers_h - m.gap - page.rects["status"].bottom)
+        row = pygame.Rect(body.x, body.bottom - steppers_h, body.width, steppers_h)
+        if s is not None and dose is not None:
+            for (thing, step), cell in zip(self.THINGS, columns(row, 3, m.u(20))):
+                page.rects[f"value:{thing}"] = pygame.Rect(cell.x, cell.y, cell.width, m.u(34))
+                minus, plus = columns(pygame.Rect(cell.x, cell.bottom - m.touch, cell.width, m.touch), 2, m.gap)
+                value = getattr(dose, thing)
+                low, high = self.bounds(thing, s)
+                page.add(f"rx:{thing}:-", minus, Intent("rx_step", (thing, -step)), enabled=pending and value - step >= low - 1e-6)
+                page.add(f"rx:{thing}:+", plus, Intent("rx_step", (thing, step)), enabled=pending and value + step <= high + 1e-6)
+        return page
+
+    @staticmethod
+    def bounds(thing: str, s) -> tuple[float, float]:
+        return {"speed": (0.1, s.max_speed), "minutes": (1.0, s.max_minutes), "incline": (0.0, s.max_incline)}[thing]
+
+    def draw(self, surface, f: Frame, page: Page) -> None:
+        m, ui = f.m, f.ui
+        info, s, dose = ui.staff_member, ui.staff_suggestion, ui.staff_dose
+        self.title(surface, f, t("rx_title", name=info.member.name if info else ""), page.rects["title"], px=36)
+        if s is None:
+            draw.text(surface, f.fonts, t("next_none"), page.rects["status"], m.u(26), theme.GREY, align="left")
+        else:
+            unit = unit_label(s.units)
+            status = (t("rx_status_pending") if s.status == "pending"
+                      else t(f"rx_status_{s.status}", by=s.decided_by or ""))
+            if ui.staff_message:
+                status = ui.staff_message
+            draw.text(surface, f.fonts, f"{t('action_' + s.action)} · {status}", page.rects["status"], m.u(24),
+                      theme.YELLOW, bold=True, align="left")
+            box = page.rects["reasons"]
+            y = box.y
+            for reason in map(reason_words, s.reasons):
+                if box.bottom - y < m.u(20):
+                    break
+                y = draw.paragraph(surface, f.fonts, reason, pygame.Rect(box.x, y, box.width, box.bottom - y), m.u(22),
+                                   theme.WHITE) + m.u(4)
+            draw.text(surface, f.fonts, t("rx_limit", speed=fmt(s.max_speed), unit=unit, minutes=f"{s.max_minutes:g}",
+                                          incline=f"{s.max_incline:g}"),
+                      pygame.Rect(box.x, box.bottom - m.u(24), box.width, m.u(24)), m.u(18), theme.GREY, align="left")
+            if dose is not None:
+                words = {"speed": t("rx_speed", value=fmt(dose.speed), unit=unit),
+                         "minutes": t("rx_minutes", value=f"{dose.minutes:g}"),
+                         "incline": t("rx_incline", value=f"{dose.incline:g}")}
+                for thing, _ in self.THINGS:
+                    changed = s.next is not None and abs(getattr(dose, thing) - getattr(s.next, thing)) > 1e-6
+                    draw.text(surface, f.fonts, words[thing], page.rects[f"value:{thing}"], m.u(28),
+                              theme.YELLOW if changed else theme.WHITE, bold=True)
+        styles = {"back": {"label": t("back")},
+                  "rx_accept": {"label": t("rx_accept"), "fill": theme.GREEN, "colour": theme.BLACK},
+                  "rx_save": {"label": t("rx_save"), "px": m.u(26)}}
+        for thing, _ in self.THINGS:
+            styles[f"rx:{thing}:-"] = {"label": "−", "px": m.u(44)}
+            styles[f"rx:{thing}:+"] = {"label": "+", "px": m.u(44)}
+        self.paint_targets(surface, f, page, styles)
 
 
 class Service(Scene):
