@@ -140,7 +140,7 @@ def test_three_sessions_suggestions_history_and_export(journey, tmp_path):
     assert first.status == "completed"
     words = j.next_time_words()
     assert "Raising speed from 0.5 mph to 0.6 mph: the last session went well" in words
-    assert "Step up: Next: 0.6 mph" in words
+    assert "Step up: 0.6 mph · 5 min · incline 0 %" in words
     j.tap("done")  # the suggestion page's Done: back home
     j.show()
     assert j.kiosk.scene().name == "home"
@@ -208,7 +208,7 @@ def test_three_sessions_suggestions_history_and_export(journey, tmp_path):
     png = folder / "charts" / f"member-{anna.id}.png"
     assert titles == ["Anna"]
     image = pygame.image.load(str(png))
-    assert image.get_size() == (1600, 1000)
+    assert image.get_size() == (1600, 1200)
     manifest = json.loads((folder / "manifest.json").read_text())
     listed = {f["path"] for f in manifest["files"]}
     assert f"charts/member-{anna.id}.png" in listed

@@ -82,18 +82,42 @@ class DemoExport:
 
 
 def demo_data(programs, now: float):
+    """Three members; Alex has ten weeks of history and a suggestion waiting for the therapist."""
+    import time as _time
+
     from ..core.member import Member
-    from ..ui.data import SessionRecord, StaticData
+    from ..ui.data import DoseData, HistoryData, HistorySession, HistoryWeek, StaticData, SuggestionData
 
     members = [Member(1, "Alex", "mph"), Member(2, "Sam", "kmh"), Member(3, "Jordan", "mph")]
     day = 24 * 3600
-    history = [SessionRecord(now - d * day, name, minutes * 60, status, top, "mph") for d, name, minutes, status, top in [
-        (1, "Knee-extension rehab", 5, "completed", 0.8), (3, "Beginner flat", 4, "completed", 0.5),
-        (6, "Beginner flat", 4, "stopped", 0.5), (9, "Speed ladder", 12, "completed", 1.4),
-        (13, "Steady 10", 10, "completed", 1.2), (16, "Speed ladder", 12, "completed", 1.5),
-        (22, "Steady 10", 10, "emergency_stop", 1.2), (30, "Beginner flat", 4, "completed", 0.5),
-        (38, "Beginner flat", 4, "completed", 0.5)]]
-    return StaticData(list(programs), members, history)
+    # (days ago, program, minutes, status, top speed mph, pain before, after, hands-free share, releases)
+    rows = [(66, "Beginner flat", 4, "completed", 0.5, 3, 3, 0.0, 0), (63, "Beginner flat", 4, "completed", 0.5, 3, 2, 0.0, 0),
+            (59, "Beginner flat", 5, "stopped", 0.5, 2, 4, 0.0, 1), (52, "Beginner flat", 5, "completed", 0.6, 3, 3, 0.0, 0),
+            (49, "Knee-extension rehab", 5, "completed", 0.6, 2, 2, 0.05, 0),
+            (45, "Knee-extension rehab", 6, "completed", 0.7, 2, 2, 0.1, 0),
+            (38, "Steady 10", 6, "completed", 0.8, 2, 1, 0.15, 0), (35, "Steady 10", 7, "completed", 0.8, 1, 1, 0.2, 0),
+            (31, "Steady 10", 7, "emergency_stop", 0.9, 1, 3, 0.1, 2), (24, "Steady 10", 7, "completed", 0.9, 2, 2, 0.25, 0),
+            (21, "Speed ladder", 8, "completed", 1.0, 2, 1, 0.3, 0), (17, "Speed ladder", 8, "completed", 1.0, 1, 1, 0.35, 0),
+            (10, "Speed ladder", 9, "completed", 1.1, 1, 1, 0.4, 0), (8, "Speed ladder", 9, "completed", 1.1, 1, 2, 0.4, 1),
+            (3, "Steady 10", 10, "completed", 1.2, 1, 1, 0.45, 0), (1, "Steady 10", 10, "completed", 1.2, 1, 1, 0.5, 0)]
+    sessions = tuple(HistorySession(now - d * day, name, minutes * 60, status, top, before, after, share, releases)
+                     for d, name, minutes, status, top, before, after, share, releases in rows)
+    today = _time.localtime(now)
+    monday = now - today.tm_wday * day - (today.tm_hour * 3600 + today.tm_min * 60 + today.tm_sec)
+    weeks = []
+    for i in range(10, -1, -1):
+        start = monday - i * 7 * day
+        inside = [s for s in sessions if start <= s.started_at < start + 7 * day]
+        weeks.append(HistoryWeek(start, len(inside), round(sum(s.active_seconds for s in inside) / 60, 1), 3))
+    history = HistoryData("Alex", "mph", 3, sessions, tuple(weeks))
+    suggestion = SuggestionData(
+        action="raise", what="speed",
+        reasons=(("progress_raise", {"thing": "speed", "old": "1.2 mph", "new": "1.3 mph"}, ""),),
+        current=DoseData(1.2, 10, 0), next=DoseData(1.3, 10, 0), units="mph", max_speed=1.5, max_minutes=12,
+        max_incline=2)
+    return StaticData(list(programs), members, history, suggestions={1: suggestion}, codes={1: "A1", 2: "S7", 3: "J3"},
+                      hands_free={1: True},
+                      prescribed={1: next((p for p in programs if p.id == "steady-10"), None)} if programs else {})
 
 
 class Demo:
@@ -206,9 +230,21 @@ class Demo:
         self.shot("home")
         self.tap("member")
         self.shot("member-pick")
-        self.tap("member:1")
+        self.tap("search")
+        self.tap("code_page")
+        self.tap("code:A")
+        self.tap("code_page")
+        self.tap("code_page")
+        self.tap("code_page")
+        self.tap("code:1")
+        self.shot("member-search")
+        self.tap("found:1")
+        self.shot("home-member")
         self.tap("history")
         self.shot("history")
+        for chart in ("minutes", "speed", "pain", "hands_free"):
+            self.tap(f"chart:{chart}")
+            self.shot(f"history-{chart.replace('_', '-')}")
         self.tap("back")
         self.tap("staff")
         for digit in "00":
@@ -218,6 +254,13 @@ class Demo:
             self.tap(f"pin:{digit}")
         self.tap("pin_ok")
         self.shot("staff")
+        self.tap("members")
+        self.shot("staff-members")
+        self.tap("staff_member:1")
+        self.tap("rx:speed:+")
+        self.shot("staff-member-suggestion")
+        self.tap("back")
+        self.tap("back")
         for page in ("sensors", "programs", "settings"):
             self.tap(page)
             self.shot(f"staff-{page}")
@@ -300,6 +343,8 @@ class Demo:
         self.shot("estop-lanyard-clipped")
         self.tap("confirm")
         self.tap("done")
+        if self.kiosk.scene().name == "next_time":  # a member's summary goes on to the suggestion
+            self.tap("done")
 
         # Session 2: beginner flat to the end, cool-down, pain score, summary.
         program = next((p for p in library.programs if p.id == "beginner-flat"), library.programs[0])
@@ -322,6 +367,9 @@ class Demo:
         self.post(TreadmillReported(speed_kmh=0.0, incline_pct=0.0, distance_m=program.total_seconds * 0.22))
         self.tap("pain_after:3")
         self.shot("summary")
+        self.tap("done")
+        self.shot("next-time")
+        self.tap("back")
         self.fault_shot()
 
     def fault_shot(self) -> None:

@@ -50,7 +50,7 @@ def nice_top(value: float, minimum: float = 1.0) -> tuple[float, list[float]]:
 
 
 def _tick_text(value: float) -> str:
-    return f"{value:g}" if value == int(value) else f"{value:.1f}"
+    return f"{round(value, 2):g}"
 
 
 class Axes:
@@ -70,10 +70,18 @@ class Axes:
                                 inner.height - title_h - m.u(6) - label_h * (2 if x_title else 1))
         self.y_top = y_top
         plot = self.plot
-        for value in y_ticks:
+        # Every tick gets a grid line; labels skip ticks when they would crowd each other.
+        spacing = plot.height / max(1, len(y_ticks) - 1)
+        need = max(1, math.ceil(label_h * 1.1 / max(1.0, spacing)))
+        intervals = max(1, len(y_ticks) - 1)
+        # A stride that divides the intervals, so zero and the top are both labelled.
+        every = next(k for k in range(need, intervals + 1) if intervals % k == 0) if need <= intervals else intervals
+        for i, value in enumerate(y_ticks):
             y = self.y(value)
             if value > 0:
                 pygame.draw.line(surface, theme.PANEL_LIGHT, (plot.left, y), (plot.right, y), 1)
+            if i % every:
+                continue
             draw.text(surface, fonts, _tick_text(value), pygame.Rect(inner.x, y - label_h // 2, tick_w - m.u(4), label_h),
                       m.u(px), theme.GREY, align="right")
         pygame.draw.line(surface, theme.GREY, plot.bottomleft, plot.bottomright, max(1, m.u(2)))
@@ -132,7 +140,7 @@ def sessions_chart(surface, fonts, m, rect, data: HistoryData, limit: int | None
     if not weeks:
         return _empty(surface, fonts, m, rect, title, px)
     goal = data.goal_per_week
-    top, ticks = nice_top(max([w.sessions for w in weeks] + [goal or 0]) + (1 if goal else 0), 3)
+    top, ticks = nice_top(max([w.sessions for w in weeks] + [goal or 0]) * 1.15, 3)
     ax = Axes(surface, fonts, m, rect, title, top, ticks, _x_week_labels(weeks), px=px)
     for i, week in enumerate(weeks):
         left, width = ax.slot(i, len(weeks))
@@ -159,7 +167,7 @@ def minutes_chart(surface, fonts, m, rect, data: HistoryData, limit: int | None 
     title = t("chart_minutes_title", weeks=len(weeks))
     if not weeks:
         return _empty(surface, fonts, m, rect, title, px)
-    top, ticks = nice_top(max(w.minutes for w in weeks), 5)
+    top, ticks = nice_top(max(w.minutes for w in weeks) * 1.15, 5)
     ax = Axes(surface, fonts, m, rect, title, top, ticks, _x_week_labels(weeks), px=px)
     for i, week in enumerate(weeks):
         left, width = ax.slot(i, len(weeks))
@@ -191,7 +199,7 @@ def speed_chart(surface, fonts, m, rect, data: HistoryData, limit: int | None = 
     title = t("chart_speed_title", unit=unit, count=len(sessions))
     if not sessions:
         return _empty(surface, fonts, m, rect, title, px)
-    top, ticks = nice_top(max(s.top_speed for s in sessions), 1)
+    top, ticks = nice_top(max(s.top_speed for s in sessions) * 1.1, 1)
     ax = Axes(surface, fonts, m, rect, title, top, ticks, _x_session_labels(sessions), t("chart_x_sessions"), px=px)
     n = len(sessions)
     _line(surface, m, [(ax.x(i, n), ax.y(s.top_speed)) for i, s in enumerate(sessions)], theme.CYAN, "square")
@@ -274,7 +282,7 @@ def summary_line(data: HistoryData) -> str:
     return t("history_summary", sessions=len(sessions), minutes=minutes, speed=f"{top:.1f}", unit=unit_label(data.units))
 
 
-def render_history_png(data: HistoryData, title: str, size: tuple[int, int] = (1600, 1000),
+def render_history_png(data: HistoryData, title: str, size: tuple[int, int] = (1600, 1200),
                        fonts: Fonts | None = None) -> bytes:
     """Every history chart on one page, as PNG bytes (the therapist's export). Headless: needs only
     pygame's font module, never a display."""
@@ -298,7 +306,7 @@ def render_history_png(data: HistoryData, title: str, size: tuple[int, int] = (1
     cells = [pygame.Rect(body.x + c * (cell_w + gap), body.y + r * (cell_h + gap), cell_w, cell_h)
              for r in range(3) for c in range(2)]
     for (name, _), cell in zip(CHARTS, cells):
-        draw_chart(surface, fonts, m, cell, data, name, full=True, px=13)
+        draw_chart(surface, fonts, m, cell, data, name, full=True, px=11)
     note = cells[5].inflate(-m.u(12), -m.u(12))
     draw.paragraph(surface, fonts, t("export_chart_note"), note, m.u(14), theme.GREY)
     out = io.BytesIO()

@@ -168,7 +168,7 @@ CATALOGUE: dict[str, str] = {
                          "share on 0-100 %. Weeks start on Monday; empty weeks are shown.",
     # Next time (progression suggestion) ----------------------------------------------------------
     "next_title": "Next time, {name}",
-    "next_plan": "Next: {speed} {unit} · {minutes} min · incline {incline} %",
+    "next_plan": "{speed} {unit} · {minutes} min · incline {incline} %",
     "next_now": "This time: {speed} {unit} · {minutes} min · incline {incline} %",
     "next_therapist": "Your therapist decides: this is a suggestion.",
     "next_none": "No suggestion yet",
@@ -204,7 +204,7 @@ CATALOGUE: dict[str, str] = {
     "rx_incline": "Incline {value} %",
     "rx_accept": "Accept",
     "rx_save": "Save my values",
-    "rx_limit": "Up to {speed} {unit}, {minutes} min, {incline} %",
+    "rx_limit": "Therapist's limits: up to {speed} {unit}, {minutes} min, incline {incline} %",
     "rx_saved": "Saved",
     "staff_by": "staff (kiosk)",
     "status_completed": "done",
