@@ -329,10 +329,13 @@ def _json_or_text(value: str | None) -> Any:
 
 #: One encoder for every line (json.dumps builds a new one per call when given options).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_LINE_BREAKS_ESCAPED = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def _dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
+    # JSON allows U+0085, U+2028 and U+2029 raw inside strings, but many line readers (Python's
+    # str.splitlines, some log tools) end a line there, which would cut a record in two. Escape them.
+    return _ENCODER.encode(value).translate(_LINE_BREAKS_ESCAPED)
 
 
 class _Csv:
