@@ -147,6 +147,11 @@ FILES
                   program phase, a track point per second with the distance, for
                   training-log tools that import TCX (Garmin Connect, Strava, GoldenCheetah).
                   Lap time counts the seconds walked (pauses excluded).
+  charts/*.png    For each member with a session in this export, their whole history as
+                  charts on one page: sessions per week against their goal, minutes per
+                  week, top backward speed, pain before and after (0-10) and the hands-free
+                  share (0-100 %) per session. Every axis starts at zero. Named member-<id>,
+                  or by the member's pseudonym when the station pseudonymizes.
   manifest.json   Written last: every file of this export with its size and SHA-256
                   checksum. If it is missing, the export did not finish: export again.
   .backstep-export.json  A random id for this stick, so the next export from the station
