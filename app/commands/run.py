@@ -395,7 +395,8 @@ class Rig:
 
             try:
                 self.server = SimControlServer(sim_control, self.sim, post, on_end=on_end,
-                                               status=lambda: self.station.view().status_line).start()
+                                               status=lambda: self.station.view().status_line,
+                                               settled=self.sensors.wait_settled).start()
             except BaseException:
                 self.close()
                 raise

@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from app.core.events import Event
+from app.core.events import Event, PainScored
 from app.errors import UserError
 from hardware.sim import SimError
 
@@ -55,14 +55,20 @@ class SimControlServer:
     :param post_event: the main loop's thread-safe ``post(event)``.
     :param status: returns the station's one-line status, for the ``status`` command.
     :param on_end: called on ``end``.
+    :param settled: called after a sensor command, before answering ``ok`` (e.g. the sensors'
+        ``wait_settled``); returns False if the change did not settle in time.
 
     Serves from its own threads after :meth:`start`; :meth:`close` stops them, disconnects the
     clients and removes the socket file.
     """
 
     def __init__(self, path: str | os.PathLike, sim_station, post_event: Callable[[Event], None], *,
-                 status: Callable[[], str] | None = None, on_end: Callable[[], None] | None = None):
+                 status: Callable[[], str] | None = None, on_end: Callable[[], None] | None = None,
+                 settled: Callable[[], bool] | None = None):
         self.path = Path(path)
+        #: Waits until a sensor change has passed its re-arm debounce, so "ok" means the station
+        #: has seen it and a script can send "tap start" right after "rails held".
+        self.settled = settled
         self.sim_station = sim_station
         self.post_event = post_event
         self.status = status
@@ -156,6 +162,11 @@ class SimControlServer:
             except Exception as exc:  # noqa: BLE001 - one line to the client, the details to the log
                 log.exception("sim-control %r failed", text)
                 return f"error: {command.text} failed ({type(exc).__name__}: {exc})", True
+            if self.settled is not None and not self.settled():
+                return f"error: {command.text}: the sensor did not settle; check the simulated wiring", True
+            return "ok", True
+        if command.what == "score":
+            self.post_event(PainScored(command.arg, command.value))
             return "ok", True
         self.post_event(TAPS[command.arg]())
         return "ok", True
@@ -199,3 +210,42 @@ def _handler_for(server: SimControlServer) -> type[socketserver.StreamRequestHan
             self.wfile.flush()
 
     return Handler
+
+
+def send_commands(path: str, commands: list[str], timeout: float = 5.0) -> list[str]:
+    """Send *commands* to a running ``backstep run --sim --sim-control PATH``; return its answers."""
+    import socket
+
+    answers = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(timeout)
+        client.connect(path)
+        reader = client.makefile("r", encoding="utf-8")
+        for command in commands:
+            client.sendall(command.encode("utf-8") + b"\n")
+            answers.append(reader.readline().strip())
+    return answers
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m app.shell.simcontrol SOCKET 'rails held' 'tap start' ...``: a client for scripts."""
+    import sys
+
+    if len(argv) < 2:
+        print("usage: python -m app.shell.simcontrol SOCKET COMMAND [COMMAND ...]", file=sys.stderr)
+        return 2
+    try:
+        answers = send_commands(argv[0], argv[1:])
+    except OSError as exc:
+        print(f"simcontrol: {argv[0]}: cannot talk to the station ({exc.strerror or exc}); "
+              "is 'backstep run --sim --sim-control PATH' running?", file=sys.stderr)
+        return 1
+    for command, answer in zip(argv[1:], answers):
+        print(f"{command}: {answer}")
+    return 0 if all(a.startswith("ok") for a in answers) else 1
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_main(sys.argv[1:]))
