@@ -261,3 +261,36 @@ def test_belt_listener_maps_effects():
     listener(SetBelt(0.0, 0.0, "backward"))
     listener(StopBelt("pause"))
     assert seen == [True, False, False]
+
+
+def test_chart_pngs_render_on_another_thread_while_the_kiosk_draws():
+    """The kiosk's USB export draws the chart PNGs on its own thread; the screen keeps drawing."""
+    import io
+    import threading
+
+    from app.commands.demo import demo_data
+    from app.ui.charts import render_history_png
+
+    data = demo_data([], time.time()).sessions
+    pngs, errors = [], []
+
+    def export_thread():
+        try:
+            for _ in range(3):
+                pngs.append(render_history_png(data, "Alex"))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    worker = threading.Thread(target=export_thread)
+    kiosk, _, _ = kiosk_with()
+    kiosk.ui.history_data = data
+    kiosk.ui.overlay = "history"
+    worker.start()
+    while worker.is_alive():
+        for chart in ("sessions", "pain", "speed"):
+            kiosk.ui.chart = chart
+            kiosk.render(pygame.Surface((1280, 800)))
+    worker.join()
+    assert not errors and len(pngs) == 3
+    for png in pngs:
+        assert pygame.image.load(io.BytesIO(png), "chart.png").get_size() == (1600, 1200)

@@ -19,7 +19,7 @@ from app.core.units import unit_label
 from . import draw, theme
 from .data import HistoryData
 from .text import t
-from .theme import Fonts, Metrics
+from .theme import FONT_LOCK, Fonts, Metrics
 
 #: The charts a person can pick on the history screen, in order: (name, catalogue key of the tab).
 CHARTS = (("sessions", "chart_tab_sessions"), ("minutes", "chart_tab_minutes"), ("speed", "chart_tab_speed"),
@@ -286,9 +286,22 @@ def render_history_png(data: HistoryData, title: str, size: tuple[int, int] = (1
                        fonts: Fonts | None = None) -> bytes:
     """Every history chart on one page, as PNG bytes (the therapist's export). Headless: needs only
     pygame's font module, never a display."""
-    if not pygame.font.get_init():
-        pygame.font.init()
-    fonts = fonts or Fonts()
+    if fonts is not None:
+        return _render_png(data, title, size, fonts)
+    with FONT_LOCK:
+        if not pygame.font.get_init():
+            pygame.font.init()
+    own = Fonts(cache_size=64)
+    try:
+        return _render_png(data, title, size, own)
+    finally:
+        # Close this page's faces under the lock too: FreeType wants face creation and removal
+        # serialised across threads (the kiosk keeps drawing on its own thread meanwhile).
+        with FONT_LOCK:
+            own.close()
+
+
+def _render_png(data: HistoryData, title: str, size: tuple[int, int], fonts: Fonts) -> bytes:
     m = Metrics(size)
     surface = pygame.Surface(size)
     surface.fill(theme.BLACK)

@@ -7,6 +7,7 @@ screen, so a layout written once fits 1280x800 and 1920x1080 too. A touch target
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -35,6 +36,9 @@ BUTTON = (60, 64, 76)
 BUTTON_PRESSED = (120, 126, 140)
 BUTTON_DISABLED = (40, 42, 48)
 
+
+#: Held while a font face is opened (see :meth:`Fonts.font`).
+FONT_LOCK = threading.Lock()
 
 #: Text made only of these is composed from cached glyphs (see :meth:`Fonts._compose`).
 CLOCK_CHARS = frozenset("0123456789:")
@@ -91,7 +95,10 @@ class Fonts:
         if font is None:
             path = self._paths[bold]
             # A missing bundled file still gives readable text (pygame's default font), not a crash.
-            font = pygame.font.Font(str(path) if path.exists() else None, px)
+            # FreeType needs face creation serialised across threads (the USB export draws its
+            # chart PNGs on its own thread while the kiosk draws on the main one).
+            with FONT_LOCK:
+                font = pygame.font.Font(str(path) if path.exists() else None, px)
             self._fonts[key] = font
         return font
 
@@ -125,6 +132,11 @@ class Fonts:
             image.blit(glyph, (x, 0), special_flags=pygame.BLEND_RGBA_MAX)
             x += advance
         return image
+
+    def close(self) -> None:
+        """Drop the opened faces and rendered text (call with :data:`FONT_LOCK` held)."""
+        self._fonts.clear()
+        self._rendered.clear()
 
     def fit(self, text: str, px: int, max_width: int, bold: bool = False, min_px: int = 10) -> int:
         """The largest size up to *px* at which *text* fits in *max_width* pixels.
