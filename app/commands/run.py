@@ -470,6 +470,9 @@ def open_display(size, fullscreen: bool):
 
 
 def run_command(args) -> int:
+    from ..shell.systemd import setup_logging
+
+    setup_logging("backstep")  # the journal under systemd (with fields), else stderr
     size = parse_size(getattr(args, "size", None))
     startup = begin(args)
     config = startup.config
@@ -683,6 +686,7 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
     last_input = time.monotonic()
     ready_sent = False
     last_status = None
+    last_screen = None
     watchdog_s = notify.watchdog_interval_s if notify is not None else 0.0
     while not kiosk.quit_requested and not stop_asked:
         station.process()
@@ -706,6 +710,11 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
             notify.watchdog()
             if status != last_status:
                 notify.status(status)
+        if view.screen is not last_screen:
+            # One journal line per state change, with fields to filter on (journalctl STATE=estop).
+            session_id = station.session_id or station.last_session_id
+            log.info("%s", status, extra={"STATE": view.screen.value, "SESSION_ID": session_id or ""})
+            last_screen = view.screen
         last_status = status
         if max_frames is not None and frames >= max_frames:
             break
