@@ -294,3 +294,40 @@ def test_chart_pngs_render_on_another_thread_while_the_kiosk_draws():
     assert not errors and len(pngs) == 3
     for png in pngs:
         assert pygame.image.load(io.BytesIO(png), "chart.png").get_size() == (1600, 1200)
+
+
+def test_staff_creates_a_member_on_the_pad_and_a_clash_is_one_line(tmp_path):
+    from app.commands.run import StoreData
+    from app.shell.members import Members
+    from app.shell.store import Store
+
+    store = Store(tmp_path / "b.db")
+    try:
+        Members(store).add("Kim", code="K1")
+        kiosk, _ = make_kiosk(data=StoreData([program()], store))
+        kiosk.update(VIEWS[Screen.HOME], 0.0)
+        kiosk.staff_unlocked = True
+        kiosk.act(Intent("open", "staff_members"))
+        tap(kiosk, "staff_add", 1.0)
+        assert kiosk.scene().name == "staff_add"
+        assert not kiosk.page().target("add_create").enabled  # nothing typed
+        tap(kiosk, "code_page", 2.0)
+        tap(kiosk, "code_page", 3.0)                          # K-T
+        tap(kiosk, "code:K", 4.0)
+        for _ in range(2):
+            tap(kiosk, "code_page", 5.0 + _)                  # U-Z, then the digits again
+        tap(kiosk, "code:1", 9.0)
+        tap(kiosk, "add_create", 10.0)
+        assert kiosk.scene().name == "staff_add"              # K1 is Kim's: stays, says why
+        assert kiosk.ui.staff_message.startswith("code: 'K1' is already used")
+        assert kiosk.ui.staff_message in words(kiosk)
+        tap(kiosk, "code:7", 11.0)
+        tap(kiosk, "add_units", 12.0)
+        tap(kiosk, "add_create", 13.0)
+        assert kiosk.scene().name == "staff_members"
+        record = Members(store).find("K17")
+        assert (record.name, record.units, record.hands_free_allowed) == ("K17", "kmh", False)
+        assert "Added K17: hands-free is off until you turn it on" in words(kiosk)
+        assert any(i.member.name == "K17" for i in kiosk.ui.staff_infos)
+    finally:
+        store.close()

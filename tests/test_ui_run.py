@@ -174,7 +174,8 @@ def test_demo_writes_a_png_of_every_screen(tmp_path, capsys, monkeypatch):
     for screen, word in expected.items():
         assert any(word in name for name in names), f"no screenshot of {screen.value}: {names}"
     for page in ("history", "export", "staff-pin", "staff-sensors", "member-pick", "pain-before", "member-search",
-                 "home-member", "history-pain", "history-hands-free", "staff-members", "staff-member-suggestion",
+                 "home-member", "history-pain", "history-hands-free", "staff-members", "staff-add-member",
+                 "staff-member-suggestion",
                  "next-time"):
         assert any(page in name for name in names), page
     image = pygame.image.load(str(out / names[0]))

@@ -137,6 +137,9 @@ class StoreData:
         members = self._need_members()
         return suggestion_data(members, members.accept(member.id, by))
 
+    def add_member(self, name, code, units):
+        return self._need_members().add(name, code=code, units=units).core()
+
     def override(self, member, by, dose):
         members = self._need_members()
         return suggestion_data(members, members.override(member.id, by, speed=dose.speed, minutes=dose.minutes,

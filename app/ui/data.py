@@ -139,6 +139,8 @@ class MemberData(Protocol):
 
     def override(self, member: Member, by: str, dose: DoseData) -> SuggestionData | None: ...
 
+    def add_member(self, name: str, code: str, units: str) -> Member: ...
+
 
 @dataclass
 class StaticData:
@@ -185,6 +187,14 @@ class StaticData:
             current = replace(current, status="accepted", decided_by=by, final=current.next)
             self.suggestions[member.id] = current
         return current
+
+    def add_member(self, name: str, code: str, units: str) -> Member:
+        if any(str(c).lower() == code.lower() for c in self.codes.values()):
+            raise ValueError(f"code: {code!r} is already used; pick another")
+        member = Member(max([m.id for m in self.member_list], default=0) + 1, name, units)
+        self.member_list = [*self.member_list, member]
+        self.codes[member.id] = code
+        return member
 
     def override(self, member: Member, by: str, dose: DoseData) -> SuggestionData | None:
         current = self.suggestions.get(member.id)

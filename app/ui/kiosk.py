@@ -45,7 +45,7 @@ OVERLAY_ALLOWED: dict[str, frozenset[Screen]] = {
     "pain_before": frozenset({Screen.PREFLIGHT}),
 }
 HOME_ONLY = frozenset({Screen.HOME})
-STAFF_PAGES = frozenset({"staff", "sensors", "programs", "settings", "staff_members", "staff_member"})
+STAFF_PAGES = frozenset({"staff", "sensors", "programs", "settings", "staff_members", "staff_member", "staff_add"})
 #: Escape (with the PIN) may leave only from screens where nobody is on a moving belt.
 EXIT_SCREENS = frozenset({Screen.HOME, Screen.PREFLIGHT, Screen.SUMMARY, Screen.FAULT})
 TOAST_S = 4.0
@@ -331,6 +331,14 @@ class Kiosk:
             self._search()
         elif kind == "code_page":
             ui.search_keys = (ui.search_keys + 1) % 4
+        elif kind == "add_units" and self.staff_unlocked:
+            ui.add_units = "kmh" if ui.add_units == "mph" else "mph"
+        elif kind == "add_create" and self.staff_unlocked and ui.search:
+            ui.staff_message = ""
+            added = self._member_call("add_member", ui.search, ui.search, ui.add_units)
+            if added is not None:
+                self._open("staff_members")
+                ui.staff_message = t("add_done", name=added.name)
         elif kind == "staff_member" and self.staff_unlocked:
             self._open_staff_member(arg)
         elif kind == "hands_free" and self.staff_unlocked:
@@ -394,8 +402,9 @@ class Kiosk:
             return
         if name == "history":
             self._refresh_history()
-        elif name == "member_search":
+        elif name in ("member_search", "staff_add"):
             ui.search, ui.search_keys, ui.search_results = "", 0, []
+            ui.staff_message = ""
         elif name == "staff_members":
             ui.staff_message = ""
             self._refresh_staff_members()
@@ -406,6 +415,9 @@ class Kiosk:
 
     def _search(self) -> None:
         ui = self.ui
+        ui.staff_message = ""
+        if ui.overlay != "member_search":
+            return
         ui.search_results = list(self._member_call("search", ui.search, default=[]) or []) if ui.search else []
 
     def _call_export(self, what: str) -> None:

@@ -87,6 +87,7 @@ class UiState:
     staff_suggestion: SuggestionData | None = None
     staff_dose: DoseData | None = None
     staff_message: str = ""
+    add_units: str = "mph"                       # units of a member created on the kiosk
     samples: list[Sample] = field(default_factory=list)
     export: ExportStatus = field(default_factory=ExportStatus)
     config_source: str = ""

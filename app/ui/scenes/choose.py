@@ -128,6 +128,38 @@ SEARCH_PAGES = ("1234567890<>", "ABCDEFGHIJ<>", "KLMNOPQRST<>", "UVWXYZ-<>")
 SEARCH_PAGE_LABELS = ("123", "A-J", "K-T", "U-Z")
 
 
+def code_pad(page: Page, body: pygame.Rect, m: Metrics, ui) -> pygame.Rect:
+    """The 12-key pad for codes and pseudonyms at the right of *body*: digits, then letters a page
+    at a time; typing goes to ``ui.search``. Returns the pad's rect."""
+    key = max(m.touch, min(m.u(110), (body.height - 2 * m.gap) // 3))
+    pad_w = 4 * key + 3 * m.gap
+    pad = pygame.Rect(body.right - pad_w, body.y, pad_w, 3 * key + 2 * m.gap)
+    keys = SEARCH_PAGES[ui.search_keys % len(SEARCH_PAGES)]
+    slots = list(keys[:-2]) + [""] * (10 - len(keys[:-2])) + ["<", ">"]
+    for i, ch in enumerate(slots):
+        if not ch:
+            continue
+        r, c = divmod(i, 4)
+        rect = pygame.Rect(pad.x + c * (key + m.gap), pad.y + r * (key + m.gap), key, key)
+        if ch == "<":
+            page.add("code_back", rect, Intent("code_back"), enabled=bool(ui.search))
+        elif ch == ">":
+            page.add("code_page", rect, Intent("code_page"))
+        else:
+            page.add(f"code:{ch}", rect, Intent("code_key", ch))
+    return pad
+
+
+def code_pad_styles(page: Page, m: Metrics, ui) -> dict:
+    next_label = SEARCH_PAGE_LABELS[(ui.search_keys + 1) % len(SEARCH_PAGES)]
+    styles = {"back": {"label": t("back")}, "code_back": {"label": t("search_back"), "px": m.u(40)},
+              "code_page": {"label": t("search_page", label=next_label), "px": m.u(24)}}
+    for target in page.targets:
+        if target.intent.kind == "code_key":
+            styles[target.name] = {"label": target.intent.arg, "px": m.u(40)}
+    return styles
+
+
 class MemberSearch(Scene):
     """Find a member by their short code: a 12-key pad (digits, then letters a page at a time) and
     the matching members as large tiles."""
@@ -137,22 +169,7 @@ class MemberSearch(Scene):
     def layout(self, f: Frame) -> Page:
         m, ui = f.m, f.ui
         page, body = titled_page(m, Intent("open", "members"))
-        key = max(m.touch, min(m.u(110), (body.height - 2 * m.gap) // 3))
-        pad_w = 4 * key + 3 * m.gap
-        pad = pygame.Rect(body.right - pad_w, body.y, pad_w, 3 * key + 2 * m.gap)
-        keys = SEARCH_PAGES[ui.search_keys % len(SEARCH_PAGES)]
-        slots = list(keys[:-2]) + [""] * (10 - len(keys[:-2])) + ["<", ">"]
-        for i, ch in enumerate(slots):
-            if not ch:
-                continue
-            r, c = divmod(i, 4)
-            rect = pygame.Rect(pad.x + c * (key + m.gap), pad.y + r * (key + m.gap), key, key)
-            if ch == "<":
-                page.add("code_back", rect, Intent("code_back"), enabled=bool(ui.search))
-            elif ch == ">":
-                page.add("code_page", rect, Intent("code_page"))
-            else:
-                page.add(f"code:{ch}", rect, Intent("code_key", ch))
+        pad = code_pad(page, body, m, ui)
         left = pygame.Rect(body.x, body.y, pad.x - body.x - m.u(16), body.height)
         page.rects["typed"] = pygame.Rect(left.x, left.y, left.width, m.u(44))
         results = pygame.Rect(left.x, page.rects["typed"].bottom + m.gap, left.width,
@@ -176,13 +193,9 @@ class MemberSearch(Scene):
                 draw.paragraph(surface, f.fonts, t("search_none"), page.rects["results"], m.u(26), theme.GREY)
         else:
             draw.paragraph(surface, f.fonts, t("search_empty"), page.rects["results"], m.u(26), theme.GREY)
-        next_label = SEARCH_PAGE_LABELS[(ui.search_keys + 1) % len(SEARCH_PAGES)]
-        styles = {"back": {"label": t("back")}, "code_back": {"label": t("search_back"), "px": m.u(40)},
-                  "code_page": {"label": t("search_page", label=next_label), "px": m.u(24)}}
+        styles = code_pad_styles(page, m, ui)
         for target in page.targets:
-            if target.intent.kind == "code_key":
-                styles[target.name] = {"label": target.intent.arg, "px": m.u(40)}
-            elif target.intent.kind == "member":
+            if target.intent.kind == "member":
                 styles[target.name] = {"label": target.intent.arg.name, "px": m.u(32)}
         self.paint_targets(surface, f, page, styles)
 

@@ -12,6 +12,7 @@ from app.core.units import unit_label
 from .. import draw, theme
 from ..text import reason_words, t
 from .base import Frame, Intent, Page, Scene, bottom_bar, columns, fmt, grid, titled_page
+from .choose import code_pad, code_pad_styles
 
 
 class Export(Scene):
@@ -245,7 +246,7 @@ class StaffMembers(Scene):
 
     def layout(self, f: Frame) -> Page:
         m, ui = f.m, f.ui
-        page, body = titled_page(m, Intent("open", "staff"))
+        page, body = titled_page(m, None)
         page.rects["hint"] = pygame.Rect(body.x, body.y, body.width, m.u(28))
         area = pygame.Rect(body.x, page.rects["hint"].bottom + m.gap, body.width,
                            body.bottom - page.rects["hint"].bottom - m.gap)
@@ -265,7 +266,9 @@ class StaffMembers(Scene):
             page.add(f"staff_member:{info.member.id}", name_r, Intent("staff_member", info))
             page.add(f"hands_free:{info.member.id}", toggle, Intent("hands_free", info))
         bar = bottom_bar(m)
-        _, prev, more = columns(bar, 3, m.gap)
+        back, add, prev, more = columns(bar, 4, m.gap)
+        page.add("back", back, Intent("open", "staff"))
+        page.add("staff_add", add, Intent("open", "staff_add"))
         if number > 0:
             page.add("page_prev", prev, Intent("page", -1))
         if number < pages - 1:
@@ -282,7 +285,8 @@ class StaffMembers(Scene):
             draw.text(surface, f.fonts, t("members_none"), pygame.Rect(body.x, body.y + m.u(40), body.width, m.u(50)),
                       m.u(30), theme.WHITE, align="left")
         styles = {"back": {"label": t("back")}, "page_prev": {"label": t("page_prev")},
-                  "page_next": {"label": t("page_next")}}
+                  "page_next": {"label": t("page_next")},
+                  "staff_add": {"label": t("staff_add"), "fill": theme.GREEN, "colour": theme.BLACK}}
         on, off = t("setting_on"), t("setting_off")
         for target in page.targets:
             info = target.intent.arg
@@ -294,6 +298,42 @@ class StaffMembers(Scene):
                                        "selected": info.hands_free_allowed, "px": m.u(20),
                                        "fill": theme.GREEN if info.hands_free_allowed else theme.BUTTON,
                                        "colour": theme.BLACK if info.hands_free_allowed else theme.WHITE}
+        self.paint_targets(surface, f, page, styles)
+
+
+class StaffAdd(Scene):
+    """Staff: a new member from the touchscreen: a pseudonym or code typed on the pad (it becomes
+    both the display name and the search code), and units. Everything else (caps, limits, goal,
+    prescription) is set with ``backstep members set`` at a console."""
+
+    name = "staff_add"
+
+    def layout(self, f: Frame) -> Page:
+        m, ui = f.m, f.ui
+        page, body = titled_page(m, Intent("open", "staff_members"))
+        pad = code_pad(page, body, m, ui)
+        left = pygame.Rect(body.x, body.y, pad.x - body.x - m.u(16), body.height)
+        page.rects["typed"] = pygame.Rect(left.x, left.y, left.width, m.u(44))
+        page.add("add_units", pygame.Rect(left.x, page.rects["typed"].bottom + m.gap, left.width, m.touch),
+                 Intent("add_units"))
+        page.rects["hint"] = pygame.Rect(left.x, page.rects["add_units"].bottom + m.gap, left.width,
+                                         left.bottom - page.rects["add_units"].bottom - m.gap)
+        bar = bottom_bar(m)
+        page.add("add_create", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height),
+                 Intent("add_create"), enabled=bool(ui.search))
+        return page
+
+    def draw(self, surface, f: Frame, page: Page) -> None:
+        m, ui = f.m, f.ui
+        self.title(surface, f, t("add_title"), page.rects["title"])
+        typed = t("search_typed", code=ui.search) if ui.search else t("add_empty")
+        draw.text(surface, f.fonts, typed, page.rects["typed"], m.u(32), theme.YELLOW if ui.search else theme.GREY,
+                  bold=bool(ui.search), align="left")
+        draw.paragraph(surface, f.fonts, ui.staff_message or t("add_hint"), page.rects["hint"], m.u(20),
+                       theme.RED_BRIGHT if ui.staff_message else theme.GREY)
+        styles = code_pad_styles(page, m, ui)
+        styles["add_units"] = {"label": t("add_units", unit=t(f"units_{ui.add_units}")), "px": m.u(26)}
+        styles["add_create"] = {"label": t("add_create"), "fill": theme.GREEN, "colour": theme.BLACK}
         self.paint_targets(surface, f, page, styles)
 
 
