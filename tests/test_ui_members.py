@@ -91,7 +91,7 @@ def test_summary_goes_on_to_the_suggestion_for_a_member_and_home_for_a_guest():
     kiosk.ui.member = ALEX
     kiosk.on_effect(ScoreSession("after", 2, 1.0))
     assert kiosk.ui.suggestion is not None
-    assert "Next time ›" in words(kiosk)
+    assert "Next ›" in words(kiosk)
     tap(kiosk, "done", 2.0)
     assert kiosk.scene().name == "next_time"
     said = words(kiosk)
@@ -331,3 +331,16 @@ def test_staff_creates_a_member_on_the_pad_and_a_clash_is_one_line(tmp_path):
         assert any(i.member.name == "K17" for i in kiosk.ui.staff_infos)
     finally:
         store.close()
+
+
+def test_after_a_session_the_next_person_starts_as_a_guest():
+    kiosk, _, _ = kiosk_with()
+    tap(kiosk, "member", 1.0)
+    tap(kiosk, "member:1", 2.0)
+    kiosk.update(VIEWS[Screen.PREFLIGHT], 3.0)
+    kiosk.update(VIEWS[Screen.HOME], 4.0)      # back from the checklist: still Alex
+    assert kiosk.ui.member == ALEX
+    kiosk.update(VIEWS[Screen.SUMMARY], 5.0)
+    kiosk.update(VIEWS[Screen.HOME], 6.0)      # the session is over
+    assert kiosk.ui.member is None and kiosk.ui.member_program is None
+    assert "Walker: Guest" in words(kiosk)

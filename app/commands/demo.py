@@ -355,7 +355,9 @@ class Demo:
         if self.kiosk.scene().name == "next_time":  # a member's summary goes on to the suggestion
             self.tap("done")
 
-        # Session 2: beginner flat to the end, cool-down, pain score, summary.
+        # Session 2: Alex again, beginner flat to the end, cool-down, pain score, summary, next time.
+        self.tap("member")
+        self.tap("member:1")
         program = next((p for p in library.programs if p.id == "beginner-flat"), library.programs[0])
         self.choose(program.id)
         self.tap("start")

@@ -208,6 +208,10 @@ class Kiosk:
         self.ui.page = 0
         if new is Screen.HOME:
             self.ui.pain_before = None
+            if old is Screen.SUMMARY:
+                # The walker is done: the next person starts as a guest, never with the last
+                # member's caps, prescription or history.
+                self.ui.member, self.ui.member_program, self.ui.suggestion = None, None, None
             self.refresh_data()
             if self.ui.member is not None:  # the prescription may have changed after a session
                 self.ui.member_program = self._member_call("program_for", self.ui.member)

@@ -172,7 +172,7 @@ CATALOGUE: dict[str, str] = {
     "next_now": "This time: {speed} {unit} · {minutes} min · incline {incline} %",
     "next_therapist": "Your therapist decides: this is a suggestion.",
     "next_none": "No suggestion yet",
-    "next_show": "Next time ›",
+    "next_show": "Next ›",
     "action_raise": "Step up",
     "action_hold": "Hold",
     "action_step_back": "Step back",
