@@ -24,6 +24,7 @@ from app.core.events import (
     RailsHeld,
     RailsReleased,
     ResumeTapped,
+    SensorFault,
     StartTapped,
     StopTapped,
     Tick,
@@ -119,10 +120,11 @@ def members(draw, hands_free=st.booleans()):
         return None
     caps = None
     if draw(st.booleans()):
-        caps = Caps(backward_speed_kmh=draw(st.sampled_from([1.0, 2.0, 3.5])),
-                    forward_speed_kmh=draw(st.sampled_from([3.0, 5.0])),
-                    backward_incline_pct=draw(st.sampled_from([0.0, 2.0, 6.0])),
-                    forward_incline_pct=draw(st.sampled_from([0.0, 5.0])))
+        # Some tighter than the station's, some looser (which must change nothing).
+        caps = Caps(backward_speed_kmh=draw(st.sampled_from([1.0, 2.0, 3.5, 99.0])),
+                    forward_speed_kmh=draw(st.sampled_from([3.0, 5.0, 99.0])),
+                    backward_incline_pct=draw(st.sampled_from([0.0, 2.0, 6.0, 99.0])),
+                    forward_incline_pct=draw(st.sampled_from([0.0, 5.0, 99.0])))
     return Member(id=draw(st.integers(1, 99)), name="Pat", units=draw(st.sampled_from(["mph", "kmh"])),
                   caps=caps, hands_free_allowed=draw(hands_free))
 
@@ -149,6 +151,7 @@ _simple_events = st.sampled_from([
     StartTapped(), StartTapped(), PauseTapped(), ResumeTapped(), ResumeTapped(), StopTapped(),
     ConfirmTapped(), ConfirmTapped(), PainTapped(score=7), HomeTapped(),
     PainScored("before", 2), PainScored("after", 3), PainScored("effort", 5),
+    SensorFault("left rail stuck"),
 ])
 
 treadmill_reports = st.builds(
@@ -178,6 +181,16 @@ rails_events = st.sampled_from([
     (RailsReleased(), PauseTapped(), ResumeTapped()),
     (PauseTapped(), RailsHeld(), ResumeTapped()),
     (RailsReleased(), Tick(), RailsHeld()),
+])
+
+#: A mix for the latches: lanyard pull / clip / confirm, link lost / restored, resume and start.
+latch_events = st.sampled_from([
+    Tick(), Tick(), LinkLost(), LinkRestored(), ResumeTapped(), LanyardPulled(), LanyardClipped(),
+    ConfirmTapped(), StartTapped(), RailsHeld(), RailsReleased(),
+    (LinkLost(), LinkRestored(), ResumeTapped()),
+    (LinkLost(), ResumeTapped(), LinkRestored(), Tick()),
+    (LanyardPulled(), ConfirmTapped(), LanyardClipped(), ConfirmTapped(), StartTapped()),
+    (LanyardPulled(), LanyardClipped(), StartTapped()),
 ])
 
 

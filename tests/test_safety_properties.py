@@ -34,9 +34,9 @@ from app.core.events import (
 from app.core.safety import Link, Mode, PauseReason, SafetyConfig, State, initial_state, next_deadline, step
 
 try:
-    from tests.strategies import members, programs, rails_events, scenarios
+    from tests.strategies import latch_events, members, programs, rails_events, scenarios
 except ImportError:  # tests/ is not a package: pytest puts it on sys.path
-    from strategies import members, programs, rails_events, scenarios
+    from strategies import latch_events, members, programs, rails_events, scenarios
 
 SETTINGS = settings(max_examples=180, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EPS = 1e-6
@@ -80,12 +80,11 @@ class Checker:
         self.lanyard_owed: set[str] = set()
         # Link pause: after a link-lost pause, a LinkRestored and then a ResumeTapped are owed.
         self.link_owed: list[str] = []
-        self.allowed_caps = cfg.caps
-        if program.caps:
-            self.allowed_caps = self.allowed_caps.tightened(program.caps)
-        if member is not None and member.caps:
-            self.allowed_caps = self.allowed_caps.tightened(member.caps)
+        # The strictest of station, program and member caps, computed here (not by Caps.tightened).
+        limits = [c for c in (cfg.caps, program.caps, member.caps if member else None) if c is not None]
+        self.allowed_caps = Caps(*(min(getattr(c, f.name) for c in limits) for f in dataclasses.fields(Caps)))
         self.records: list[tuple[str, float]] = []
+        self.belt_direction: str | None = None  # of the last SetBelt since the last StopBelt
 
     def feed(self, now: float, event) -> None:
         before = self.state
@@ -145,6 +144,14 @@ class Checker:
             assert (last.speed_kmh, last.incline_pct, last.direction) == expected_target(
                 after.caps, after.program, after.phase_index)
 
+        # A change of walking direction always has the belt stopped in between (turnaround).
+        for e in effects:
+            if isinstance(e, StopBelt):
+                self.belt_direction = None
+            elif isinstance(e, SetBelt):
+                assert self.belt_direction in (None, e.direction), "direction changed without a stop"
+                self.belt_direction = e.direction
+
         # Caps: every SetBelt within the config's, the program's and the member's caps; every
         # SetBelt is the capped target of some phase (so the first phase never above 1.0 mph).
         if belts:
@@ -153,11 +160,17 @@ class Checker:
             assert 0 <= b.speed_kmh <= self.allowed_caps.speed_for(b.direction) + EPS
             assert 0 <= b.incline_pct <= self.allowed_caps.incline_for(b.direction) + EPS
             assert b.speed_kmh <= self.cfg.caps.speed_for(b.direction) + EPS
+            assert b.incline_pct <= self.cfg.caps.incline_for(b.direction) + EPS
             assert (b.speed_kmh, b.incline_pct, b.direction) in targets
         if belts and after.phase_index == 0 and not self.program.advanced:
             assert belts[-1].speed_kmh <= FIRST_PHASE_SPEED_KMH + EPS
 
-        # The lanyard latch.
+        # The lanyard latch: an e-stop is left only by a confirm with the lanyard clipped.
+        if before.mode is Mode.ESTOP and after.mode not in (Mode.ESTOP, Mode.FAULT):
+            assert isinstance(event, ConfirmTapped) and before.lanyard_clipped and after.lanyard_clipped
+            assert any(r.kind == "estop_cleared" for r in records)
+        if isinstance(event, ConfirmTapped) and before.mode is Mode.ESTOP and not before.lanyard_clipped:
+            assert after.mode is Mode.ESTOP and "confirm_refused" in kinds
         if isinstance(event, LanyardPulled):
             self.lanyard_owed = {"clip", "start"}
             if after.mode is Mode.ESTOP:
@@ -230,6 +243,15 @@ def run(cfg, program, member, timed, link=Link.UP):
 @SETTINGS
 @given(cfg=CONFIGS, scenario=scenarios(), link=st.sampled_from([Link.UP, Link.NONE]))
 def test_invariants_hold_for_random_sessions(cfg, scenario, link):
+    program, member, timed = scenario
+    run(cfg, program, member, timed, link)
+
+
+@SETTINGS
+@given(cfg=CONFIGS, scenario=scenarios(max_events=30, focus=latch_events), link=st.sampled_from([Link.UP, Link.NONE]))
+def test_invariants_hold_for_lanyard_and_link_stories(cfg, scenario, link):
+    """The same invariants on the latches: lanyard pulls, clips and confirms, link loss and
+    restore, resume taps, restarts."""
     program, member, timed = scenario
     run(cfg, program, member, timed, link)
 

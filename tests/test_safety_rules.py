@@ -583,14 +583,17 @@ def test_member_caps_tighten_the_station_caps():
 
 
 def test_member_caps_never_loosen_the_station_caps():
-    program = make_program({"speed": 4.0, "seconds": 10}, {"speed": 4.0, "seconds": 10}, advanced=True)
+    program = make_program({"speed": 4.0, "incline": 8, "seconds": 10},
+                           {"speed": 5.0, "incline": 12, "seconds": 10, "direction": "forward"}, advanced=True)
     member = Member(7, "Bo", caps=Caps(backward_speed_kmh=99, forward_speed_kmh=99,
                                       backward_incline_pct=99, forward_incline_pct=99))
-    cfg = dataclasses.replace(CFG, caps=Caps(backward_speed_kmh=5.0))
-    station = Station(cfg=cfg)
-    station.start(program, member)
-    assert all(b.speed_kmh <= 5.0 for b in station.belts())
-    assert station.belts()
+    strict = Caps(backward_speed_kmh=5.0, forward_speed_kmh=6.0, backward_incline_pct=3.0, forward_incline_pct=4.0)
+    station = Station(cfg=dataclasses.replace(CFG, caps=strict))
+    t0 = station.start(program, member)
+    station.tick(t0 + 10.0)       # turnaround
+    station.tick(t0 + 20.0)       # rails held all along: running forward
+    belts = [(b.direction, b.speed_kmh, b.incline_pct) for b in station.belts()]
+    assert belts == [("backward", 5.0, 3.0), ("forward", 6.0, 4.0)]
 
 
 def test_program_caps_tighten_the_station_caps():
