@@ -503,7 +503,10 @@ def _handle(state: State, event: Event, now: float, cfg: SafetyConfig, effects: 
         # When in doubt, stop the belt and say why (a stuck rail sensor cannot see a release).
         effects.append(RecordEvent("sensor_fault", now, {"message": event.message, "mode": mode.value}))
         effects.append(Say("sensor_fault", {"message": event.message}))
-        if mode in (Mode.RUNNING, Mode.RESUMING):
+        # A rails or turnaround pause would resume on that same sensor's "held": make it a sensor
+        # pause, which only a person's resume tap ends.
+        if mode in (Mode.RUNNING, Mode.RESUMING) or (
+                mode is Mode.PAUSED and state.pause_reason in (PauseReason.RAILS, PauseReason.TURN)):
             return _pause(state, now, PauseReason.SENSOR, effects)
         if mode is Mode.COUNTDOWN:
             return _cancel_countdown(state, now, "sensor fault", effects)
