@@ -847,3 +847,41 @@ def test_choosing_a_program_after_a_session_starts_from_zero():
     assert station.mode is Mode.READY
     assert station.state.active_seconds(t0 + 101.0) == 0.0
     assert station.state.pauses == 0
+
+
+# --- rail sensor faults (DESIGN §2.1: when in doubt, stopped) -------------------------------
+
+
+def test_sensor_fault_pauses_a_running_belt_and_needs_a_tap_to_resume():
+    from app.core.events import SensorFault
+
+    station = Station()
+    t0 = station.start(make_program({"seconds": 300}))
+    effects = station.send(SensorFault("left rail stuck"), t0 + 10.0)
+    assert station.mode is Mode.PAUSED and station.state.pause_reason is PauseReason.SENSOR
+    assert first_is_stop(effects)
+    assert [r.at for r in station.records("sensor_fault")] == [t0 + 10.0]
+    station.tick(t0 + 100.0)
+    assert station.mode is Mode.PAUSED
+    station.send(ResumeTapped(), t0 + 101.0)
+    assert station.mode is Mode.RESUMING
+
+
+def test_sensor_fault_during_a_rails_pause_stops_the_rails_from_resuming_it():
+    """Regression: a rails pause resumes by itself once the rail sensor reads "held" long enough;
+    after that very sensor was reported faulty, its "held" must not restart the belt."""
+    from app.core.events import SensorFault
+
+    station = Station()
+    t0 = station.start(make_program({"seconds": 300}))
+    station.let_go(t0 + 10.0)
+    effects = station.send(SensorFault("right rail chattering"), t0 + 12.0)
+    assert first_is_stop(effects)
+    assert station.state.pause_reason is PauseReason.SENSOR
+    station.send(RailsHeld(), t0 + 13.0)
+    station.tick(t0 + 60.0)
+    assert station.mode is Mode.PAUSED, "a faulty sensor's 'held' does not resume the belt"
+    assert len(station.belts()) == 1
+    station.send(ResumeTapped(), t0 + 61.0)
+    station.tick(t0 + 64.0)
+    assert station.mode is Mode.RUNNING
