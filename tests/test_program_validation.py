@@ -304,17 +304,14 @@ def test_seconds_and_minutes_together():
     assert only(errors).field == "phases[1].minutes"
 
 
+def step(table="[[phases.steps]]", seconds=60, speed=0.8, rails="required", extra=""):
+    """A step table of a repeat block, as a therapist writes it."""
+    return (f'{table}\n{extra}direction = "backward"\nseconds = {seconds}\nspeed = {speed}\n'
+            f'rails = "{rails}"\n')
+
+
 def test_whole_program_at_most_two_hours():
-    block = """\
-    [[phases]]
-    repeat = 3
-    [[phases.steps]]
-    direction = "backward"
-    minutes = 50
-    speed = 0.5
-    rails = "required"
-    """
-    _, errors, _ = check(HEADER + textwrap.dedent(block))
+    _, errors, _ = check(HEADER + "[[phases]]\nrepeat = 3\n" + step(seconds=50 * 60, speed=0.5))
     problem = only(errors)
     assert problem.field == "phases"
     assert "150 minutes" in problem.message and "120" in problem.message
@@ -324,40 +321,16 @@ def test_whole_program_at_most_two_hours():
 
 
 def test_repeat_block_loads_and_unrolls():
-    block = """\
-    [[phases]]
-    name = "Intervals"
-    repeat = 2
-    [[phases.steps]]
-    direction = "backward"
-    seconds = 60
-    speed = 0.8
-    rails = "required"
-    [[phases.steps]]
-    name = "Rest"
-    direction = "backward"
-    seconds = 30
-    speed = 0.5
-    rails = "optional"
-    """
-    program, errors, _ = check(HEADER + PHASE + textwrap.dedent(block))
+    block = ('[[phases]]\nname = "Intervals"\nrepeat = 2\n' + step()
+             + step(seconds=30, speed=0.5, rails="optional", extra='name = "Rest"\n'))
+    program, errors, _ = check(HEADER + PHASE + block)
     assert errors == []
     assert [p.name for p in program.phases] == ["Warm-up", "Intervals", "Rest", "Intervals", "Rest"]
     assert program.total_seconds == 120 + 2 * 90
 
 
 def test_nested_repeat_is_refused_with_a_hint():
-    block = """\
-    [[phases]]
-    repeat = 2
-    [[phases.steps]]
-    repeat = 3
-    direction = "backward"
-    seconds = 60
-    speed = 0.8
-    rails = "required"
-    """
-    _, errors, _ = check(HEADER + textwrap.dedent(block))
+    _, errors, _ = check(HEADER + "[[phases]]\nrepeat = 2\n" + step(extra="repeat = 3\n"))
     problem = only(errors)
     assert problem.field == "phases[1].steps[1].repeat"
     assert problem.line == 7
@@ -365,36 +338,13 @@ def test_nested_repeat_is_refused_with_a_hint():
 
 
 def test_nested_steps_table_is_refused():
-    block = """\
-    [[phases]]
-    repeat = 2
-    [[phases.steps]]
-    direction = "backward"
-    seconds = 60
-    speed = 0.8
-    rails = "required"
-    [[phases.steps.steps]]
-    direction = "backward"
-    seconds = 60
-    speed = 0.8
-    rails = "required"
-    """
-    _, errors, _ = check(HEADER + textwrap.dedent(block))
+    _, errors, _ = check(HEADER + "[[phases]]\nrepeat = 2\n" + step() + step("[[phases.steps.steps]]"))
     assert "nested" in only(errors).message
 
 
 @pytest.mark.parametrize("repeat", ["0", "51", '"3"', "2.5", "true"])
 def test_repeat_count_must_be_a_whole_number_in_range(repeat):
-    block = f"""\
-[[phases]]
-repeat = {repeat}
-[[phases.steps]]
-direction = "backward"
-seconds = 60
-speed = 0.8
-rails = "required"
-"""
-    _, errors, _ = check(HEADER + block)
+    _, errors, _ = check(HEADER + f"[[phases]]\nrepeat = {repeat}\n" + step())
     problem = only(errors)
     assert problem.field == "phases[1].repeat" and problem.line == 5
 

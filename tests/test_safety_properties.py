@@ -95,6 +95,8 @@ class Checker:
         self.state = after
         self._check(before, after, event, effects, now)
         deadline = next_deadline(after, self.cfg)
+        if after.mode in (Mode.COUNTDOWN, Mode.RESUMING, Mode.RUNNING, Mode.COOLDOWN):
+            assert deadline is not None, "a timed mode always tells the loop when to tick next"
         assert deadline is None or deadline > now - EPS or after.mode is Mode.FAULT, (
             "every deadline due by now has been fired")
 
