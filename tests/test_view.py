@@ -241,3 +241,15 @@ def test_every_reachable_state_has_one_screen_and_a_one_line_status(scenario):
                 assert view.countdown >= 1
             if view.screen in ACTIVE_SCREENS:
                 assert view.phase is not None
+
+
+def test_sensor_fault_pause_status_line():
+    from app.core.events import SensorFault
+
+    station = Station()
+    t0 = station.start(PROGRAM)
+    station.send(SensorFault("left rail stuck"), t0 + 5.0)
+    view = view_of(station)
+    assert view.screen is Screen.PAUSED_USER
+    assert view.status_line == "paused: sensor fault"
+    assert view.pause_reason == "sensor fault"
