@@ -650,7 +650,11 @@ class Waker:
 
     def wait(self, timeout: float) -> bool:
         woken = self._event.wait(timeout)
-        self._event.clear()
+        if woken:
+            # Clear only after a wake: clearing after a timeout could swallow a wake that landed
+            # between the timeout and the clear, and the loop would then sleep through it. A wake
+            # merged into this one is still seen: posters queue their event before waking.
+            self._event.clear()
         return woken
 
 
