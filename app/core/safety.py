@@ -279,7 +279,10 @@ def _due(state: State, cfg: SafetyConfig) -> tuple[float, str] | None:
 
 def _advance(state: State, now: float, cfg: SafetyConfig, effects: list[Effect]) -> State:
     # Bounded: a pathological state must not spin forever (each firing changes the state).
-    for _ in range(10_000):
+    # Each phase can fire a few timers (warning, end, turnaround, countdown): scale with its length.
+    phases = getattr(state.program, "phases", ())
+    limit = 10_000 + 8 * (len(phases) if isinstance(phases, tuple) else 0)
+    for _ in range(limit):
         due = _due(state, cfg)
         if due is None or due[0] > now:
             return state

@@ -216,7 +216,8 @@ def _build_view(state: State, now: float, cfg: SafetyConfig) -> View:
 def _with_status(view: View) -> View:
     from dataclasses import replace
 
-    return replace(view, status_line=status_line(view))
+    # One line, always: a name typed with a line break must not split systemd's STATUS= or the log.
+    return replace(view, status_line=" ".join(status_line(view).split()))
 
 
 def status_line(view: View) -> str:
