@@ -344,3 +344,15 @@ def test_after_a_session_the_next_person_starts_as_a_guest():
     kiosk.update(VIEWS[Screen.HOME], 6.0)      # the session is over
     assert kiosk.ui.member is None and kiosk.ui.member_program is None
     assert "Walker: Guest" in words(kiosk)
+
+
+def test_history_list_tab_shows_recent_sessions_with_pain_and_hands_free():
+    from app.commands.demo import demo_data
+
+    kiosk, _, _ = kiosk_with()
+    kiosk.ui.history_data = demo_data([], time.time()).sessions
+    kiosk.ui.overlay = "history"
+    tap(kiosk, "chart:list", 1.0)
+    said = words(kiosk)
+    assert "pain 1→1 · 50 % hands-free" in said and "e-stop · pain 1→3" in said
+    assert "+4" in said  # what does not fit is counted, never silently dropped

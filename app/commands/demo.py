@@ -242,7 +242,7 @@ class Demo:
         self.shot("home-member")
         self.tap("history")
         self.shot("history")
-        for chart in ("minutes", "speed", "pain", "hands_free"):
+        for chart in ("minutes", "speed", "pain", "hands_free", "list"):
             self.tap(f"chart:{chart}")
             self.shot(f"history-{chart.replace('_', '-')}")
         self.tap("back")

@@ -24,6 +24,8 @@ from .theme import FONT_LOCK, Fonts, Metrics
 #: The charts a person can pick on the history screen, in order: (name, catalogue key of the tab).
 CHARTS = (("sessions", "chart_tab_sessions"), ("minutes", "chart_tab_minutes"), ("speed", "chart_tab_speed"),
           ("pain", "chart_tab_pain"), ("hands_free", "chart_tab_hands_free"))
+#: The history screen's tabs: the charts, then the list of recent sessions.
+TABS = (*CHARTS, ("list", "chart_tab_list"))
 #: How much fits on a 7" panel and still reads: the last weeks and sessions (the export shows more).
 SCREEN_WEEKS = 12
 SCREEN_SESSIONS = 30
@@ -272,6 +274,19 @@ def draw_chart(surface, fonts, m, rect, data: HistoryData, which: str, *, full: 
         drawer(surface, fonts, m, rect, data, None, px)
     else:
         drawer(surface, fonts, m, rect, data, px=px)
+
+
+def session_rows(data: HistoryData) -> list[str]:
+    """The sessions, newest first, one line each: date, program, minutes, how it ended, pain, hands-free."""
+    rows = []
+    for s in sorted(data.sessions, key=lambda s: s.started_at, reverse=True):
+        pain = (t("row_pain", before="–" if s.pain_before is None else s.pain_before,
+                  after="–" if s.pain_after is None else s.pain_after))
+        free = "" if s.hands_free_share is None else t("row_hands_free", percent=round(100 * s.hands_free_share))
+        rows.append(" · ".join(x for x in (
+            t("history_row", date=_date(s.started_at), program=s.program, minutes=max(0, round(s.active_seconds / 60)),
+              status=t(f"status_{s.status}")), pain, free) if x))
+    return rows
 
 
 def summary_line(data: HistoryData) -> str:

@@ -8,7 +8,7 @@ from app.core.session import format_clock
 from app.core.units import unit_label
 
 from .. import draw, theme
-from ..charts import CHARTS, draw_chart, summary_line
+from ..charts import TABS, draw_chart, session_rows, summary_line
 from ..data import HistoryData
 from ..text import reason_words, t
 from .base import Frame, Intent, Page, Scene, bottom_bar, columns, fmt, titled_page
@@ -116,9 +116,9 @@ class History(Scene):
         page = Page()
         page.rects["title"] = pygame.Rect(m.pad, m.pad, m.screen.width - 2 * m.pad, m.u(46))
         bar = bottom_bar(m)
-        cells = columns(bar, 1 + len(CHARTS), m.gap)
+        cells = columns(bar, 1 + len(TABS), m.gap)
         page.add("back", cells[0], Intent("close"))
-        for (name, _), cell in zip(CHARTS, cells[1:]):
+        for (name, _), cell in zip(TABS, cells[1:]):
             page.add(f"chart:{name}", cell, Intent("chart", name))
         page.rects["summary"] = pygame.Rect(m.pad, page.rects["title"].bottom, page.rects["title"].width, m.u(32))
         page.rects["chart"] = pygame.Rect(m.pad, page.rects["summary"].bottom + m.gap, page.rects["title"].width,
@@ -135,9 +135,18 @@ class History(Scene):
                       align="left")
         else:
             draw.text(surface, fonts, t("history_empty"), page.rects["summary"], m.u(24), theme.GREY, align="left")
-        draw_chart(surface, fonts, m, page.rects["chart"], data, ui.chart, px=17)
+        if ui.chart == "list":
+            box = page.rects["chart"]
+            pygame.draw.rect(surface, theme.PANEL, box, border_radius=m.u(6))
+            inner = box.inflate(-m.u(16), -m.u(12))
+            if data.sessions:
+                draw.rows(surface, fonts, m, inner, session_rows(data), m.u(22))
+            else:
+                draw.text(surface, fonts, t("history_empty"), inner, m.u(28), theme.GREY)
+        else:
+            draw_chart(surface, fonts, m, page.rects["chart"], data, ui.chart, px=17)
         styles = {"back": {"label": t("back"), "px": m.u(24)}}
-        for chart, key in CHARTS:
+        for chart, key in TABS:
             styles[f"chart:{chart}"] = {"label": t(key), "px": m.u(20), "selected": ui.chart == chart}
         self.paint_targets(surface, f, page, styles)
 
