@@ -67,3 +67,36 @@ def test_exporter_messages_become_plain_words():
     assert export_error_kind("/media/x: the stick is full (No space left on device)") == "full"
     assert export_error_kind("/media/x: the stick is read-only") == "readonly"
     assert export_error_kind("something odd") == "other"
+
+
+def test_the_kiosk_export_carries_each_members_history_chart(tmp_path):
+    """The Export screen's job is given the chart renderer: a member's history PNG lands on the stick."""
+    import pygame
+    from test_history import run_member_session
+
+    from app.shell.members import Members
+    from app.shell.store import Store
+
+    db = tmp_path / "station.db"
+    store = Store(db)
+    members = Members(store)
+    ann = members.add("Ann", code="N1")
+    run_member_session(store, members, ann.id, "", pain_before=2, pain_after=3)
+    store.close()
+    media = tmp_path / "media"
+    stick = media / "STICK"
+    stick.mkdir(parents=True)
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(mount_line(str(stick)))
+    config = replace(Config(), export=replace(Config().export, mount_dir=str(media)))
+    export = UsbExport(config, db, mountinfo=str(mountinfo), unmount=lambda path: SimpleNamespace(ok=True, message=""))
+    try:
+        assert wait_for(lambda: export.status().state == "detected"), export.status()
+        export.start()
+        assert wait_for(lambda: export.status().state in ("done", "error")), export.status()
+        assert export.status().state == "done", export.status()
+        (chart,) = list(stick.rglob("charts/*.png"))
+        assert chart.name == f"member-{ann.id}.png"
+        assert pygame.image.load(str(chart)).get_width() > 0
+    finally:
+        export.close()
