@@ -182,7 +182,7 @@ CATALOGUE: dict[str, str] = {
     "action_lower": "Lower to the limit",
     "action_start": "Starting dose",
     # Member search ---------------------------------------------------------------------------------
-    "member_search": "Code…",
+    "member_search": "Find by code",
     "search_title": "Type your code",
     "search_typed": "Code: {code}",
     "search_empty": "Tap the letters and digits of your code",
