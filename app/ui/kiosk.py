@@ -15,7 +15,7 @@ from typing import Callable
 
 import pygame
 
-from app.core.effects import CloseSession, Effect, PlaySound, Say, ScoreSession
+from app.core.effects import CloseSession, Effect, PlaySound, Say, ScoreSession, SetBelt, StopBelt
 from app.core.events import (
     Event,
     HomeTapped,
@@ -23,6 +23,7 @@ from app.core.events import (
     ProgramChosen,
     TAP_EVENTS,
 )
+from app.core.units import from_kmh
 from app.core.view import Screen, View
 
 from . import draw, theme
@@ -439,6 +440,23 @@ class Kiosk:
             # closed session and, once given, its pain-after score.
             if self.ui.member is not None:
                 self.refresh_suggestion()
+            return
+        if isinstance(effect, (SetBelt, StopBelt)) and self.view is not None and self.view.link == "none":
+            # Cue mode: the station cannot drive the belt, so it tells the person what to do.
+            if isinstance(effect, SetBelt):
+                self._belt_set = True
+                speed = f"{from_kmh(effect.speed_kmh, self.view.units):.1f}"
+                words = t("cue_set_speed", speed=speed, unit=self.view.unit_label, incline=f"{effect.incline_pct:g}")
+            elif getattr(self, "_belt_set", False):
+                self._belt_set = False
+                words = t("cue_stop")
+            else:
+                return  # the belt was never set going: nothing for the person to stop
+            self.ui.toast = words
+            self.ui.toast_until = self.now + TOAST_S
+            self._dirty = True
+            if self.speaker:
+                self.speaker.say(words)
             return
         if isinstance(effect, PlaySound):
             if self.sounds:

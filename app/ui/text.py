@@ -92,6 +92,14 @@ CATALOGUE: dict[str, str] = {
     # Paused ------------------------------------------------------------------------------------
     "paused_title": "Paused",
     "paused_hint": "The belt is stopped. Tap Resume when you are ready.",
+    # Cue mode (no treadmill link): the station cannot stop or set the belt; the person does.
+    "paused_hint_cue": "Press STOP on the treadmill. Tap Resume when you are ready.",
+    "rails_hint_cue": "You let go too early. Press STOP on the treadmill now.",
+    "turn_hint_cue": "Press STOP on the treadmill. Turn to walk {direction}, then hold the rails.",
+    "fault_what_cue": "Press STOP on the treadmill. Please call staff.",
+    "cue_set_here": "Set the treadmill to this",
+    "cue_set_speed": "Set the treadmill to {speed} {unit}, incline {incline} percent",
+    "cue_stop": "Press stop on the treadmill now",
     "sensor_title": "CHECK THE RAIL SENSOR",
     "sensor_hint": "Paused: a rail sensor looks stuck or broken, so a release might not be seen. "
                    "Staff: open the sensor test. Resume only when it reads right.",

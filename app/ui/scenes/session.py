@@ -117,6 +117,9 @@ class Running(Scene):
                 # What the belt really does, beside the target: a link that lags shows here first.
                 draw.text(surface, fonts, t("actual_value", speed=fmt(v.actual_speed), unit=v.unit_label), actual_r,
                           m.u(30), theme.GREY, align="left")
+            elif v.link == "none":
+                # Cue mode: no link sets the belt, so the big numbers are what the person must set.
+                draw.text(surface, fonts, t("cue_set_here"), actual_r, m.u(30), theme.YELLOW, bold=True, align="left")
             self.phase_ring(surface, f, page.rects["phase"])
             cue_words = phase.cue or ""
             draw.text(surface, fonts, cue_words, page.rects["cue"], m.u(28), theme.WHITE, align="left")

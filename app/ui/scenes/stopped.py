@@ -10,6 +10,11 @@ from ..text import t
 from .base import Frame, Intent, Page, Scene, bottom_bar, columns, fmt, status_strip
 
 
+
+def cue_or(f, key: str) -> str:
+    """*key*, or its cue-mode words when no treadmill link can stop the belt (the person must)."""
+    return f"{key}_cue" if f.view.link == "none" else key
+
 class FullScreenNotice(Scene):
     """The pattern of every stopped state: one colour field, a huge title with an icon, what
     happened, what to do, the live sensor facts, and the one or two buttons that apply."""
@@ -71,7 +76,7 @@ class HoldRails(FullScreenNotice):
     title_key = "rails_title"
 
     def lines(self, f):
-        return [(t("rails_hint"), 30, False)]
+        return [(t(cue_or(f, "rails_hint")), 30, False)]
 
     def extra(self, surface, f: Frame, page: Page) -> None:
         hold_bar(surface, f, page, self.ink)
@@ -99,7 +104,7 @@ class Turnaround(FullScreenNotice):
 
     def lines(self, f):
         direction = t("direction_" + f.view.phase.direction) if f.view.phase else ""
-        return [(t("turn_hint", direction=direction), 32, False)]
+        return [(t(cue_or(f, "turn_hint"), direction=direction), 32, False)]
 
     def extra(self, surface, f, page):
         hold_bar(surface, f, page, self.ink)
@@ -133,7 +138,7 @@ class PausedUser(FullScreenNotice):
     def lines(self, f):
         if f.view.pause_reason == "sensor fault":
             return [(t("sensor_title"), 40, True), (t("sensor_hint"), 26, False)]
-        return [(t("paused_hint"), 32, False)]
+        return [(t(cue_or(f, "paused_hint")), 32, False)]
 
 
 class EStop(FullScreenNotice):
@@ -164,7 +169,7 @@ class Fault(FullScreenNotice):
         return [("confirm", Intent("confirm"), f.view.lanyard_clipped)]
 
     def lines(self, f):
-        return [(t("fault_what"), 32, True), (t("fault_detail", detail=f.view.fault), 22, False)]
+        return [(t(cue_or(f, "fault_what")), 32, True), (t("fault_detail", detail=f.view.fault), 22, False)]
 
     def styles(self, f):
         label = t("fault_confirm") if f.view.lanyard_clipped else t("estop_clip_first")
