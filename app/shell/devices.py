@@ -170,6 +170,7 @@ def attach_treadmill(config, post: Post, *, port: str | None = None, sensors: Se
         on_report=on_report,
         on_lost=lambda reason: post(LinkLost(reason=reason)),
         on_restored=lambda: post(LinkRestored()))
-    link.open()
-    link.start()
+    # A missing adapter at boot is a lost link (the core refuses to start a session and says so),
+    # not a kiosk that cannot start: the link keeps looking for the port with back-off.
+    link.start(wait_for_port=True)
     return link

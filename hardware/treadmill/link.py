@@ -23,6 +23,7 @@ import collections
 import errno
 import logging
 import math
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -390,10 +391,20 @@ class TreadmillLink:
         self._wire = CsafeWire(open_port(self.url, baudrate=self.baudrate), self.response_timeout_s)
         return self
 
-    def start(self) -> "TreadmillLink":
-        """Start polling on a thread (opens the port first if :meth:`open` was not called)."""
+    def start(self, wait_for_port: bool = False) -> "TreadmillLink":
+        """Start polling on a thread (opens the port first if :meth:`open` was not called).
+
+        :param wait_for_port: a port that is missing, busy or failing now is reported through
+            ``on_lost`` and retried with back-off, instead of raising: a USB serial adapter can
+            appear after the kiosk starts. Permission problems still raise (an install fault).
+        """
         if self._wire is None:
-            self.open()
+            try:
+                self.open()
+            except LinkError as exc:
+                if not wait_for_port or exc.kind == "permission":
+                    raise
+                self._lose(str(exc))
         self._last_good = time.monotonic()
         self._closing.clear()
         self._thread = threading.Thread(target=self._run, name="treadmill-link", daemon=True)
@@ -455,11 +466,16 @@ class TreadmillLink:
         self._thread = None
         wire, self._wire = self._wire, None
         if wire is not None:
+            # A port whose adapter was pulled raises termios.error (not an OSError) from flush and
+            # close; closing must still finish, so the kiosk can exit cleanly.
             try:
                 wire.port.flush()
-            except (serial.SerialException, OSError):
+            except (serial.SerialException, OSError, termios.error):
                 pass
-            wire.port.close()
+            try:
+                wire.port.close()
+            except (serial.SerialException, OSError, termios.error):
+                pass
 
     # The thread ----------------------------------------------------------------------------------
 
