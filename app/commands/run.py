@@ -33,6 +33,12 @@ INPUT_POLL_S = 0.04
 #: 100 ms (about where a tap starts to feel slow), and the idle station wakes less than half as
 #: often; those wake-ups are nearly all of its CPU use.
 IDLE_POLL_S = 0.1
+#: On calm screens (home, checklist, summary, staff pages) after IDLE_AFTER_S without a touch. Every
+#: wake-up costs CPU on a Pi; the kiosk spends most of the day on the home screen. A first touch
+#: there waits at most this long (SDL keeps it queued); Stop and Pause never do (IDLE_POLL_S).
+CALM_POLL_S = 0.25
+#: How often the USB watcher looks at the mount table when the kernel has not woken it.
+USB_FALLBACK_POLL_S = 15.0
 IDLE_AFTER_S = 5.0
 
 
@@ -265,7 +271,9 @@ class UsbExport:
     def _watch(self) -> None:
         while not self._stop.is_set():
             try:
-                changes = self.watcher.wait(2.0)
+                # The kernel wakes this at once on any mount change (POLLPRI on mountinfo); the
+                # timeout is only a fallback, kept long because every wake-up costs an idle Pi CPU.
+                changes = self.watcher.wait(USB_FALLBACK_POLL_S)
             except OSError as exc:
                 log.warning("USB watch: %s", exc)
                 self._stop.wait(5.0)
@@ -684,6 +692,8 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
     """Run until the kiosk asks to quit (staff exit) or SIGTERM. Returns the number of frames drawn."""
     import pygame
 
+    from ..core.view import ACTIVE_SCREENS, SAFETY_SCREENS
+
     pygame.event.set_blocked([pygame.MOUSEMOTION, pygame.FINGERMOTION])  # motion wakes for nothing
     if waker is None:
         waker = Waker()
@@ -725,7 +735,12 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
         last_status = status
         if max_frames is not None and frames >= max_frames:
             break
-        poll_s = INPUT_POLL_S if time.monotonic() - last_input < IDLE_AFTER_S else IDLE_POLL_S
+        if time.monotonic() - last_input < IDLE_AFTER_S:
+            poll_s = INPUT_POLL_S
+        elif view.screen in ACTIVE_SCREENS or view.screen in SAFETY_SCREENS:
+            poll_s = IDLE_POLL_S
+        else:
+            poll_s = CALM_POLL_S
         events = sleep_until_something(waker, _wait_s(station, kiosk, now, watchdog_s), poll_s)
         if events:
             last_input = time.monotonic()
