@@ -273,7 +273,9 @@ class UsbExport:
             try:
                 # The kernel wakes this at once on any mount change (POLLPRI on mountinfo); the
                 # timeout is only a fallback, kept long because every wake-up costs an idle Pi CPU.
-                changes = self.watcher.wait(USB_FALLBACK_POLL_S)
+                # A mount table that is a plain file (tests, some containers) never signals POLLPRI.
+                live = str(self.watcher.mountinfo).startswith("/proc/")
+                changes = self.watcher.wait(USB_FALLBACK_POLL_S if live else 2.0)
             except OSError as exc:
                 log.warning("USB watch: %s", exc)
                 self._stop.wait(5.0)
