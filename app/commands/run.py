@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 from ..errors import UserError
 

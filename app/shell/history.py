@@ -240,7 +240,7 @@ def attach_stats(station: Any, store_or_db: Any | None = None) -> Callable[[Effe
     ensure_schema(db)
 
     def on_effect(effect: Effect) -> None:
-        if isinstance(effect, CloseSession) and station.last_session_id not in (None, -1):
+        if isinstance(effect, CloseSession) and station.last_session_id is not None:
             record_session_stats(db, station.last_session_id)
 
     station.add_listener(on_effect)

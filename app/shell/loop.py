@@ -195,18 +195,31 @@ class Station:
         except Exception as exc:  # noqa: BLE001 - the treadmill's own key remains (DESIGN §2.1)
             log.error("treadmill stop failed (%s): %s", reason, exc)
 
+    @property
+    def session_open(self) -> bool:
+        """A session runs (stored or not: without a store :attr:`session_id` stays ``None``)."""
+        return self._session_clock_start is not None
+
+    def interrupt(self, at: float, reason: str) -> None:
+        """End an open session from outside the core (a simulation script ran out): stop the belt
+        and store the session as ``interrupted``. The kiosk never needs this: the core ends sessions."""
+        if not self.session_open:
+            return
+        self.shutdown()
+        self._close_session(CloseSession("interrupted", at, self.state.active_seconds(at), self.state.phase_index,
+                                         reason), at)
+
     def _open_session(self, effect: OpenSession, at: float) -> None:
         self._session_clock_start = at
         self._next_sample = at
         if self.store is None:
-            self.session_id = -1
             return
         self.session_id = self.store.open_session(program=effect.program, member=effect.member,
                                                   wall=self.wall_of(at), clock_s=at, source=self.source)
 
     def _close_session(self, effect: CloseSession, at: float) -> None:
         self._sample_until(at)
-        if self.store is not None and self.session_id not in (None, -1):
+        if self.store is not None and self.session_id is not None:
             start = self._session_clock_start or at
             self.store.close_session(self.session_id, status=effect.status, wall=self.wall_of(at),
                                      active_seconds=effect.active_seconds, elapsed_seconds=at - start,
@@ -214,12 +227,13 @@ class Station:
                                      distance_m=self.state.distance_m)
         self.last_session_id = self.session_id
         self.session_id = None
+        self._session_clock_start = None
         self._next_sample = None
 
     def _record(self, effect: RecordEvent) -> None:
         if self.store is None:
             return
-        session_id = self.session_id if self.session_id not in (None, -1) else None
+        session_id = self.session_id
         t = None
         if session_id is not None and self._session_clock_start is not None:
             t = effect.at - self._session_clock_start
@@ -232,12 +246,12 @@ class Station:
 
     def _sample_until(self, now: float) -> None:
         """Write the 1 Hz samples due up to *now*, from the state as it stands."""
-        while self._next_sample is not None and self._next_sample <= now + 1e-9 and self.session_id is not None:
+        while self._next_sample is not None and self._next_sample <= now + 1e-9:
             self._write_sample(self._next_sample)
             self._next_sample += SAMPLE_INTERVAL_S
 
     def _write_sample(self, at: float) -> None:
-        if self.store is None or self.session_id in (None, -1):
+        if self.store is None or self.session_id is None:
             return
         state = self.state
         target = self._last_target if state.mode is Mode.RUNNING else None
@@ -256,7 +270,7 @@ class Station:
         )
 
     def _progress_update(self, now: float) -> None:
-        if self.store is None or self.session_id in (None, -1):
+        if self.store is None or self.session_id is None:
             return
         start = self._session_clock_start or now
         self.store.update_session(self.session_id, active_seconds=round(self.state.active_seconds(now), 3),

@@ -154,11 +154,10 @@ def run_script(
         if not ended:
             limit = clock.t + program.total_seconds + RUN_ON_LIMIT_S
             # Run on while a session is open or about to open (a start countdown still running).
-            while (station.session_id is not None or station.state.mode is Mode.COUNTDOWN) and clock.t < limit:
+            while (station.session_open or station.state.mode is Mode.COUNTDOWN) and clock.t < limit:
                 move_to(min(limit, (station.next_deadline() or limit)))
             move_to(clock.t)
-        if station.session_id is not None:
-            _interrupt(station, store, clock.t)
+        station.interrupt(clock.t, "the script ended during the session")
         store.flush()
     finally:
         hardware.close()
@@ -187,17 +186,6 @@ def _settle_sensors(station: Station, command: Command, timeout: float = 2.0) ->
         time.sleep(0.005)
 
 
-def _interrupt(station: Station, store: Store, at: float) -> None:
-    """The script ended mid-session: stop the belt and close the session as interrupted."""
-    station.shutdown()
-    session_id = station.session_id
-    start = station._session_clock_start or at
-    store.close_session(session_id, status="interrupted", wall=station.wall_of(at),
-                        active_seconds=station.state.active_seconds(at), elapsed_seconds=at - start,
-                        phases_completed=station.state.phase_index, reason="the script ended during the session")
-    station.last_session_id, station.session_id = session_id, None
-
-
 def _max_event_id(store: Store) -> int:
     rows = list(store.db.query("select coalesce(max(id), 0) as m from events"))
     return rows[0]["m"]
@@ -205,7 +193,7 @@ def _max_event_id(store: Store) -> int:
 
 def _summary(store: Store, station: Station, program: Program, first_event_id: int) -> SimulationResult:
     events = list(store.db.query("select * from events where id > ? order by id", [first_event_id]))
-    session_id = station.last_session_id if station.last_session_id not in (None, -1) else None
+    session_id = station.last_session_id
     row = store.session(session_id) if session_id else None
     pauses: list[dict] = []
     open_pause: dict | None = None
