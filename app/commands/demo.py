@@ -10,13 +10,12 @@ needs no serial port. Taps go through the kiosk's own touch handling, at the cen
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from ..core.units import to_kmh
 from ..errors import UserError
-from . import run as _run  # noqa: F401 - sets up the quiet pygame import
 from .run import Rig, parse_size
 
 DEFAULT_SIZE = (800, 480)
@@ -83,8 +82,6 @@ class DemoExport:
 
 def demo_data(programs, now: float):
     """Three members; Alex has ten weeks of history and a suggestion waiting for the therapist."""
-    import time as _time
-
     from ..core.member import Member
     from ..ui.data import DoseData, HistoryData, HistorySession, HistoryWeek, StaticData, SuggestionData
 
@@ -102,7 +99,7 @@ def demo_data(programs, now: float):
             (3, "Steady 10", 10, "completed", 1.2, 1, 1, 0.45, 0), (1, "Steady 10", 10, "completed", 1.2, 1, 1, 0.5, 0)]
     sessions = tuple(HistorySession(now - d * day, name, minutes * 60, status, top, before, after, share, releases)
                      for d, name, minutes, status, top, before, after, share, releases in rows)
-    today = _time.localtime(now)
+    today = time.localtime(now)
     monday = now - today.tm_wday * day - (today.tm_hour * 3600 + today.tm_min * 60 + today.tm_sec)
     weeks = []
     for i in range(10, -1, -1):
@@ -367,7 +364,8 @@ class Demo:
         self.step(0.6)
         for i in range(int(program.total_seconds) + 1):
             if i % 10 == 0:
-                speed = self.station.view().phase.speed * 1.609344 if self.station.view().phase else 0.0
+                view = self.station.view()
+                speed = to_kmh(view.phase.speed, view.units) if view.phase else 0.0
                 self.post(TreadmillReported(speed_kmh=speed * 0.97, incline_pct=0.0, distance_m=i * speed / 3.6))
             self.step(1)
             if kiosk.view.screen.value != "running":
@@ -398,6 +396,3 @@ class Demo:
         pygame.image.save(self.screen, str(path))
         self.written.append(path)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(demo_command(sys.argv[1:]))

@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime
 
 from ..errors import UserError
 
@@ -208,13 +207,6 @@ def suggestion_data(members, stored):
         decided_by=stored.decided_by, final=dose(stored.final),
         max_speed=int(from_kmh(top_speed, units) * 10 + 1e-6) / 10, max_minutes=float(top_minutes),
         max_incline=float(top_incline))
-
-
-def _epoch(iso_text) -> float:
-    try:
-        return datetime.fromisoformat(iso_text).timestamp()
-    except (TypeError, ValueError):
-        return 0.0
 
 
 def export_controller(config, db_path, wake):

@@ -263,13 +263,3 @@ class NoExport:
 
     def dismiss(self) -> None:
         pass
-
-
-def minutes_per_week(sessions: Sequence[SessionRecord], now: float, weeks: int = 8) -> list[float]:
-    """Active minutes in each of the last *weeks* 7-day windows, oldest first."""
-    totals = [0.0] * weeks
-    for record in sessions:
-        age_weeks = int((now - record.started_at) // (7 * 24 * 3600))
-        if 0 <= age_weeks < weeks:
-            totals[weeks - 1 - age_weeks] += record.active_seconds / 60
-    return totals

@@ -256,26 +256,6 @@ def line_chart(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, series, x_m
             pygame.draw.lines(surface, colour, False, xy, max(2, m.u(4)))
 
 
-def bar_chart(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, values, labels, colour=theme.BLUE):
-    """Vertical bars with their value above and a label below."""
-    pygame.draw.rect(surface, theme.PANEL, rect, border_radius=m.u(6))
-    if not values:
-        return
-    plot = rect.inflate(-m.u(12), -m.u(12))
-    label_h = m.u(22)
-    area = pygame.Rect(plot.x, plot.y + label_h, plot.width, plot.height - label_h * 2)
-    top = max(values) or 1
-    slot = area.width / len(values)
-    for i, (value, label) in enumerate(zip(values, labels)):
-        h = round(area.height * value / top)
-        col = pygame.Rect(round(area.x + slot * i + slot * 0.15), area.bottom - h, max(2, round(slot * 0.7)), h)
-        pygame.draw.rect(surface, colour, col)
-        text(surface, fonts, str(round(value)), pygame.Rect(col.x - m.u(6), col.y - label_h, col.width + m.u(12), label_h),
-             m.u(18), theme.WHITE)
-        text(surface, fonts, label, pygame.Rect(round(area.x + slot * i), area.bottom + 2, round(slot), label_h),
-             m.u(16), theme.GREY)
-
-
 def splash(surface, fonts: Fonts) -> None:
     """The first frame, while the station starts: the name and "starting", nothing to touch."""
     from .text import t

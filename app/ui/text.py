@@ -8,7 +8,6 @@ Parameters use ``str.format`` names, so a translator can move them around in the
 
 from __future__ import annotations
 
-import string
 
 def _progression_reasons() -> dict[str, str]:
     from app.core.progression import REASONS
@@ -314,7 +313,7 @@ def t(key: str, **params) -> str:
     if not params:
         return template
     try:
-        return string.Formatter().vformat(template, (), _Lenient(params))
+        return template.format_map(_Lenient(params))
     except (ValueError, IndexError):
         return template
 

@@ -24,7 +24,6 @@ PANEL = (28, 30, 36)
 PANEL_LIGHT = (52, 56, 66)
 WHITE = (255, 255, 255)
 GREY = (170, 174, 182)
-DIM = (110, 114, 122)
 YELLOW = (255, 214, 0)       # attention: hold the rails, warnings
 AMBER = (255, 150, 0)
 RED = (200, 16, 16)          # emergency stop background: white text on it is 5.9:1
