@@ -134,12 +134,12 @@ class Station:
             self._last_flush = now
         return tuple(done)
 
-    def _apply(self, event: Event, at: float) -> list[Effect]:
+    def _apply(self, event: Event, at: float) -> tuple[Effect, ...]:
         self._now = at
         self.state, effects = safety.step(self.state, event, at, self.cfg)
         for effect in effects:
             self._execute(effect, at)
-        return list(effects)
+        return effects
 
     def view(self, now: float | None = None) -> View:
         return build_view(self.state, self.clock() if now is None else now, self.cfg)

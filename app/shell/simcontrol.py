@@ -214,8 +214,6 @@ def _handler_for(server: SimControlServer) -> type[socketserver.StreamRequestHan
 
 def send_commands(path: str, commands: list[str], timeout: float = 5.0) -> list[str]:
     """Send *commands* to a running ``backstep run --sim --sim-control PATH``; return its answers."""
-    import socket
-
     answers = []
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.settimeout(timeout)

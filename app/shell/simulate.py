@@ -79,10 +79,9 @@ class SimulatedHardware:
         # Cue-mode hardware: the script's link lines stand for the link's own events (see above).
         self.sim = simulated_station(config, treadmill=False)
         self.sensors = attach_sensors(config, station.post, pin_factory=self.sim.pin_factory)
-        self.station = station
 
     def apply(self, command: Command) -> None:
-        self.sim.apply(command.text)
+        self.sim.apply(command)  # already parsed: the station takes what/arg as they are
 
     def close(self) -> None:
         for thing in (self.sensors, self.sim):
@@ -217,5 +216,6 @@ def _summary(store: Store, station: Station, program: Program, first_event_id: i
         pauses=pauses,
         emergency_stops=[{"at": e["clock_s"]} for e in events if e["kind"] == "emergency_stop"],
         events=[{"at": e["clock_s"], "kind": e["kind"], **({"detail": json.loads(e["detail"])} if e["detail"] not in (None, "{}") else {})} for e in events],
-        samples=len(store.samples(session_id)) if session_id else 0,
+        samples=store.db.execute("select count(*) from samples where session_id = ?", [session_id]).fetchone()[0]
+        if session_id else 0,
     )
