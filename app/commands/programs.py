@@ -16,7 +16,7 @@ from ..core.session import format_clock
 from ..core.units import from_kmh, unit_label
 from ..errors import UserError
 from ..shell.library import Library, load_library, load_program_file, problem_order
-from .common import config_from
+from .common import config_from, resolve_program
 
 
 def register(subparsers) -> None:
@@ -104,7 +104,7 @@ def _summary(program: Program) -> dict:
 
 
 def run_show(args) -> int:
-    program = load_library(config_from(args)).resolve(args.program)
+    program = resolve_program(config_from(args), args.program)
     if args.json:
         data = _summary(program)
         data["seconds"] = program.total_seconds

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import math
 
-from ..config import load_config
 from ..core.units import KMH_PER_MPH, from_kmh, to_kmh, unit_label
 from ..errors import UserError
 from hardware.treadmill.link import LinkError, probe, set_once
+
+from .common import config_from
 
 
 def register(subparsers) -> None:
@@ -45,7 +46,7 @@ def _port_options(parser) -> None:
 
 
 def _port_and_config(args):
-    config = load_config(args.config)
+    config = config_from(args)
     port = args.port or config.treadmill.port
     if not math.isfinite(args.timeout) or args.timeout <= 0:
         raise UserError(f"--timeout {args.timeout}: give a number of seconds above 0")
