@@ -23,9 +23,9 @@ from app.shell.store import Store
 from test_export_fixtures import T0, add_session, make_sessions
 
 ROOT = Path(__file__).resolve().parent.parent
-XSD = Path("/work/shared/schemas/TrainingCenterDatabasev2.xsd")
-if not XSD.exists():  # the checkout's own copy, where the shared folder is not mounted
-    XSD = ROOT.parent / "shared" / "schemas" / "TrainingCenterDatabasev2.xsd"
+#: A copy of shared/schemas/TrainingCenterDatabasev2.xsd kept with the tests, so every clone
+#: validates its TCX files (the shared folder is not part of the repository).
+XSD = ROOT / "tests" / "fixtures" / "schemas" / "TrainingCenterDatabasev2.xsd"
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,8 @@ def test_probe_reads_state_speed_incline_and_distance(units, capsys):
 
 @pytest.mark.parametrize("units", ["kmh", "mph"])
 def test_set_runs_the_reference_belt_at_the_asked_speed(units, capsys):
-    with reference_treadmill_on_pty(units=units) as (path, treadmill):
+    # A quick belt and incline motor: the test is about what is sent and read back, not ramp time.
+    with reference_treadmill_on_pty(units=units, accel_kmh_per_s=10.0, incline_pct_per_s=10.0) as (path, treadmill):
         code = main(["treadmill", "set", "--port", path, "--speed", "1.0", "--units", "mph", "--incline", "2"])
         out = capsys.readouterr()
         assert code == 0, out.err

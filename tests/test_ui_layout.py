@@ -205,8 +205,11 @@ def test_every_screen_renders_at_every_size():
     for size in SIZES:
         for label, kiosk in scenes_at(size):
             surface = pygame.Surface(size)
+            kiosk.fonts.trace = []
             kiosk.render(surface)
-            assert surface.get_at((size[0] // 2, size[1] // 2)) is not None, label
+            # Something was written and drawn: words on the screen, and not one flat colour.
+            assert kiosk.fonts.trace, label
+            assert len({tuple(surface.get_at((x, y))) for x in range(0, size[0], 40) for y in range(0, size[1], 40)}) > 1, label
 
 
 def test_every_core_screen_has_a_scene_and_safety_screens_use_their_own():
