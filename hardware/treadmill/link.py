@@ -71,7 +71,7 @@ class TreadmillReport:
     :param speed_kmh: belt speed, km/h.
     :param incline_pct: grade, percent.
     :param distance_m: distance on the treadmill's counter, metres.
-    :param at: ``time.monotonic()`` when the answer arrived.
+    :param at: the link's clock (monotonic seconds) when the answer arrived.
     :param speed_unit: the CSAFE unit the treadmill used for speed (what we send speeds in).
     """
 
@@ -144,6 +144,8 @@ class CsafeWire:
 
     def __init__(self, port: serial.SerialBase, response_timeout: float = RESPONSE_TIMEOUT_S):
         self.port = port
+        #: Real seconds: how long the wire itself waits for bytes. (The link's decisions run on its
+        #: own injectable clock; this timeout is the serial line's, so it stays on the real one.)
         self.response_timeout = response_timeout
         self.reader = p.FrameReader()
         self._lock = threading.Lock()
@@ -277,8 +279,8 @@ def answer_fits(commands: tuple[p.Command, ...], answer: p.Answer) -> bool:
     return not (wanted_data and answer.status.previous == FrameStatus.OK and not answer.records)
 
 
-def report_from(answer: p.Answer, wire: CsafeWire) -> TreadmillReport | None:
-    """A report from a poll's answer, or ``None`` when the treadmill did not take the poll."""
+def report_from(answer: p.Answer, wire: CsafeWire, at: float) -> TreadmillReport | None:
+    """A report from a poll's answer (received at *at*), or ``None`` when the treadmill did not take the poll."""
     if answer.status.previous != FrameStatus.OK:
         return None
     speed, grade, distance = (answer.get(c) for c in (Cmd.GET_SPEED, Cmd.GET_GRADE, Cmd.GET_HORIZONTAL))
@@ -287,7 +289,7 @@ def report_from(answer: p.Answer, wire: CsafeWire) -> TreadmillReport | None:
         speed_kmh=p.decode_speed(speed) if speed is not None else None,
         incline_pct=p.decode_grade(grade) if grade is not None else None,
         distance_m=p.decode_distance(distance) if distance is not None else None,
-        at=time.monotonic(),
+        at=at,
         speed_unit=p.speed_unit_of(speed) if speed is not None else None,
         grade_unit=p.grade_unit_of(grade) if grade is not None else None,
         distance_unit=Unit(distance[2]) if distance is not None else None,
@@ -318,11 +320,14 @@ class TreadmillLink:
     :param max_speed_kmh: hard cap for every speed sent, km/h (the app's caps apply first).
     :param max_incline_pct: hard cap for every grade sent, percent.
     :param poll_interval_s: seconds between polls.
-    :param silence_timeout_s: a link with no good answer for this long is lost (issue 3: < 3 s).
+    :param silence_timeout_s: a link with no good answer for this long is lost (docs/safety.md, rule 5: noticed within a few seconds).
     :param ramp_kmh_per_s: how fast the speed sent moves towards the target, km/h per second.
     :param on_report: ``(speed_kmh, incline_pct, distance_m)`` after each good poll.
     :param on_lost: ``(reason)`` once when the link goes quiet, garbled or away.
     :param on_restored: ``()`` when it answers again after a loss.
+    :param clock: monotonic seconds for every timing decision (polls, ramp, silence). Tests pass a
+        clock they move on by hand, as Klipper's reactor hands its time to every module, so that
+        "lost within 3 s" is checked on the clock instead of by sleeping through it.
     """
 
     def __init__(self, url: str, *, baudrate: int = 9600, max_speed_kmh: float, max_incline_pct: float,
@@ -330,7 +335,8 @@ class TreadmillLink:
                  on_report: Callable[[float | None, float | None, float | None], None] | None = None,
                  on_lost: Callable[[str], None] | None = None,
                  on_restored: Callable[[], None] | None = None,
-                 response_timeout_s: float = RESPONSE_TIMEOUT_S):
+                 response_timeout_s: float = RESPONSE_TIMEOUT_S,
+                 clock: Callable[[], float] = time.monotonic):
         if max_speed_kmh <= 0 or not math.isfinite(max_speed_kmh):
             raise ValueError("max_speed_kmh must be a positive number")
         self.url = url
@@ -344,6 +350,7 @@ class TreadmillLink:
         self.on_report = on_report
         self.on_lost = on_lost
         self.on_restored = on_restored
+        self._clock = clock
 
         self._wire: CsafeWire | None = None
         self._lock = threading.Lock()
@@ -352,16 +359,19 @@ class TreadmillLink:
         self._thread: threading.Thread | None = None
         self._connected = False
         self._lost_reported = False
-        self._last_good = time.monotonic()
+        self._last_good = self._clock()
         self._last_report: TreadmillReport | None = None
         self._target: tuple[float, float] | None = None
         self._commanded: float | None = None       # the ramped speed last sent, km/h
         self._sent_setpoint: tuple[bytes, bytes] | None = None
         self._hold_stopped = False
         self._reached_in_use = False               # the belt got to InUse for the current target
-        self._last_ramp = time.monotonic()
+        self._last_ramp = self._clock()
         self._backoff = BACKOFF_FIRST_S
         self._problem: str | None = None
+        #: Rounds of the link's thread so far (poll, silence check, wait): a test that moved the
+        #: clock on waits for the next round instead of sleeping.
+        self.cycles = 0
 
     # Public API ------------------------------------------------------------------------------------
 
@@ -405,11 +415,15 @@ class TreadmillLink:
                 if not wait_for_port or exc.kind == "permission":
                     raise
                 self._lose(str(exc))
-        self._last_good = time.monotonic()
+        self._last_good = self._clock()
         self._closing.clear()
         self._thread = threading.Thread(target=self._run, name="treadmill-link", daemon=True)
         self._thread.start()
         return self
+
+    def wake(self) -> None:
+        """Poll now and look at the clock again (after a test moved its clock on)."""
+        self._wake.set()
 
     def set_target(self, speed_kmh: float, incline_pct: float = 0.0) -> tuple[float, float]:
         """Run the belt towards *speed_kmh* at *incline_pct*, clamped to the caps; ramped.
@@ -427,7 +441,7 @@ class TreadmillLink:
             if self._target is None:
                 report = self._last_report
                 self._commanded = report.speed_kmh if report and report.speed_kmh is not None else 0.0
-                self._last_ramp = time.monotonic()
+                self._last_ramp = self._clock()
                 self._reached_in_use = False
             self._target = (speed, incline)
             self._hold_stopped = False
@@ -480,12 +494,12 @@ class TreadmillLink:
     # The thread ----------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        next_poll = time.monotonic()
+        next_poll = self._clock()
         while not self._closing.is_set():
-            now = time.monotonic()
+            now = self._clock()
             if self._wire is None:
                 self._reopen()
-                next_poll = time.monotonic()
+                next_poll = self._clock()
                 continue
             try:
                 if now >= next_poll:
@@ -495,11 +509,12 @@ class TreadmillLink:
                 self._port_failed(exc)
                 continue
             self._check_silence()
+            self.cycles += 1
             deadline = min(next_poll, self._last_good + self.silence_timeout_s)
-            self._wake.wait(max(0.0, min(deadline - time.monotonic(), self.poll_interval_s)))
+            self._wake.wait(max(0.0, min(deadline - self._clock(), self.poll_interval_s)))
             if self._wake.is_set():
                 self._wake.clear()
-                next_poll = min(next_poll, time.monotonic())
+                next_poll = min(next_poll, self._clock())
 
     def _cycle(self) -> None:
         """One round: stop a belt we hold stopped, move towards the target, then poll."""
@@ -531,7 +546,7 @@ class TreadmillLink:
                 self._problem = f"the treadmill refused {Cmd(step).name} in state {state.label}"
                 return
             state = answer.status.state
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             if self._target != target:
                 return  # stop() or a new target arrived meanwhile
@@ -570,7 +585,7 @@ class TreadmillLink:
         if answer is None:
             return
         try:
-            report = report_from(answer, wire)
+            report = report_from(answer, wire, self._clock())
         except p.ProtocolError as exc:
             wire.bad_frames += 1
             log.debug("poll answer not trusted: %s", exc)
@@ -621,7 +636,7 @@ class TreadmillLink:
                 self.on_restored()
 
     def _check_silence(self) -> None:
-        silent_for = time.monotonic() - self._last_good
+        silent_for = self._clock() - self._last_good
         if silent_for < self.silence_timeout_s or self._lost_reported:
             return
         wire = self._wire
@@ -678,7 +693,7 @@ def _first_report(wire: CsafeWire, url: str, timeout: float) -> TreadmillReport:
         answer = wire.poll(timeout=min(RESPONSE_TIMEOUT_S * 2, remaining))
         if answer is not None:
             try:
-                report = report_from(answer, wire)
+                report = report_from(answer, wire, time.monotonic())
             except p.ProtocolError:
                 wire.bad_frames += 1
                 report = None

@@ -24,6 +24,7 @@ import threading
 import time
 import tty
 from dataclasses import dataclass
+from typing import Callable
 
 from . import protocol as p
 from .protocol import Cmd, FrameStatus, State, Status, Unit
@@ -143,6 +144,8 @@ class TreadmillSimulator:
     :param state: the CSAFE state it powers up in.
     :param unsupported: command ids it does not know (frames holding them are rejected), to drill
         a treadmill without, say, GetGrade.
+    :param clock: monotonic seconds for the belt's physics and the times of received frames; a
+        test that also gives the link this clock moves both on together instead of sleeping.
     """
 
     def __init__(self, port=None, *, units: str = "kmh", max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH,
@@ -150,10 +153,12 @@ class TreadmillSimulator:
                  accel_kmh_per_s: float = DEFAULT_ACCEL_KMH_PER_S,
                  decel_kmh_per_s: float = DEFAULT_DECEL_KMH_PER_S,
                  incline_pct_per_s: float = DEFAULT_INCLINE_PCT_PER_S,
-                 state: State = State.READY, seed: int = 0, unsupported: tuple[int, ...] = ()):
+                 state: State = State.READY, seed: int = 0, unsupported: tuple[int, ...] = (),
+                 clock: Callable[[], float] = time.monotonic):
         if units not in _UNITS:
             raise ValueError(f"units must be one of {', '.join(_UNITS)}")
         self.port = port
+        self.clock = clock
         self.speed_unit, self.distance_unit, self.grade_unit = _UNITS[units]
         self.max_speed_kmh = max_speed_kmh
         self.max_incline_pct = max_incline_pct
@@ -269,7 +274,7 @@ class TreadmillSimulator:
             self._distance += (before + self._speed) / 2 / 3.6 * dt
 
     def _advance_clock(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if self._last_tick is not None:
             self.tick(now - self._last_tick)
         self._last_tick = now
@@ -285,7 +290,7 @@ class TreadmillSimulator:
                 return p.encode_answer(self._status(FrameStatus.BAD))
             if self._rejecting or not all(self._allowed(c) for c in commands):
                 return p.encode_answer(self._status(FrameStatus.REJECTED))
-            self.received.append(Received(time.monotonic(), tuple(commands)))
+            self.received.append(Received(self.clock(), tuple(commands)))
             self._toggle = not self._toggle
             records = [r for r in (self._carry_out(c) for c in commands) if r is not None]
             return p.encode_answer(self._status(FrameStatus.OK), records)
