@@ -31,10 +31,9 @@ from .core.caps import (
 )
 from .core.safety import SafetyConfig
 from .core.units import from_kmh, to_kmh, unit_label
+from . import paths
 from .errors import UserError
 
-#: The installed station's config (deploy/install.sh writes it; the kiosk's service reads it).
-APPLIANCE_CONFIG = Path("/etc/backstep/config.toml")
 #: A config is a page of settings; anything this big is not one (and is not read into memory).
 MAX_CONFIG_BYTES = 256 * 1024
 #: Values echoed in a message are cut to this many characters.
@@ -263,8 +262,8 @@ def default_config_path() -> Path:
     env = os.environ.get("BACKSTEP_CONFIG")
     if env:
         return Path(env)
-    if APPLIANCE_CONFIG.exists():
-        return APPLIANCE_CONFIG
+    if paths.installed():
+        return paths.APPLIANCE_CONFIG
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "backstep" / "config.toml"
 
