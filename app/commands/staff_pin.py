@@ -15,10 +15,8 @@ from pathlib import Path
 
 from ..config import default_config_path, parse_config
 from ..errors import UserError
-from ..ui.pin import DEFAULT_PIN
+from ..ui.pin import DEFAULT_PIN, MAX_DIGITS, MIN_DIGITS
 
-MIN_DIGITS = 4
-MAX_DIGITS = 8
 #: A config written from nothing holds the PIN hash: not for other users' eyes.
 NEW_CONFIG_MODE = 0o640
 

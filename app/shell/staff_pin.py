@@ -90,3 +90,13 @@ def replace_file(path: Path, data: bytes, *, new_mode: int = 0o644) -> None:
         pass  # some file systems cannot fsync a folder; the file itself is on disk
     finally:
         os.close(folder)
+
+
+def kiosk_pin(config: Config, db_path: Path, *, simulated: bool):
+    """``(hash, save)`` for the kiosk: the hash in force and, on an installed (not simulated)
+    station, the function that stores the PIN staff choose on screen. With ``save`` given and no
+    hash, the kiosk asks for a PIN before its home screen."""
+    if simulated:
+        return config.kiosk.staff_pin_hash, None
+    path = pin_file(db_path)
+    return staff_pin_hash(config, db_path), lambda stored: save_pin_file(path, stored)
