@@ -74,9 +74,14 @@ def unreadable(path: Path, exc: OSError, what: str) -> str:
     return f"{path}: cannot read the {what} ({exc.strerror or exc}); check the file"
 
 
-def database_problem(path: Path, *, write: bool) -> str | None:
+def database_problem(path: Path, *, write: bool, create: bool = False) -> str | None:
     """Why this user cannot use the database at *path* (``None`` when nothing stops it). A missing
-    file is not a problem here; a folder this user cannot enter is (the file may well be there)."""
+    file is not a problem here; a folder this user cannot enter is (the file may well be there).
+    With *create*, root may not create the installed station's database: the file would be root's
+    and the kiosk could not write it."""
+    if create and os.geteuid() == 0 and _in_station_folder(path) and not path.exists():
+        return (f"{path}: would be created by root, and the kiosk (user {SERVICE_USER}) could not write it; "
+                f"run the command as the station's user: {as_station_user()}")
     blocked = blocking_folder(path)
     if blocked is not None:
         return (f"{path}: user {user_name()} may not enter {blocked} ({owner_text(blocked)}), so cannot "
@@ -87,3 +92,9 @@ def database_problem(path: Path, *, write: bool) -> str | None:
         return (f"{path}: user {user_name()} may not {'write' if write else 'read'} the database "
                 f"({owner_text(path)}); run the command as the station's user: {as_station_user()}")
     return None
+
+
+def _in_station_folder(path: Path) -> bool:
+    from . import paths
+
+    return paths.installed() and Path(os.path.abspath(path)).parent == Path(os.path.abspath(paths.APPLIANCE_STATE_DIR))

@@ -371,3 +371,15 @@ def test_sessions_as_an_admin_names_the_file_the_user_and_the_fix(locked_station
     [line] = result.stderr.splitlines()
     assert str(state / "backstep.db") in line and "user nobody" in line
     assert "sudo -u backstep backstep sessions" in line
+
+
+def test_root_does_not_create_the_kiosks_database(installed_station, capsys):
+    """A database made by `sudo backstep simulate` would be root's: the kiosk could not write it."""
+    if os.geteuid() != 0:
+        pytest.skip("only root creates files owned by root")
+    _, db = installed_station
+    db.unlink()
+    assert main(["members", "list"]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert str(db) in line and "sudo -u backstep" in line
+    assert not db.exists()

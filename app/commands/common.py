@@ -25,7 +25,7 @@ def open_store(args, config: Config, *, must_exist: bool = False, quiet: bool = 
     import sys
 
     path = db_path_from(args, config)
-    blocked = database_problem(path, write=True)
+    blocked = database_problem(path, write=True, create=True)
     if blocked:
         raise UserError(blocked)
     if must_exist and not path.exists():
