@@ -319,7 +319,7 @@ def parse_config(text: str, source: str = "config.toml") -> Config:
             problems.append(f"{source}: {section}: must be a [{section}] table")
             continue
         checked = _checked_section(section, values, source, problems)
-        built[section] = _safety(checked, values, source, problems) if section == "safety" else _SECTIONS[section](**checked)
+        built[section] = _safety(checked, source, problems) if section == "safety" else _SECTIONS[section](**checked)
     if problems:
         raise ConfigError(problems)
     return Config(source=source, **built)
@@ -409,7 +409,7 @@ def _number_value(spec: Option, value: Any) -> float | int:
     return value if spec.whole else float(value)
 
 
-def _safety(checked: dict[str, Any], values: dict, source: str, problems: list[str]) -> SafetyConfig:
+def _safety(checked: dict[str, Any], source: str, problems: list[str]) -> SafetyConfig:
     units = checked.get("units", "mph")
     kwargs = {key: checked[key] for key in _SAFETY_SECONDS if key in checked}
     base = SafetyConfig().caps

@@ -130,7 +130,7 @@ BAD = "[safety]\nbackward_speed = inf\n"
 @pytest.mark.parametrize("argv", [
     ["doctor"], ["programs", "list"], ["programs", "check", "beginner-flat"], ["sessions"],
     ["simulate", "--program", "beginner-flat", "--script", "{script}"], ["export", "--to", "{tmp}"],
-    ["treadmill", "probe", "--port", "loop://"],
+    ["treadmill", "probe", "--port", "loop://"], ["members", "list"], ["demo", "--headless", "--screenshots", "{tmp}/s"],
 ])
 def test_every_command_refuses_a_config_that_lifts_a_cap(argv, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("BACKSTEP_DB", str(tmp_path / "x.db"))

@@ -9,7 +9,7 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.config import CAP_CEILINGS_KMH, CAP_CEILINGS_PCT, OPTIONS, Config, ConfigError, parse_config
+from app.config import CAP_CEILINGS_KMH, CAP_CEILINGS_PCT, OPTIONS, Config, ConfigError, load_config, parse_config
 
 SECTIONS = sorted({section for section, _ in OPTIONS} | {"bogus"})
 KEYS = sorted({key for _, key in OPTIONS} | {"colour", "units"})
@@ -136,6 +136,19 @@ near_configs = st.fixed_dictionaries({}, optional={s: _section_tables(s) for s i
 def test_configs_near_the_limits_load_only_within_range(data):
     try:
         config = parse_config(toml_text(data), "station.toml")
+    except ConfigError as exc:
+        assert all("\n" not in p for p in exc.problems)
+        return
+    assert_within_every_range(config)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=200))
+def test_loading_any_file_raises_nothing_but_a_config_error(tmp_path, raw):
+    path = tmp_path / "config.toml"
+    path.write_bytes(raw)
+    try:
+        config = load_config(path)
     except ConfigError as exc:
         assert all("\n" not in p for p in exc.problems)
         return
