@@ -166,7 +166,6 @@ class Option:
     choices: tuple = ()
     pattern: str = ""               # text: a regular expression the whole value must match
     allowed: str = ""               # text: what the pattern allows, in words
-    optional: bool = False          # pin: may be left out (no sensor)
     name: str = ""                  # cap: which ceiling
 
     def range_text(self) -> str:
@@ -200,22 +199,27 @@ OPTIONS: dict[tuple[str, str], Option] = {
     ("safety", "forward_speed"): Option("cap", unit="speed", name="forward_speed"),
     ("safety", "backward_incline"): Option("cap", unit="%", name="backward_incline"),
     ("safety", "forward_incline"): Option("cap", unit="%", name="forward_incline"),
+    # docs/safety.md, rule 3: past 3 s of grace a person takes several unsupported steps.
     ("safety", "rails_grace_s"): _number(0.2, 3.0, "s"),
     ("safety", "rails_hold_s"): _number(0.5, 10.0, "s"),
+    # docs/safety.md, rules 3 and 4: a countdown a person can see; 0 would be none at all.
     ("safety", "resume_countdown_s"): _number(1.0, 10.0, "s"),
     ("safety", "start_countdown_s"): _number(1.0, 10.0, "s"),
+    # docs/practice.md: slow down (here: stop) before the person turns around.
     ("safety", "turnaround_s"): _number(2.0, 60.0, "s"),
     ("safety", "phase_warning_s"): _number(1.0, 60.0, "s"),
+    # docs/practice.md, safety set-up step 6; 3 s is the core's cooldown_min_s.
     ("safety", "cooldown_s"): _number(3.0, 120.0, "s"),
     ("gpio", "lanyard_pin"): _PIN,
     ("gpio", "lanyard_active_when"): Option("choice", choices=("closed", "open")),
     ("gpio", "rail_pins"): Option("pins", low=0, high=63, allowed="a list of 1 to 4 BCM GPIO numbers, 0 to 63"),
     ("gpio", "rails_held_means"): Option("choice", choices=("both", "either")),
     ("gpio", "rail_active_when"): Option("choice", choices=("closed", "open")),
-    ("gpio", "belt_pulse_pin"): Option("pin", low=0, high=63, optional=True,
-                                       allowed="a BCM GPIO number, 0 to 63, or left out"),
+    ("gpio", "belt_pulse_pin"): Option("pin", low=0, high=63, allowed="a BCM GPIO number, 0 to 63, or left out"),
     ("gpio", "roller_circumference_mm"): _number(50.0, 1000.0, "mm"),
     ("gpio", "pulses_per_revolution"): _number(1, 64, "", whole=True),
+    # docs/safety.md, rule 2: only re-arming is debounced, and a restart still needs a confirm,
+    # so 0 (no debounce) is allowed; 2 s is already a long wait after clipping the key.
     ("gpio", "rearm_debounce_s"): _number(0.0, 2.0, "s"),
     ("gpio", "pin_factory"): Option("text", pattern=r"[a-z0-9_.]{0,40}",
                                     allowed='"" or a gpiozero pin factory name (lgpio, rpigpio, pigpio, native, mock)'),
@@ -224,6 +228,7 @@ OPTIONS: dict[tuple[str, str], Option] = {
                                   allowed="a serial device path or a pyserial URL, 1-200 characters"),
     ("treadmill", "baudrate"): Option("choice", choices=BAUDRATES),
     ("treadmill", "poll_interval_s"): _number(0.05, 2.0, "s"),
+    # docs/safety.md, rule 5: a silent link is noticed within 3 s.
     ("treadmill", "silence_timeout_s"): _number(0.2, 3.0, "s"),
     ("treadmill", "ramp_kmh_per_s"): _number(0.1, 2.0, "km/h per s"),
     ("store", "db_path"): Option("text", pattern=r"(/[^\x00-\x1f\x7f]{0,4095})?", allowed='"" or an absolute path'),
