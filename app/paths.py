@@ -7,6 +7,14 @@ import sys
 from pathlib import Path
 
 APPLIANCE_STATE_DIR = Path("/var/lib/backstep")
+#: Written by deploy/install.sh: its presence means "this is an installed station".
+APPLIANCE_CONFIG = Path("/etc/backstep/config.toml")
+
+
+def installed() -> bool:
+    """An installed station: every command then works on the kiosk's own config and database,
+    never on a user's empty ones (an admin who may not read them is told so: app.access)."""
+    return APPLIANCE_CONFIG.exists()
 
 
 def assets_dir() -> Path:
@@ -31,7 +39,7 @@ def default_db_path(configured: str = "") -> Path:
         return Path(env)
     if configured:
         return Path(configured)
-    if APPLIANCE_STATE_DIR.is_dir() and os.access(APPLIANCE_STATE_DIR, os.W_OK):
+    if installed() or (APPLIANCE_STATE_DIR.is_dir() and os.access(APPLIANCE_STATE_DIR, os.W_OK)):
         return APPLIANCE_STATE_DIR / "backstep.db"
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "backstep" / "backstep.db"

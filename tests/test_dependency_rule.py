@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
-APP_HELPERS = {"app.config", "app.errors", "app.paths", "app"}
+APP_HELPERS = {"app.access", "app.config", "app.errors", "app.paths", "app"}
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:
@@ -73,7 +73,7 @@ def test_layer_imports_follow_the_dependency_rule(layer):
 
 
 def test_top_level_helpers_import_only_the_core():
-    for name in ("config", "errors", "paths"):
+    for name in ("access", "config", "errors", "paths"):
         for line, imported in imports_of(ROOT / "app" / f"{name}.py"):
             assert top(imported) in STDLIB or imported.startswith("app.core") or imported in APP_HELPERS, \
                 f"app/{name}.py:{line}: imports {imported}"

@@ -10,6 +10,7 @@ import pytest
 
 from app.cli import main
 from app.shell.store import Store
+from app.ui.pin import hash_pin
 from hardware.gpio import NoGpio, make_pin_factory
 from hardware.treadmill.simulator import SimulatedTreadmillPort
 
@@ -23,9 +24,14 @@ def quiet_places(tmp_path, monkeypatch):
     monkeypatch.setenv("BACKSTEP_PROGRAMS", str(tmp_path / "no-own-programs"))
 
 
-def doctor(tmp_path, capsys, config_text: str | None = None, *extra: str) -> tuple[int, list[str]]:
+#: A staff PIN (not the factory one), so checks about other things can pass.
+PIN_SET = f'\n[kiosk]\nstaff_pin_hash = "{hash_pin("2468", iterations=1000)}"\n'
+
+
+def doctor(tmp_path, capsys, config_text: str | None = None, *extra: str, pin: bool = True) -> tuple[int, list[str]]:
     path = tmp_path / "config.toml"
-    path.write_text(config_text if config_text is not None else "")
+    text = config_text if config_text is not None else ""
+    path.write_text(text + (PIN_SET if pin and "[kiosk]" not in text else ""))
     code = main(["--config", str(path), "doctor", *extra])
     out = capsys.readouterr().out
     return code, out.splitlines()
@@ -234,3 +240,146 @@ def test_gpio_chips_lists_the_character_devices(tmp_path):
     chips = gpio_chips(tmp_path)
     assert [c.name for c in chips] == ["gpiochip0", "gpiochip4"]
     assert "pip install 'backstep[pi]'" in gpio_fix(chips)  # readable here: the library is what is missing
+
+
+# -- the staff PIN ---------------------------------------------------------------------------------
+
+def test_the_factory_pin_is_a_problem_on_a_real_station(tmp_path, capsys):
+    code, lines = doctor(tmp_path, capsys, "", pin=False)
+    assert code == 1
+    [problem] = lines_of(lines, "PROBLEM", "staff-pin")
+    assert "factory PIN 0000" in problem and "staff-pin --write" in problem
+    assert lines[-1] != "All checks passed."
+
+
+def test_the_simulated_station_may_keep_the_factory_pin(tmp_path, capsys):
+    code, lines = doctor(tmp_path, capsys, "", "--sim", pin=False)
+    assert code == 0 and lines_of(lines, "SKIPPED", "staff-pin")
+
+
+def test_a_pin_set_on_the_kiosk_counts(tmp_path, capsys):
+    from app.shell.staff_pin import pin_file, save_pin_file
+
+    save_pin_file(pin_file(tmp_path / "data" / "backstep.db"), hash_pin("97531", iterations=1000))
+    code, lines = doctor(tmp_path, capsys, "", pin=False)
+    assert lines_of(lines, "OK", "staff-pin"), lines
+
+
+# -- which files, and whose ------------------------------------------------------------------------
+
+@pytest.fixture
+def installed_station(tmp_path, monkeypatch):
+    """An installed station's layout (/etc/backstep, /var/lib/backstep) under tmp_path."""
+    from app import paths
+
+    etc, state = tmp_path / "etc" / "backstep", tmp_path / "var" / "lib" / "backstep"
+    etc.mkdir(parents=True)
+    state.mkdir(parents=True)
+    (etc / "config.toml").write_text('[station]\nid = "clinic-1"\n' + PIN_SET)
+    store = Store(state / "backstep.db")
+    store.close()
+    monkeypatch.setattr(paths, "APPLIANCE_CONFIG", etc / "config.toml")
+    monkeypatch.setattr(paths, "APPLIANCE_STATE_DIR", state)
+    monkeypatch.delenv("BACKSTEP_DB", raising=False)
+    return etc / "config.toml", state / "backstep.db"
+
+
+def test_doctor_says_it_checked_the_kiosks_config_and_database(installed_station, capsys):
+    config, db = installed_station
+    assert main(["doctor"]) in (0, 1)
+    lines = capsys.readouterr().out.splitlines()
+    [loaded] = lines_of(lines, "OK", "config")
+    assert str(config) in loaded and "the kiosk's config" in loaded
+    [database] = lines_of(lines, "OK", "database")
+    assert str(db) in database and "the kiosk's database" in database
+
+
+def test_doctor_says_when_it_checked_someone_elses_files(installed_station, tmp_path, capsys):
+    other = tmp_path / "mine.toml"
+    other.write_text(PIN_SET)
+    main(["--config", str(other), "doctor", "--db", str(tmp_path / "mine.db")])
+    lines = capsys.readouterr().out.splitlines()
+    assert "NOT the kiosk's config" in lines_of(lines, "OK", "config")[0]
+    assert "NOT the kiosk's database" in lines_of(lines, "OK", "database")[0]
+
+
+AS_NOBODY = """
+import sys
+from pathlib import Path
+import app.paths as paths
+paths.APPLIANCE_CONFIG = Path(sys.argv[1])
+paths.APPLIANCE_STATE_DIR = Path(sys.argv[2])
+from app.cli import main
+sys.argv = ["backstep", *sys.argv[3:]]
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_as_nobody(config, state, *args):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root to drop to an unprivileged user (setpriv)")
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "PYTHONPATH": str(root), "BACKSTEP_PROGRAMS": "/nonexistent",
+           "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    return subprocess.run(["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups",
+                           sys.executable, "-c", AS_NOBODY, str(config), str(state), *args],
+                          capture_output=True, text=True, env=env, cwd="/", timeout=60)
+
+
+@pytest.fixture
+def locked_station():
+    """An installed station's files as install.sh leaves them, in a folder anyone may enter: the
+    config 0640 and the state folder 0700, neither readable by `nobody`."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    top = Path(tempfile.mkdtemp(prefix="backstep-station-", dir="/tmp"))
+    os.chmod(top, 0o755)
+    config, state = top / "config.toml", top / "state"
+    config.write_text(PIN_SET)
+    os.chmod(config, 0o640)
+    state.mkdir(mode=0o700)
+    Store(state / "backstep.db").close()
+    yield config, state
+    shutil.rmtree(top)
+
+
+def test_an_admin_who_may_not_read_the_config_is_told_what_to_do(locked_station):
+    config, state = locked_station
+    result = run_as_nobody(config, state, "doctor")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    [problem] = lines_of(lines, "PROBLEM", "config")
+    assert f"{config}: user nobody may not read the config" in problem
+    assert "sudo -u backstep backstep doctor" in problem
+    [database] = lines_of(lines, "PROBLEM", "database")
+    assert str(state / "backstep.db") in database and "may not enter" in database, database
+    assert "Traceback" not in result.stderr
+
+
+def test_sessions_as_an_admin_names_the_file_the_user_and_the_fix(locked_station):
+    config, state = locked_station
+    os.chmod(config, 0o644)  # readable config: the database is what stops this user
+    result = run_as_nobody(config, state, "sessions")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert str(state / "backstep.db") in line and "user nobody" in line
+    assert "sudo -u backstep backstep sessions" in line
+
+
+def test_root_does_not_create_the_kiosks_database(installed_station, capsys):
+    """A database made by `sudo backstep simulate` would be root's: the kiosk could not write it."""
+    if os.geteuid() != 0:
+        pytest.skip("only root creates files owned by root")
+    _, db = installed_station
+    db.unlink()
+    assert main(["members", "list"]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert str(db) in line and "sudo -u backstep" in line
+    assert not db.exists()

@@ -173,7 +173,7 @@ def test_demo_writes_a_png_of_every_screen(tmp_path, capsys, monkeypatch):
         Screen.ESTOP: "estop", Screen.COOLDOWN: "cooldown", Screen.SUMMARY: "summary", Screen.FAULT: "fault"}
     for screen, word in expected.items():
         assert any(word in name for name in names), f"no screenshot of {screen.value}: {names}"
-    for page in ("history", "export", "staff-pin", "staff-sensors", "member-pick", "pain-before", "member-search",
+    for page in ("set-pin", "history", "export", "staff-pin", "staff-sensors", "member-pick", "pain-before", "member-search",
                  "home-member", "history-pain", "history-hands-free", "staff-members", "staff-add-member",
                  "staff-member-suggestion",
                  "next-time"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..access import database_problem
 from ..config import Config, load_config
 from ..errors import UserError
 from ..paths import default_db_path
@@ -24,6 +25,9 @@ def open_store(args, config: Config, *, must_exist: bool = False, quiet: bool = 
     import sys
 
     path = db_path_from(args, config)
+    blocked = database_problem(path, write=True, create=True)
+    if blocked:
+        raise UserError(blocked)
     if must_exist and not path.exists():
         raise UserError(f"{path}: no database here yet; run a session first or pass --db FILE")
     try:

@@ -19,6 +19,8 @@ from ..errors import UserError
 from .run import Rig, parse_size
 
 DEFAULT_SIZE = (800, 480)
+#: The staff PIN the demo chooses on the first-start screen and types for the staff pages.
+DEMO_PIN = "2468"
 
 
 def register(subparsers) -> None:
@@ -153,7 +155,9 @@ class Demo:
             self.kiosk = Kiosk(self.size, self.station.post, data=demo_data(library.programs, time.time()),
                                export=self.export, fullscreen=False, fonts=Fonts(assets / "fonts"),
                                sounds=Sounds(assets / "sounds", enabled=not self.headless),
-                               config_source=self.config.source)
+                               config_source=self.config.source,
+                               # An installed station's first start: staff choose a PIN (kept in memory).
+                               save_pin=lambda stored: None)
             self.station.add_listener(self.kiosk.on_effect)
             self.script(library)
         finally:
@@ -224,6 +228,13 @@ class Demo:
 
         sim, kiosk = self.rig.sim, self.kiosk
         self.settle()
+        for digit in DEMO_PIN[:2]:
+            self.tap(f"pin:{digit}")
+        self.shot("set-pin")
+        for typed in (DEMO_PIN[2:], DEMO_PIN):
+            for digit in typed:
+                self.tap(f"pin:{digit}")
+            self.tap("pin_ok")
         self.shot("home")
         self.tap("member")
         self.shot("member-pick")
@@ -244,10 +255,10 @@ class Demo:
             self.shot(f"history-{chart.replace('_', '-')}")
         self.tap("back")
         self.tap("staff")
-        for digit in "00":
+        for digit in DEMO_PIN[:2]:
             self.tap(f"pin:{digit}")
         self.shot("staff-pin")
-        for digit in "00":
+        for digit in DEMO_PIN[2:]:
             self.tap(f"pin:{digit}")
         self.tap("pin_ok")
         self.shot("staff")

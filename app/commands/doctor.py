@@ -19,7 +19,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..config import Config, ConfigError, load_config
+from .. import paths
+from ..access import database_problem, user_name
+from ..config import Config, ConfigError, default_config_path, load_config
 from ..paths import assets_dir, default_db_path
 from ..shell.devices import attach_sensors, simulated_station
 from hardware.gpio import NoGpio, make_pin_factory
@@ -87,24 +89,53 @@ def run_checks(config_path: str | None, *, sim: bool = False, db: str | None = N
         if station is not None:
             station.close()
     checks.append(database_check(config, db))
+    if any(c.check == "config" and c.status == PROBLEM for c in checks):
+        checks.append(Check("staff-pin", SKIPPED, "not known until the config loads"))
+    else:
+        checks.append(pin_check(config, db, sim=sim))
     checks.extend(asset_checks(config))
     return checks
 
 
+# -- whose files ------------------------------------------------------------------------------------
+def whose_config(path: Path) -> str:
+    """Says whether *path* is the config the installed kiosk reads (an admin must check THAT one)."""
+    if not paths.installed():
+        return f"{user_name()}'s config; no installed station on this machine"
+    if _same(path, paths.APPLIANCE_CONFIG):
+        return "the kiosk's config"
+    return f"NOT the kiosk's config: the installed kiosk reads {paths.APPLIANCE_CONFIG}"
+
+
+def whose_database(path: Path, config: Config) -> str:
+    if not paths.installed():
+        return f"{user_name()}'s database; no installed station on this machine"
+    kiosk = Path(config.store.db_path) if config.store.db_path else paths.APPLIANCE_STATE_DIR / "backstep.db"
+    if _same(path, kiosk):
+        return "the kiosk's database"
+    return f"NOT the kiosk's database: the installed kiosk uses {kiosk}"
+
+
+def _same(a: Path, b: Path) -> bool:
+    return Path(os.path.abspath(a)) == Path(os.path.abspath(b))
+
+
 # -- config ----------------------------------------------------------------------------------------
 def _config_check(path: str | None, checks: list[Check]) -> Config:
+    target = Path(path) if path else default_config_path()
     try:
         config = load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
             checks.append(Check("config", PROBLEM, problem))
-        checks.append(Check("config", SKIPPED, "the checks below use the default settings until the config loads"))
+        checks.append(Check("config", SKIPPED, f"checked {target} ({whose_config(target)}); the checks below "
+                                               "use the default settings until the config loads"))
         return Config()
     if config.source == "(defaults)":
-        checks.append(Check("config", OK, "no config file; using the defaults (write one from "
+        checks.append(Check("config", OK, f"no config file at {target}; using the defaults (write one from "
                                           "deploy/config.example.toml to set pins and the treadmill)"))
     else:
-        checks.append(Check("config", OK, f"{config.source} loads"))
+        checks.append(Check("config", OK, f"{config.source} loads ({whose_config(Path(config.source))})"))
     return config
 
 
@@ -277,6 +308,14 @@ def port_problem(port: str) -> str | None:
 # -- database --------------------------------------------------------------------------------------
 def database_check(config: Config, db: str | None = None) -> Check:
     path = Path(db) if db else default_db_path(config.store.db_path)
+    check = _database_check(config, path)
+    return Check(check.check, check.status, f"{check.message} ({whose_database(path, config)})")
+
+
+def _database_check(config: Config, path: Path) -> Check:
+    blocked = database_problem(path, write=True)
+    if blocked:
+        return Check("database", PROBLEM, blocked)
     if path.exists():
         if not os.access(path, os.R_OK | os.W_OK):
             return Check("database", PROBLEM, f"{path}: not writable by this user; give the station's user the "
@@ -306,6 +345,25 @@ def database_check(config: Config, db: str | None = None) -> Check:
         return Check("database", PROBLEM, f"{path}: cannot be created ({folder} is not writable by this user); "
                                           "set [store] db_path or BACKSTEP_DB to a writable place")
     return Check("database", OK, f"{path}: not created yet; it will be created at the first start")
+
+
+# -- staff PIN -------------------------------------------------------------------------------------
+def pin_check(config: Config, db: str | None = None, *, sim: bool = False) -> Check:
+    """No installed station may keep the factory PIN (docs/config.md, "The staff PIN")."""
+    from ..shell.staff_pin import pin_file, staff_pin_hash
+
+    if config.kiosk.staff_pin_hash:
+        return Check("staff-pin", OK, f"set in [kiosk] staff_pin_hash of {config.source}")
+    stored = pin_file(Path(db) if db else default_db_path(config.store.db_path))
+    if staff_pin_hash(config, stored.parent / "backstep.db"):
+        return Check("staff-pin", OK, f"set on the kiosk ({stored})")
+    if sim:
+        return Check("staff-pin", SKIPPED, "the factory PIN 0000: fine for the simulated station only")
+    blocked = database_problem(stored, write=False)
+    if blocked:
+        return Check("staff-pin", PROBLEM, f"cannot tell whether the kiosk set one: {blocked}")
+    return Check("staff-pin", PROBLEM, "still the factory PIN 0000, which everyone knows; set one: sudo backstep "
+                                       "staff-pin --write (or on the kiosk, which asks at its first start)")
 
 
 # -- assets ----------------------------------------------------------------------------------------

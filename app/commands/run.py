@@ -562,6 +562,7 @@ class KioskApp:
             pygame.quit()
 
     def _run(self, screen, fonts, assets) -> int:
+        from ..shell.staff_pin import kiosk_pin
         from ..ui.audio import Sounds, Speaker
         from ..ui.kiosk import Kiosk
         from .common import db_path_from
@@ -589,8 +590,10 @@ class KioskApp:
         try:
             export = export_controller(self.config, db_path_from(self.args, self.config), waker.wake)
             rig.extras.append(export)
+            # An installed station never runs with the factory PIN (docs/config.md, "The staff PIN").
+            pin_hash, save_pin = kiosk_pin(self.config, db_path_from(self.args, self.config), simulated=bool(rig.sim))
             kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store, self.config.safety.caps, library),
-                          export=export, pin_hash=self.config.kiosk.staff_pin_hash,
+                          export=export, pin_hash=pin_hash, save_pin=save_pin,
                           fullscreen=self.fullscreen, export_requires_pin=self.config.export.require_pin,
                           sounds=Sounds(assets / "sounds", enabled=self.config.kiosk.sound),
                           speaker=Speaker(enabled=self.config.kiosk.speech), fonts=fonts,

@@ -1,7 +1,9 @@
 """``backstep staff-pin``: set the staff PIN that guards the staff screen, export and exit.
 
 The PIN is stored only as a salted PBKDF2 hash in ``[kiosk] staff_pin_hash`` of the config.
-``--write`` puts it into the config file itself, changing only that one line.
+``--write`` puts it into the config file itself, changing only that one line and keeping the file's
+owner, group and mode (install.sh makes it root:backstep 0640: the kiosk must still read it, and
+nobody else should). The factory PIN 0000 cannot be set (docs/config.md, "The staff PIN").
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from pathlib import Path
 
 from ..config import default_config_path, parse_config
 from ..errors import UserError
+from ..ui.pin import DEFAULT_PIN, MAX_DIGITS, MIN_DIGITS
 
-MIN_DIGITS = 4
-MAX_DIGITS = 8
+#: A config written from nothing holds the PIN hash: not for other users' eyes.
+NEW_CONFIG_MODE = 0o640
 
 
 def register(subparsers) -> None:
@@ -35,6 +38,8 @@ def read_pin(from_stdin: bool) -> str:
             raise UserError("the two PINs differ; nothing was changed")
     if not (pin.isdigit() and MIN_DIGITS <= len(pin) <= MAX_DIGITS):
         raise UserError(f"a staff PIN is {MIN_DIGITS} to {MAX_DIGITS} digits (the kiosk's keypad has digits only)")
+    if pin == DEFAULT_PIN:
+        raise UserError(f"{DEFAULT_PIN} is the factory PIN everyone knows; choose another")
     return pin
 
 
@@ -50,6 +55,7 @@ def with_pin_hash(text: str, line: str) -> str:
 
 
 def run(args) -> int:
+    from ..shell.staff_pin import replace_file
     from ..ui.pin import hash_pin
 
     line = f'staff_pin_hash = "{hash_pin(read_pin(args.pin_from_stdin))}"'
@@ -65,10 +71,7 @@ def run(args) -> int:
     updated = with_pin_hash(text, line)
     parse_config(updated, str(path))  # never write a config the station could not load
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.new")
-        temporary.write_text(updated, encoding="utf-8")
-        temporary.replace(path)
+        replace_file(path, updated.encode("utf-8"), new_mode=NEW_CONFIG_MODE)
     except OSError as exc:
         raise UserError(f"{path}: cannot write the config ({exc.strerror}); run as the station's admin (sudo)") from None
     print(f"{path}: staff PIN set; restart the kiosk to use it (sudo systemctl restart backstep)")

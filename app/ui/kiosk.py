@@ -29,7 +29,7 @@ from app.core.view import Screen, View
 from . import draw, theme
 from .audio import Sounds, Speaker
 from .data import ExportController, HistoryData, NoExport, Sample, StaticData, StationData, history_from_records
-from .pin import PinPad
+from .pin import NewPin, PinPad, hash_pin
 from .pointer import Pointer, Press, Release, Taps
 from .scenes import OVERLAY_SCENES, SCREEN_SCENES, Frame, Intent, Page, Scene, UiState
 from .text import say_text, t
@@ -50,6 +50,8 @@ STAFF_PAGES = frozenset({"staff", "sensors", "programs", "settings", "staff_memb
 #: Escape (with the PIN) may leave only from screens where nobody is on a moving belt.
 EXIT_SCREENS = frozenset({Screen.HOME, Screen.PREFLIGHT, Screen.SUMMARY, Screen.FAULT})
 TOAST_S = 4.0
+#: Where the "Set a staff PIN" screen stands in for the core's screen: before anything can start.
+SET_PIN_SCREENS = frozenset({Screen.HOME, Screen.PREFLIGHT})
 #: Full-screen states that already say in large type what a spoken line would say: a banner there
 #: would only cover their own words or the hold bar.
 NO_TOAST_SCREENS = frozenset({Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.TURNAROUND, Screen.ESTOP,
@@ -84,10 +86,14 @@ class Kiosk:
                  export: ExportController | None = None, pin_hash: str = "", fullscreen: bool = True,
                  export_requires_pin: bool = True, sounds: Sounds | None = None, speaker: Speaker | None = None,
                  fonts: Fonts | None = None, config_source: str = "", banner: str = "",
-                 service: tuple[str, tuple[str, ...], str] | None = None):
+                 service: tuple[str, tuple[str, ...], str] | None = None,
+                 save_pin: Callable[[str], None] | None = None):
         """:param banner: one line shown above every screen (safe mode says why it is on).
         :param service: ``(title, messages, hint)``: the station cannot run (a config error); this
-            screen replaces home, so no program can be started, and staff reach the PIN from it."""
+            screen replaces home, so no program can be started, and staff reach the PIN from it.
+        :param save_pin: stores a new PIN's hash (raises OSError when it cannot). Given with no
+            *pin_hash*, staff must choose a PIN before the home screen (an installed station never
+            runs with the factory PIN); ``None`` keeps 0000 (the simulated station)."""
         self.post = post
         self.banner = banner
         self.data = data or StaticData()
@@ -98,6 +104,9 @@ class Kiosk:
         self.speaker = speaker
         self.fonts = fonts or Fonts()
         self.ui = UiState(pin=PinPad(pin_hash), config_source=config_source, service=service)
+        self.save_pin = save_pin
+        if save_pin is not None and not pin_hash:
+            self.ui.new_pin = NewPin()
         self.ui.sound_on = bool(sounds and sounds.enabled)
         self.ui.speech_on = bool(speaker and speaker.enabled)
         self.resize(size)
@@ -235,6 +244,8 @@ class Kiosk:
     def scene(self) -> Scene:
         view = self.view
         overlay = self.ui.overlay
+        if self.ui.new_pin is not None and view.screen in SET_PIN_SCREENS:
+            return OVERLAY_SCENES["set_pin"]
         if overlay and view.screen in OVERLAY_ALLOWED.get(overlay, HOME_ONLY):
             return OVERLAY_SCENES[overlay]
         if self.ui.service is not None and view.screen is Screen.HOME:
@@ -368,6 +379,8 @@ class Kiosk:
                 ui.staff_message = t("rx_saved")
                 if ui.member is not None and ui.member.id == member.id:
                     ui.member_program = self._member_call("program_for", member)
+        elif kind.startswith("new_pin_") and ui.new_pin is not None:
+            self._choose_pin(kind, arg)
         elif kind == "pin_digit":
             ui.pin.press(arg)
         elif kind == "pin_clear":
@@ -396,6 +409,26 @@ class Kiosk:
         elif kind == "exit":
             if self.staff_unlocked:
                 self.quit_requested = True
+
+    def _choose_pin(self, kind: str, arg) -> None:
+        entry = self.ui.new_pin
+        if kind == "new_pin_digit":
+            entry.press(arg)
+        elif kind == "new_pin_clear":
+            entry.clear()
+        elif kind == "new_pin_ok":
+            pin = entry.submit()
+            if pin is None:
+                return
+            stored = hash_pin(pin)
+            try:
+                self.save_pin(stored)
+            except (OSError, ValueError) as exc:
+                log.error("the staff PIN could not be saved: %s", exc)
+                entry.first, entry.message = None, "set_pin_failed"
+                return
+            self.ui.pin = PinPad(stored)
+            self.ui.new_pin = None  # the home screen appearing says it worked
 
     def _open(self, name: str) -> None:
         ui = self.ui

@@ -2,7 +2,8 @@
 
 Format ``pbkdf2_sha256$ITERATIONS$SALT_HEX$HASH_HEX`` (the iteration count travels with the hash,
 so it can be raised later without breaking old configs). An empty setting means the factory PIN
-``0000`` until staff set one, as a new router's admin password works.
+``0000``: only a simulated station keeps it; an installed kiosk makes staff choose a PIN first
+(:class:`NewPin`), as a new router asks for an admin password (docs/config.md, "The staff PIN").
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import hmac
 import os
 
 DEFAULT_PIN = "0000"
+#: A staff PIN is typed on the kiosk's digit keypad.
+MIN_DIGITS = 4
+MAX_DIGITS = 8
 #: Enough to make guessing a 4-6 digit PIN from a stolen config slow, short enough (~0.1-0.3 s on a
 #: Pi 4) that checking it on the home screen does not make the kiosk feel stuck.
 ITERATIONS = 100_000
@@ -82,3 +86,35 @@ class PinPad:
             self.locked_until = now + LOCKOUT_S
             self.message = "pin_locked"
         return False
+
+
+class NewPin:
+    """Choosing the staff PIN on the keypad: 4-8 digits, typed twice, never the factory PIN."""
+
+    def __init__(self):
+        self.digits = ""
+        self.first: str | None = None
+        self.message = "set_pin_first"   # catalogue key of what the screen says now
+
+    def press(self, digit: str) -> None:
+        if len(self.digits) < MAX_DIGITS and digit.isdigit():
+            self.digits += digit
+
+    def clear(self) -> None:
+        self.digits = ""
+
+    def submit(self) -> str | None:
+        """The chosen PIN once it was typed the same way twice; ``None`` until then."""
+        pin, self.digits = self.digits, ""
+        if self.first is None:
+            if not MIN_DIGITS <= len(pin) <= MAX_DIGITS:
+                self.message = "set_pin_length"
+            elif pin == DEFAULT_PIN:
+                self.message = "set_pin_factory"
+            else:
+                self.first, self.message = pin, "set_pin_again"
+            return None
+        if pin != self.first:
+            self.first, self.message = None, "set_pin_differ"
+            return None
+        return pin

@@ -14,7 +14,19 @@ from .after import History, NextTime, Summary
 from .base import Frame, Intent, Page, Scene, Target, UiState
 from .choose import Home, MemberSearch, Members, PainBefore, Preflight
 from .session import Countdown, Running
-from .staff import Export, Pin, Programs, Sensors, Service, Settings, Staff, StaffAdd, StaffMember, StaffMembers
+from .staff import (
+    Export,
+    Pin,
+    Programs,
+    Sensors,
+    Service,
+    SetPin,
+    Settings,
+    Staff,
+    StaffAdd,
+    StaffMember,
+    StaffMembers,
+)
 from .stopped import Cooldown, EStop, Fault, HoldRails, LinkLost, PausedUser, Turnaround
 
 __all__ = ["Frame", "Intent", "Page", "Scene", "Target", "UiState", "SCREEN_SCENES", "OVERLAY_SCENES"]
@@ -38,4 +50,4 @@ SCREEN_SCENES: dict[Screen, Scene] = {
 #: UI-only scenes, reached from home (and the summary, for history).
 OVERLAY_SCENES: dict[str, Scene] = {s.name: s for s in (
     Members(), MemberSearch(), History(), NextTime(), Export(), Pin(), Staff(), Sensors(), Programs(), Settings(),
-    PainBefore(), Service(), StaffMembers(), StaffMember(), StaffAdd())}
+    PainBefore(), Service(), StaffMembers(), StaffMember(), StaffAdd(), SetPin())}

@@ -16,7 +16,7 @@ from app.core.view import Screen, View
 
 from .. import draw, theme
 from ..data import DoseData, ExportStatus, HistoryData, MemberInfo, Sample, SessionRecord, SuggestionData
-from ..pin import PinPad
+from ..pin import NewPin, PinPad
 from ..text import t
 from ..theme import Fonts, Metrics
 
@@ -92,6 +92,7 @@ class UiState:
     export: ExportStatus = field(default_factory=ExportStatus)
     config_source: str = ""
     service: tuple[str, tuple[str, ...], str] | None = None  # (title, messages, hint)
+    new_pin: NewPin | None = None                # staff must choose a PIN before anything else
 
 @dataclass
 class Frame:

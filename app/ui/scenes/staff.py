@@ -77,7 +77,12 @@ class Export(Scene):
 
 
 class Pin(Scene):
+    """The staff PIN keypad."""
+
     name = "pin"
+    #: Intents are ``<kind>_digit``, ``<kind>_clear``, ``<kind>_ok``.
+    kind = "pin"
+    can_cancel = True
 
     def layout(self, f: Frame) -> Page:
         m = f.m
@@ -93,40 +98,76 @@ class Pin(Scene):
             r, c = divmod(i, 3)
             rect = pygame.Rect(keypad.x + c * (cell_w + m.gap), keypad.y + r * (key + m.gap), cell_w, key)
             if k == "clear":
-                page.add("pin_clear", rect, Intent("pin_clear"))
+                page.add("pin_clear", rect, Intent(f"{self.kind}_clear"))
             elif k == "ok":
-                page.add("pin_ok", rect, Intent("pin_ok"))
+                page.add("pin_ok", rect, Intent(f"{self.kind}_ok"))
             else:
-                page.add(f"pin:{k}", rect, Intent("pin_digit", k))
+                page.add(f"pin:{k}", rect, Intent(f"{self.kind}_digit", k))
         left = pygame.Rect(screen.x, screen.y, keypad.x - screen.x - m.u(20), screen.height)
         page.rects["title"] = pygame.Rect(left.x, left.y, left.width, m.u(60))
         page.rects["dots"] = pygame.Rect(left.x, page.rects["title"].bottom + m.u(20), left.width, m.u(60))
         page.rects["message"] = pygame.Rect(left.x, page.rects["dots"].bottom + m.u(10), left.width, m.u(40))
-        page.add("pin_cancel", pygame.Rect(left.x, left.bottom - m.touch, left.width, m.touch), Intent("close"))
+        if self.can_cancel:
+            page.add("pin_cancel", pygame.Rect(left.x, left.bottom - m.touch, left.width, m.touch), Intent("close"))
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
         m, pin = f.m, f.ui.pin
         self.title(surface, f, t("pin_title"), page.rects["title"])
-        dots = page.rects["dots"]
-        r = m.u(14)
-        for i in range(max(4, len(pin.digits))):
-            centre = (dots.x + r + i * r * 3, dots.centery)
-            if i < len(pin.digits):
-                pygame.draw.circle(surface, theme.WHITE, centre, r)
-            else:
-                pygame.draw.circle(surface, theme.GREY, centre, r, max(2, m.u(3)))
+        self.draw_entry(surface, f, page, pin.digits)
         message = ""
         if pin.locked(f.now):
             message = t("pin_locked", seconds=math.ceil(pin.locked_until - f.now))
         elif pin.message:
             message = t(pin.message)
         draw.text(surface, f.fonts, message, page.rects["message"], m.u(28), theme.RED_BRIGHT, bold=True, align="left")
+        self.paint_keys(surface, f, page)
+
+    def draw_entry(self, surface, f: Frame, page: Page, digits: str) -> None:
+        m = f.m
+        dots = page.rects["dots"]
+        r = m.u(14)
+        for i in range(max(4, len(digits))):
+            centre = (dots.x + r + i * r * 3, dots.centery)
+            if i < len(digits):
+                pygame.draw.circle(surface, theme.WHITE, centre, r)
+            else:
+                pygame.draw.circle(surface, theme.GREY, centre, r, max(2, m.u(3)))
+
+    def paint_keys(self, surface, f: Frame, page: Page) -> None:
+        m = f.m
         styles = {f"pin:{d}": {"label": d, "px": m.u(44)} for d in "0123456789"}
         styles["pin_clear"] = {"label": t("pin_clear"), "px": m.u(26)}
         styles["pin_ok"] = {"label": t("ok"), "fill": theme.GREEN, "colour": theme.BLACK, "px": m.u(36)}
         styles["pin_cancel"] = {"label": t("pin_cancel")}
         self.paint_targets(surface, f, page, styles)
+
+
+class SetPin(Pin):
+    """An installed station's first start: staff choose the PIN before the home screen appears.
+    No way around it (no cancel), and nothing can start until it is done (docs/config.md)."""
+
+    name = "set_pin"
+    kind = "new_pin"
+    can_cancel = False
+
+    def layout(self, f: Frame) -> Page:
+        page = super().layout(f)
+        dots = page.rects["dots"]
+        # The instructions take the message line and more: the dots move below them.
+        page.rects["message"] = pygame.Rect(dots.x, dots.y, dots.width, f.m.u(130))
+        page.rects["dots"] = pygame.Rect(dots.x, page.rects["message"].bottom + f.m.u(10), dots.width, dots.height)
+        return page
+
+    def draw(self, surface, f: Frame, page: Page) -> None:
+        m, entry = f.m, f.ui.new_pin
+        self.title(surface, f, t("set_pin_title"), page.rects["title"])
+        self.draw_entry(surface, f, page, entry.digits if entry else "")
+        warn = entry is not None and entry.message in ("set_pin_length", "set_pin_factory", "set_pin_differ",
+                                                       "set_pin_failed")
+        draw.paragraph(surface, f.fonts, t(entry.message) if entry else "", page.rects["message"], m.u(28),
+                       theme.RED_BRIGHT if warn else theme.WHITE, bold=warn)
+        self.paint_keys(surface, f, page)
 
 
 class Staff(Scene):
