@@ -247,7 +247,7 @@ def _m1_privileges() -> str:
             f"ALTER TABLE backstep.{table} ENABLE ROW LEVEL SECURITY;",
             f"CREATE POLICY station_reads ON backstep.{table} FOR SELECT TO {STATION_GROUP} USING (true);",
             f"CREATE POLICY station_inserts_own ON backstep.{table} FOR INSERT TO {STATION_GROUP} "
-            f"WITH CHECK (station_id = backstep.current_station());",
+            f"WITH CHECK (station_id = (SELECT backstep.current_station()));",  # once per statement
         ]
     for table in ("stations", "programs"):
         lines += [

@@ -316,11 +316,12 @@ class StationSync:
         names = ("station_id", "station_session_id", "station_row_id", *columns)
         marks = ",".join("?" * len(batch))
         count = 0
+        # The station's 0/1 flags go as they are: PostgreSQL's boolean input takes '1' and '0'.
         with cur.copy(f"COPY {temp} ({', '.join(names)}) FROM STDIN") as copy:
             for row in self.db.execute(
-                    f"SELECT session_id, id, {', '.join(columns)} FROM {table} WHERE session_id IN ({marks})", batch):
-                copy.write_row((self.station_id, row[0], row[1],
-                                *(_bool(v) if c in BOOLEAN_ROW_COLUMNS else v for c, v in zip(columns, row[2:]))))
+                    f"SELECT ?, session_id, id, {', '.join(columns)} FROM {table} WHERE session_id IN ({marks})",
+                    [self.station_id, *batch]):
+                copy.write_row(row)
                 count += 1
         cur.execute(f"INSERT INTO backstep.{table} ({', '.join(names)}) SELECT {', '.join(names)} FROM {temp} "
                     f"ON CONFLICT DO NOTHING")
