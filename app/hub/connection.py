@@ -104,3 +104,26 @@ def _first_line(exc: BaseException) -> str:
 def explain(exc: BaseException, doing: str) -> HubError:
     """A psycopg error met while *doing* something, as one line."""
     return HubError(f"the hub refused {doing}: {_first_line(exc)}")
+
+
+def check(dsn: str, station_id: str) -> str:
+    """``doctor``'s check: the hub answers with this station's login. Returns a line; raises HubError."""
+    psycopg = _psycopg()
+    with connect(dsn) as conn:
+        try:
+            row = conn.execute("SELECT backstep.current_station(), "
+                               "(SELECT max(version) FROM backstep.schema_migrations), "
+                               "(SELECT max(at) FROM backstep.syncs WHERE station_id = backstep.current_station())"
+                               ).fetchone()
+        except psycopg.errors.UndefinedTable:
+            raise HubError(f"the hub at {where(dsn)} has no Backstep schema; run: backstep hub init --dsn OWNER_DSN") from None
+        except psycopg.Error as exc:
+            raise explain(exc, "doctor's question") from None
+    mine, version, last = row
+    if mine is None:
+        raise HubError(f"the hub at {where(dsn)} does not know this login as a station; use the connection string "
+                       f"that 'backstep hub add-station {station_id}' printed")
+    if mine != station_id:
+        raise HubError(f"this login is station {mine!r} at the hub but [station] id is {station_id!r}; make them agree")
+    return (f"the hub at {where(dsn)} answers (schema version {version}); this station's last sync: "
+            f"{last.isoformat(timespec='seconds') if last else 'never'}")
