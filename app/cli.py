@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "treadmill",
     "doctor",
     "staff_pin",
+    "hub",
+    "sync",
 )
 
 

@@ -109,6 +109,15 @@ class KioskSection:
 
 
 @dataclass(frozen=True)
+class HubSection:
+    """The clinic hub (docs/hub.md). Empty: this station works alone."""
+
+    dsn: str = ""                 # the station's connection string from `backstep hub add-station`
+    dsn_file: str = ""            # or a file holding it, readable by the kiosk's user only (0600)
+    interval_s: float = 60.0      # seconds between sync passes when all is well
+
+
+@dataclass(frozen=True)
 class Config:
     station: StationSection = field(default_factory=StationSection)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
@@ -117,6 +126,7 @@ class Config:
     store: StoreSection = field(default_factory=StoreSection)
     export: ExportSection = field(default_factory=ExportSection)
     kiosk: KioskSection = field(default_factory=KioskSection)
+    hub: HubSection = field(default_factory=HubSection)
     source: str = "(defaults)"
 
 
@@ -127,6 +137,7 @@ _SECTIONS = {
     "store": StoreSection,
     "export": ExportSection,
     "kiosk": KioskSection,
+    "hub": HubSection,
 }
 
 # -- the options and their hard ranges ------------------------------------------------------------

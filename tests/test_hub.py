@@ -1,0 +1,283 @@
+"""The clinic hub against a real PostgreSQL server started in a temporary folder (tests/pgserver.py).
+
+Stations are separate SQLite files and configs; sessions come from the real simulator through the
+CLI, exactly as at a station.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+psycopg = pytest.importorskip("psycopg", reason="the hub tests need psycopg (./dev installs backstep[hub])")
+
+from conftest import wait_for  # noqa: E402
+from pgserver import PostgresServer, find_pg_bin  # noqa: E402
+
+from app.hub.admin import add_station, hub_status, init_hub  # noqa: E402
+from app.hub.connection import HubError  # noqa: E402
+from app.hub.sync import StationSync  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(find_pg_bin() is None, reason="PostgreSQL's server binaries are not installed")
+
+WALK = "0 lanyard clipped\n0 rails held\n1 tap start\n{end} end\n"
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def pg():
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hub(pg):
+    """A fresh clinic database on the shared server; returns its owner DSN."""
+    name = f"clinic{next(_names)}"
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    dsn = pg.dsn(name)
+    init_hub(dsn)
+    return dsn
+
+
+class Station:
+    """One station: its own config and SQLite file, driven through the real CLI."""
+
+    def __init__(self, folder: Path, station_id: str, dsn: str | None):
+        self.id = station_id
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.db = folder / "station.db"
+        self.config = folder / "config.toml"
+        hub = f'[hub]\ndsn = "{dsn}"\n' if dsn else ""
+        self.config.write_text(f'[station]\nid = "{station_id}"\n{hub}')
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        env = {**os.environ, "BACKSTEP_CONFIG": str(self.config), "BACKSTEP_DB": str(self.db)}
+        done = subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+        if check:
+            assert done.returncode == 0, done.stderr
+        return done
+
+    def walk(self, member: str | None = None, seconds: int = 60) -> None:
+        script = self.folder / f"walk{seconds}.txt"
+        script.write_text(WALK.format(end=seconds))
+        args = ["simulate", "--program", "beginner-flat", "--script", str(script)]
+        self.cli(*args, *(["--member", member] if member else []))
+
+    def sync(self) -> dict:
+        return json.loads(self.cli("sync", "--once", "--json").stdout)
+
+    def sql(self, query: str, *params):
+        import sqlite3
+
+        with sqlite3.connect(self.db) as conn:
+            return conn.execute(query, params).fetchall()
+
+
+def station(tmp_path, hub, station_id) -> Station:
+    return Station(tmp_path / station_id, station_id, add_station(hub, station_id))
+
+
+def hub_rows(dsn: str, query: str, *params):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+# --- schema and commands -----------------------------------------------------------------------------
+
+def test_init_is_idempotent_and_add_station_prints_a_least_privilege_login(pg, hub, tmp_path):
+    assert init_hub(hub) == []                                   # already up to date
+    done = Station(tmp_path / "owner", "owner", None)
+    out = done.cli("hub", "init", "--dsn", hub).stdout
+    assert "already up to date" in out
+    made = json.loads(done.cli("hub", "add-station", "front-1", "--dsn", hub, "--json").stdout)
+    assert "user=backstep_st_front_1" in made["dsn"] and "password=" in made["dsn"]
+    role = hub_rows(hub, "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'backstep_st_front_1'")
+    assert role == [(False, False, False)]
+    statuses = hub_status(hub)
+    assert [s.station_id for s in statuses] == ["front-1"] and statuses[0].last_sync is None
+
+
+def test_a_bad_station_id_and_an_unreachable_hub_are_one_line_errors(pg, hub, tmp_path):
+    owner = Station(tmp_path / "owner", "owner", None)
+    bad = owner.cli("hub", "add-station", "Front 1!", "--dsn", hub, check=False)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert "station id" in bad.stderr
+    nowhere = Station(tmp_path / "lost", "lost-1", f"host=127.0.0.1 port=1 dbname=x user=u password=secret")
+    done = nowhere.cli("sync", "--once", check=False)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "cannot reach the hub" in done.stderr and "secret" not in done.stderr
+
+
+# --- least privilege -----------------------------------------------------------------------------------
+
+def test_a_station_login_can_neither_rewrite_nor_erase_nor_write_as_another_station(tmp_path, hub):
+    front = station(tmp_path, hub, "front-1")
+    back = station(tmp_path, hub, "back-2")
+    front.walk(seconds=30)
+    back.walk(seconds=30)
+    front.sync()
+    back.sync()
+    back_dsn = back.config.read_text().split('dsn = "')[1].split('"')[0]
+    refused = [
+        "UPDATE backstep.sessions SET status = 'completed'",
+        "DELETE FROM backstep.sessions WHERE station_id = 'front-1'",
+        "DELETE FROM backstep.samples",
+        "TRUNCATE backstep.events",
+        "UPDATE backstep.member_versions SET name = 'x'",
+        "DROP TABLE backstep.samples",
+        "INSERT INTO backstep.sessions (station_id, station_session_id, program_id, status, started_at) "
+        "VALUES ('front-1', 999, 'x', 'completed', now())",
+        "INSERT INTO backstep.stations (station_id, role_name) VALUES ('evil', 'evil')",
+    ]
+    for statement in refused:
+        with psycopg.connect(back_dsn) as conn:
+            with pytest.raises(psycopg.Error) as caught:
+                conn.execute(statement)
+            assert isinstance(caught.value, (psycopg.errors.InsufficientPrivilege,)), statement
+    # ...while everything front-1 sent is still there, and back-2 can read it for histories.
+    assert hub_rows(back_dsn, "SELECT count(*) FROM backstep.sessions WHERE station_id = 'front-1'") == [(1,)]
+
+
+# --- sessions up, exactly once ---------------------------------------------------------------------------
+
+def test_sessions_samples_and_events_arrive_once_even_when_sent_again(tmp_path, hub):
+    front = station(tmp_path, hub, "front-1")
+    for seconds in (40, 50):
+        front.walk(seconds=seconds)
+    first = front.sync()
+    assert first["sessions_sent"] == 2
+    local_samples = front.sql("SELECT count(*) FROM samples")[0][0]
+    assert first["samples_sent"] == local_samples > 0
+    # A pass cut off after the hub committed but before the station noted it: send again.
+    front.sql("DELETE FROM hub_sent")
+    again = front.sync()
+    assert again["sessions_sent"] == 2
+    for table in ("sessions", "samples", "events", "phases"):
+        here = front.sql(f"SELECT count(*) FROM {table}")[0][0]
+        there = hub_rows(hub, f"SELECT count(*) FROM backstep.{table} WHERE station_id = 'front-1'")[0][0]
+        if table == "events":                                    # events outside any session too
+            there += hub_rows(hub, "SELECT count(*) FROM backstep.station_events")[0][0]
+        assert there == here, table
+    assert front.sync()["sessions_sent"] == 0                    # nothing left waiting
+
+
+@pytest.mark.slow
+def test_kill_9_mid_sync_then_a_sync_loses_and_doubles_nothing(tmp_path, hub):
+    front = station(tmp_path, hub, "front-1")
+    script = tmp_path / "long.txt"
+    script.write_text(WALK.format(end=600))
+    for _ in range(12):
+        front.cli("simulate", "--program", "beginner-flat", "--script", str(script))
+    env = {**os.environ, "BACKSTEP_CONFIG": str(front.config), "BACKSTEP_DB": str(front.db)}
+    proc = subprocess.Popen([sys.executable, "-m", "app", "sync", "--once"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Kill it once the hub has some of the sessions but (most likely) not all.
+    wait_for(lambda: hub_rows(hub, "SELECT count(*) FROM backstep.sessions")[0][0] > 0 or proc.poll() is not None,
+             interval=0.001)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    front.sync()
+    assert front.sync()["sessions_sent"] == 0
+    for table in ("sessions", "samples", "events", "phases"):
+        here = front.sql(f"SELECT count(*) FROM {table}")[0][0]
+        there, distinct = hub_rows(hub, f"SELECT count(*), count(DISTINCT (station_session_id, "
+                                        f"{'station_row_id' if table != 'sessions' else 'station_session_id'})) "
+                                        f"FROM backstep.{table}")[0]
+        if table == "events":
+            outside = hub_rows(hub, "SELECT count(*) FROM backstep.station_events")[0][0]
+            there, distinct = there + outside, distinct + outside
+        assert there == distinct == here, table
+
+
+def test_a_pain_score_given_after_the_session_went_up_follows_it(tmp_path, hub):
+    front = station(tmp_path, hub, "front-1")
+    front.walk(seconds=30)
+    front.sync()
+    front.sql("UPDATE sessions SET pain_after = 3")
+    front.sync()
+    assert hub_rows(hub, "SELECT kind, value FROM backstep.scores") == [("pain_after", 3)]
+
+
+# --- the hub away ------------------------------------------------------------------------------------------
+
+def test_the_station_carries_on_while_the_hub_is_down_and_catches_up(tmp_path, pg, hub):
+    front = station(tmp_path, hub, "front-1")
+    front.walk(seconds=30)
+    front.sync()
+    pg.stop()
+    try:
+        front.walk(seconds=45)                                   # the station works alone
+        down = front.cli("sync", "--once", check=False)
+        assert down.returncode != 0 and "cannot reach the hub" in down.stderr
+        assert "Traceback" not in down.stderr
+    finally:
+        pg.start_again()
+    caught_up = front.sync()
+    assert caught_up["sessions_sent"] == 1
+    assert hub_rows(hub, "SELECT count(*) FROM backstep.sessions")[0][0] == 2
+    state = dict(front.sql("SELECT key, value FROM hub_state"))
+    assert state["last_success_at"] and not state.get("last_error")
+
+
+# --- members down, and one history ------------------------------------------------------------------------
+
+def test_two_stations_share_a_members_history(tmp_path, hub):
+    front = station(tmp_path, hub, "front-1")
+    back = station(tmp_path, hub, "back-2")
+    front.cli("members", "add", "Ada", "--code", "A1")
+    front.walk(member="A1", seconds=60)
+    front.sync()
+    back.sync()
+    assert back.sql("SELECT name, code FROM members") == [("Ada", "A1")]
+    back.walk(member="A1", seconds=90)
+    back.sync()
+    front.sync()
+    walked_elsewhere = front.sql("SELECT station_id, active_seconds FROM hub_sessions")
+    assert [row[0] for row in walked_elsewhere] == ["back-2"]
+    uuid_front = front.sql("SELECT hub_uuid FROM members")[0][0]
+    assert back.sql("SELECT hub_uuid FROM members")[0][0] == uuid_front
+    assert hub_rows(hub, "SELECT count(DISTINCT station_id) FROM backstep.sessions WHERE member_uuid = %s",
+                    uuid_front) == [(2,)]
+
+
+def test_a_member_changed_at_two_stations_keeps_the_first_change_and_logs_the_other(tmp_path, hub):
+    front = station(tmp_path, hub, "front-1")
+    back = station(tmp_path, hub, "back-2")
+    front.cli("members", "add", "Ada", "--code", "A1")
+    front.sync()
+    back.sync()
+    front.cli("members", "set", "A1", "--goal", "3")
+    back.cli("members", "set", "A1", "--goal", "2")
+    front.sync()                                                  # front's change reaches the hub first
+    result = back.sync()
+    assert any("was kept" in c for c in result["conflicts"])
+    assert back.sql("SELECT goal_per_week, hub_dirty FROM members") == [(3, 0)]
+    assert "member conflict" in [row[0] for row in back.sql("SELECT kind FROM hub_log")]
+    assert hub_rows(hub, "SELECT version, goal_per_week, station_id FROM backstep.members_current") == [(2, 3, "front-1")]
+
+
+def test_a_code_claimed_first_at_another_station_is_refused_in_words(tmp_path, hub):
+    front = station(tmp_path, hub, "front-1")
+    back = station(tmp_path, hub, "back-2")
+    front.cli("members", "add", "Ada", "--code", "K7")
+    back.cli("members", "add", "Bob", "--code", "k7")
+    front.sync()
+    result = back.sync()
+    assert any("belongs to another member" in c for c in result["conflicts"])
+    # Bob keeps everything but the code; Ada arrives with hers.
+    assert sorted(back.sql("SELECT name, code FROM members")) == [("Ada", "K7"), ("Bob", None)]
