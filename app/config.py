@@ -252,6 +252,12 @@ OPTIONS: dict[tuple[str, str], Option] = {
                                         allowed='"" or a hash written by `backstep staff-pin`'),
     ("kiosk", "sound"): Option("flag", allowed="true or false"),
     ("kiosk", "speech"): Option("flag", allowed="true or false"),
+    # docs/hub.md: the clinic hub is optional; empty means this station works alone.
+    ("hub", "dsn"): Option("text", pattern=r"[^\x00-\x1f\x7f]{0,2000}",
+                           allowed='"" or the connection string `backstep hub add-station` printed'),
+    ("hub", "dsn_file"): Option("text", pattern=r"(/[^\x00-\x1f\x7f]{0,4095})?", allowed='"" or an absolute path'),
+    # Often enough that a member walks at the next station minutes later; never a busy loop.
+    ("hub", "interval_s"): _number(10.0, 3600.0, "s"),
 }
 _SAFETY_CAPS = ("backward_speed", "forward_speed", "backward_incline", "forward_incline")
 _SAFETY_SECONDS = tuple(key for (section, key) in OPTIONS if section == "safety" and key.endswith("_s"))
