@@ -281,3 +281,15 @@ def test_a_code_claimed_first_at_another_station_is_refused_in_words(tmp_path, h
     assert any("belongs to another member" in c for c in result["conflicts"])
     # Bob keeps everything but the code; Ada arrives with hers.
     assert sorted(back.sql("SELECT name, code FROM members")) == [("Ada", "K7"), ("Bob", None)]
+
+
+def test_doctor_checks_the_hub_with_the_stations_login(tmp_path, pg, hub):
+    front = station(tmp_path, hub, "front-1")
+    good = front.cli("doctor", "--sim", "--json", check=False)
+    hub_line = [c for c in json.loads(good.stdout)["checks"] if c["check"] == "hub"][0]
+    assert hub_line["status"] == "OK" and "last sync: never" in hub_line["message"]
+    wrong = Station(tmp_path / "wrong", "back-2", front.config.read_text().split('dsn = "')[1].split('"')[0])
+    bad = wrong.cli("doctor", "--sim", "--json", check=False)
+    hub_line = [c for c in json.loads(bad.stdout)["checks"] if c["check"] == "hub"][0]
+    assert hub_line["status"] == "PROBLEM" and "front-1" in hub_line["message"] and "back-2" in hub_line["message"]
+    assert bad.returncode == 1

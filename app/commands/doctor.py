@@ -94,7 +94,20 @@ def run_checks(config_path: str | None, *, sim: bool = False, db: str | None = N
     else:
         checks.append(pin_check(config, db, sim=sim))
     checks.extend(asset_checks(config))
+    checks.append(hub_check(config))
     return checks
+
+
+def hub_check(config: Config) -> Check:
+    """The clinic hub answers with this station's login (docs/hub.md); skipped without a hub."""
+    if not (config.hub.dsn or config.hub.dsn_file):
+        return Check("hub", SKIPPED, "no [hub] in the config: this station works alone")
+    from ..hub.connection import HubError, check, dsn_from_config
+
+    try:
+        return Check("hub", OK, check(dsn_from_config(config.hub), config.station.id))
+    except HubError as exc:
+        return Check("hub", PROBLEM, str(exc))
 
 
 # -- whose files ------------------------------------------------------------------------------------
