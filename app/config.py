@@ -84,6 +84,8 @@ class KioskSection:
     staff_pin_hash: str = ""
     sound: bool = True
     speech: bool = True
+    #: Percent of full volume for the chimes and speech, 0-100 (staff change it on the Settings page).
+    volume: int = 80
 
 
 @dataclass(frozen=True)
