@@ -21,6 +21,7 @@ def quiet_places(tmp_path, monkeypatch):
     monkeypatch.delenv("BACKSTEP_CONFIG", raising=False)
     monkeypatch.delenv("BACKSTEP_ASSETS", raising=False)
     monkeypatch.setenv("BACKSTEP_PROGRAMS", str(tmp_path / "no-own-programs"))
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")  # the sound check opens a mixer: never this machine's device
 
 
 def doctor(tmp_path, capsys, config_text: str | None = None, *extra: str) -> tuple[int, list[str]]:
