@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import wave
+from dataclasses import replace
 from pathlib import Path
 
 import pygame
@@ -394,6 +395,22 @@ def test_speech_switched_off_says_nothing():
         assert list(walk.speaker.history) == []
     finally:
         walk.speaker.close()
+
+
+def test_a_station_fault_is_spoken_with_what_to_do():
+    from test_ui_support import views
+
+    from app.core.effects import PlaySound, RecordEvent, StopBelt
+    from app.ui.announce import Announcer
+
+    view = views()[Screen.RUNNING]
+    for link, what in (("up", "The belt has been stopped. Please call staff."),
+                       ("none", "Press STOP on the treadmill. Please call staff.")):
+        announcer = Announcer()
+        for effect in (StopBelt("internal error"), PlaySound("estop"), RecordEvent("fault", 0.0, {"error": "x"})):
+            announcer.hear(effect, replace(view, link=link))
+        lines = announcer.lines(views()[Screen.FAULT])
+        assert [(line.words, line.urgent) for line in lines] == [(f"Station fault. {what}", True)]
 
 
 # --- volume ---------------------------------------------------------------------------------------
