@@ -212,7 +212,24 @@ def test_a_safety_line_preempts_queued_technique_cues():
         speaker.close()
 
 
-def test_safety_lines_go_ahead_of_waiting_cues_and_cues_are_bounded():
+def test_safety_lines_drop_waiting_cues_and_keep_their_order():
+    speaker, render = gated_speaker()
+    try:
+        speaker.say("first")
+        assert render.started.wait(5)
+        speaker.say("stale cue")
+        speaker.say("Link lost", urgent=True)
+        speaker.say("Emergency stop", urgent=True)
+        speaker.say("Keep walking backward")
+        render.gate.set()
+        assert speaker.wait_idle(10)
+        # Without a stop the line being rendered finishes; then the safety lines, in order.
+        assert list(speaker.history) == ["first", "Link lost", "Emergency stop", "Keep walking backward"]
+    finally:
+        speaker.close()
+
+
+def test_waiting_technique_cues_are_bounded():
     speaker, render = gated_speaker()
     try:
         speaker.say("first")
@@ -220,12 +237,9 @@ def test_safety_lines_go_ahead_of_waiting_cues_and_cues_are_bounded():
         cues = [f"cue {i}" for i in range(QUEUE_LIMIT + 3)]
         for cue in cues:
             speaker.say(cue)
-        speaker.say("Link lost", urgent=True)
-        speaker.say("Emergency stop", urgent=True)
         render.gate.set()
         assert speaker.wait_idle(10)
-        # The line being rendered finishes; safety lines next, in order; only the newest cues.
-        assert list(speaker.history) == ["first", "Link lost", "Emergency stop", *cues[-QUEUE_LIMIT:]]
+        assert list(speaker.history) == ["first", *cues[-QUEUE_LIMIT:]]  # the newest cues, in order
     finally:
         speaker.close()
 

@@ -6,10 +6,10 @@ device itself, so only one program (this one, through pygame's mixer) ever holds
 on a worker thread, never on the main loop's; rendered lines are cached (bounded in bytes) so the
 lines said again and again cost nothing after the first time.
 
-Lines wait in a short queue, safety lines (``urgent``: hold the rails, emergency stop, link lost)
-ahead of technique cues, and a technique cue is dropped before a safety line ever is. New safety
-news starts with :meth:`Speaker.stop`, which cuts off what is being said and drops what waits: the
-newest safety cue wins (the kiosk does this for each step that has one). Without espeak-ng or without an audio device the station runs silent and says so
+Lines wait in a short queue. A safety line (``urgent``: hold the rails, emergency stop, link lost)
+drops the technique cues that wait (they are stale after safety news) and goes after the safety
+lines that wait; :meth:`Speaker.stop` also cuts off what is being said, so the newest safety cue
+wins (the kiosk calls it before each step's safety lines). Without espeak-ng or without an audio device the station runs silent and says so
 once in the log (``backstep doctor`` says it too); it never stops working for it.
 """
 
@@ -219,16 +219,16 @@ class Speaker:
         return bool(self.program) and not self.silent_reason
 
     def say(self, words: str, urgent: bool = False) -> None:
-        """Queue *words*; returns at once. An *urgent* (safety) line goes ahead of every waiting
-        technique cue and is never dropped for one; to make it cut off what is being said, call
+        """Queue *words*; returns at once. An *urgent* (safety) line drops the technique cues
+        that wait and is never dropped for one; to make it cut off what is being said too, call
         :meth:`stop` first."""
         if not (self.enabled and words and self._ready()):
             return
         with self._cond:
             line = _Line(words, urgent, self._generation)
             if urgent:
-                ahead = sum(1 for waiting in self._pending if waiting.urgent)
-                self._pending.insert(ahead, line)
+                self._pending = deque(waiting for waiting in self._pending if waiting.urgent)
+                self._pending.append(line)
             else:
                 cues = [waiting for waiting in self._pending if not waiting.urgent]
                 if len(cues) >= self.queue_limit:
