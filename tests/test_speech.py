@@ -229,6 +229,22 @@ def test_safety_lines_drop_waiting_cues_and_keep_their_order():
         speaker.close()
 
 
+def test_waiting_safety_lines_are_bounded_too_and_the_newest_wins():
+    speaker, render = gated_speaker()
+    try:
+        speaker.say("first")
+        assert render.started.wait(5)
+        alarms = [f"alarm {i}" for i in range(QUEUE_LIMIT + 3)]
+        for alarm in alarms:
+            speaker.say(alarm, urgent=True)
+        speaker.say("cue")
+        render.gate.set()
+        assert speaker.wait_idle(10)
+        assert list(speaker.history) == ["first", *alarms[-QUEUE_LIMIT:], "cue"]
+    finally:
+        speaker.close()
+
+
 def test_waiting_technique_cues_are_bounded():
     speaker, render = gated_speaker()
     try:

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: Words per minute; espeak-ng's own default is 175. A little slower carries better over a belt.
 RATE_WPM = 160
 #: Technique cues that may wait; when full, the oldest goes (it is stale by then). Safety lines
-#: are bounded by the steps that make them: each new one starts with a stop.
+#: may wait as many again; past that the oldest goes: the newest safety cue wins.
 QUEUE_LIMIT = 4
 #: Rendered audio kept, in bytes: about 45 s of 22 kHz 16-bit mono, every line a session says.
 CACHE_BYTES = 2 * 1024 * 1024
@@ -196,7 +196,7 @@ class Speaker:
         self.program = program or find_espeak()
         self.volume = volume or Volume()
         self.queue_limit = queue_limit
-        #: Lines handed to the mixer, newest last (what the log and the tests read).
+        #: Lines handed to the mixer, newest last.
         self.history: deque[str] = deque(maxlen=32)
         self.silent_reason = ""
         self._render = render
@@ -227,7 +227,9 @@ class Speaker:
         with self._cond:
             line = _Line(words, urgent, self._generation)
             if urgent:
-                self._pending = deque(waiting for waiting in self._pending if waiting.urgent)
+                safety = [waiting for waiting in self._pending if waiting.urgent]
+                room = self.queue_limit - 1  # and this line
+                self._pending = deque(safety[len(safety) - room:] if len(safety) > room else safety)
                 self._pending.append(line)
             else:
                 cues = [waiting for waiting in self._pending if not waiting.urgent]
@@ -282,7 +284,9 @@ class Speaker:
     def _ready(self) -> bool:
         """Mixer open and worker running (on the first line: a station with speech off never
         starts either)."""
-        if not self.available:
+        if not self.program:
+            self._go_silent("espeak-ng not found; install it: sudo apt install espeak-ng")
+        if self.silent_reason:
             return False
         if not self._mixer_open:
             problem = open_mixer()
@@ -361,3 +365,4 @@ class Speaker:
                 return
             channel.play(sound)
             self.history.append(line.words)
+        log.debug("said %r", line.words)
