@@ -191,73 +191,50 @@ class GatedRender:
         return tone_wav()
 
 
-def gated_speaker(**kwargs) -> tuple[Speaker, GatedRender]:
+def said_while_the_first_line_renders(first: str, *lines: tuple[str, bool] | str) -> list[str]:
+    """Say *first* and hold it in rendering while *lines* are said (``"<stop>"`` calls stop);
+    then let it go: every line handed to the mixer, in order."""
     render = GatedRender()
-    return Speaker(enabled=True, program=sys.executable, render=render, **kwargs), render
+    speaker = Speaker(enabled=True, program=sys.executable, render=render)
+    try:
+        speaker.say(first)
+        assert render.started.wait(5)
+        for line in lines:
+            if line == "<stop>":
+                speaker.stop()
+            else:
+                speaker.say(*line)
+        render.gate.set()
+        assert speaker.wait_idle(10)
+        return list(speaker.history)
+    finally:
+        speaker.close()
 
 
 def test_a_safety_line_preempts_queued_technique_cues():
-    speaker, render = gated_speaker()
-    try:
-        speaker.say("Toe first, roll to the heel")
-        assert render.started.wait(5)
-        speaker.say("Look ahead")
-        speaker.say("Long steps")
-        speaker.stop()  # what the kiosk does before a step's safety news
-        speaker.say("Hold the rails", urgent=True)
-        render.gate.set()
-        assert speaker.wait_idle(10)
-        assert list(speaker.history) == ["Hold the rails"]
-    finally:
-        speaker.close()
+    assert said_while_the_first_line_renders(
+        "Toe first, roll to the heel", ("Look ahead", False), ("Long steps", False),
+        "<stop>",  # what the kiosk does before a step's safety news
+        ("Hold the rails", True)) == ["Hold the rails"]
 
 
 def test_safety_lines_drop_waiting_cues_and_keep_their_order():
-    speaker, render = gated_speaker()
-    try:
-        speaker.say("first")
-        assert render.started.wait(5)
-        speaker.say("stale cue")
-        speaker.say("Link lost", urgent=True)
-        speaker.say("Emergency stop", urgent=True)
-        speaker.say("Keep walking backward")
-        render.gate.set()
-        assert speaker.wait_idle(10)
-        # Without a stop the line being rendered finishes; then the safety lines, in order.
-        assert list(speaker.history) == ["first", "Link lost", "Emergency stop", "Keep walking backward"]
-    finally:
-        speaker.close()
+    # Without a stop the line being rendered finishes; then the safety lines, in order.
+    assert said_while_the_first_line_renders(
+        "first", ("stale cue", False), ("Link lost", True), ("Emergency stop", True),
+        ("Keep walking backward", False)) == ["first", "Link lost", "Emergency stop", "Keep walking backward"]
 
 
 def test_waiting_safety_lines_are_bounded_too_and_the_newest_wins():
-    speaker, render = gated_speaker()
-    try:
-        speaker.say("first")
-        assert render.started.wait(5)
-        alarms = [f"alarm {i}" for i in range(QUEUE_LIMIT + 3)]
-        for alarm in alarms:
-            speaker.say(alarm, urgent=True)
-        speaker.say("cue")
-        render.gate.set()
-        assert speaker.wait_idle(10)
-        assert list(speaker.history) == ["first", *alarms[-QUEUE_LIMIT:], "cue"]
-    finally:
-        speaker.close()
+    alarms = [f"alarm {i}" for i in range(QUEUE_LIMIT + 3)]
+    assert said_while_the_first_line_renders("first", *[(a, True) for a in alarms], ("cue", False)) == \
+        ["first", *alarms[-QUEUE_LIMIT:], "cue"]
 
 
 def test_waiting_technique_cues_are_bounded():
-    speaker, render = gated_speaker()
-    try:
-        speaker.say("first")
-        assert render.started.wait(5)
-        cues = [f"cue {i}" for i in range(QUEUE_LIMIT + 3)]
-        for cue in cues:
-            speaker.say(cue)
-        render.gate.set()
-        assert speaker.wait_idle(10)
-        assert list(speaker.history) == ["first", *cues[-QUEUE_LIMIT:]]  # the newest cues, in order
-    finally:
-        speaker.close()
+    cues = [f"cue {i}" for i in range(QUEUE_LIMIT + 3)]
+    assert said_while_the_first_line_renders("first", *[(c, False) for c in cues]) == \
+        ["first", *cues[-QUEUE_LIMIT:]]  # the newest cues, in order
 
 
 def test_a_line_said_again_is_not_rendered_again():
