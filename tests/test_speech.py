@@ -357,9 +357,11 @@ def test_every_safety_cue_of_a_session_is_spoken():
         walk.send(RailsHeld())
         assert walk.wait(2.5)[:2] == ["<stop>", "Resuming in 3"]
         assert walk.wait(3) == ["<stop>", "2", "<stop>", "1", "<stop>", "Walk backward. Speed 0.5 mph"]
-        # Phase 2 walks forward: the turn is announced; after the hold, the direction and speed.
+        # Phase 2 walks forward: the turn is announced ahead, then at the turn; after the hold,
+        # the direction and speed.
         heard = walk.wait(60)
-        assert heard[:2] == ["<stop>", "Turn around: walk forward next"]
+        assert heard[:4] == ["<stop>", "In 10 seconds, turn around to walk forward",
+                             "<stop>", "Turn around: walk forward next"]
         assert walk.screen is Screen.TURNAROUND or walk.screen is Screen.RESUMING
         heard = walk.wait(10)
         assert "Walk forward. Speed 1.5 mph, incline 2 percent" in heard

@@ -3,7 +3,8 @@
 A person walking backward faces away from the screen (and, walking forward, looks at the
 treadmill's console), so everything they must act on is spoken as well as shown: the core's
 messages (hold the rails, link lost, turn around, ...), the emergency stop, a pause, the start and
-resume countdowns, and at every new phase the direction and speed, then the phase's technique cue.
+resume countdowns, a turn coming up (with the warning chime before the phase ends), and at every
+new phase the direction and speed, then the phase's technique cue.
 
 The kiosk hands every effect of a step to :meth:`Announcer.hear`, then the view after the step to
 :meth:`Announcer.lines`: so the words come after the step's chime, and a countdown is said from
@@ -13,9 +14,10 @@ the view the person sees. Safety lines are ``urgent`` (they cut off whatever is 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from app.core.effects import Effect, RecordEvent, Say, SetBelt
+from app.core.effects import Effect, PlaySound, RecordEvent, Say, SetBelt
 from app.core.units import from_kmh
 from app.core.view import Screen, View
 
@@ -38,6 +40,7 @@ class Announcer:
     def __init__(self):
         self._heard: list[Line] = []
         self._belt_set = False
+        self._warned = False
         self._counting: tuple[Screen, int] | None = None
         self._cued_phase: int | None = None
 
@@ -57,6 +60,8 @@ class Announcer:
                 self.add(f"{t('speak_fault')}. {t('fault_what_cue' if cue_mode else 'fault_what')}", urgent=True)
             elif effect.kind == "pause" and effect.detail.get("reason") == "user":
                 self.add(t("speak_paused"), urgent=True)
+        elif isinstance(effect, PlaySound) and effect.name == "warning":
+            self._warned = True  # said from the view after the step: the seconds left, the next phase
         elif isinstance(effect, SetBelt) and view is not None:
             self._belt_set = True
             if view.link != "none":  # cue mode says "set the treadmill to ..." instead (the kiosk)
@@ -68,6 +73,12 @@ class Announcer:
     def lines(self, view: View) -> list[Line]:
         """Everything to say now, in order, given the view after the step."""
         out, self._heard = self._heard, []
+        if self._warned:
+            self._warned = False
+            phase, upcoming = view.phase, view.next_phase
+            if view.screen is Screen.RUNNING and phase and upcoming and upcoming.direction != phase.direction:
+                out.append(Line(t("speak_turn_soon", seconds=math.ceil(view.phase_left_s),
+                                  direction=t(f"direction_{upcoming.direction}")), urgent=True))
         countdown = COUNTDOWNS.get(view.screen)
         if countdown and view.countdown is not None and view.countdown > 0:
             if self._counting is None or self._counting[0] is not view.screen:

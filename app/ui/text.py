@@ -292,6 +292,7 @@ CATALOGUE: dict[str, str] = {
     "speak_estop": "Emergency stop",
     "speak_fault": "Station fault",
     "speak_paused": "Paused",
+    "speak_turn_soon": "In {seconds} seconds, turn around to walk {direction}",
     "speak_start_in": "Starting in {seconds}",
     "speak_resume_in": "Resuming in {seconds}",
     "speak_belt": "Walk {direction}. Speed {speed} {unit}",
