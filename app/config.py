@@ -106,6 +106,8 @@ class KioskSection:
     staff_pin_hash: str = ""
     sound: bool = True
     speech: bool = True
+    #: Percent of full volume for the chimes and speech, 0-100 (staff change it on the Settings page).
+    volume: int = 80
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,8 @@ OPTIONS: dict[tuple[str, str], Option] = {
                                         allowed='"" or a hash written by `backstep staff-pin`'),
     ("kiosk", "sound"): Option("flag", allowed="true or false"),
     ("kiosk", "speech"): Option("flag", allowed="true or false"),
+    # 0 is allowed here (a quiet room for a demo); the Settings page never goes below 10 %.
+    ("kiosk", "volume"): _number(0, 100, "%", whole=True),
     # docs/hub.md: the clinic hub is optional; empty means this station works alone.
     ("hub", "dsn"): Option("text", pattern=r"[^\x00-\x1f\x7f]{0,2000}",
                            allowed='"" or the connection string `backstep hub add-station` printed'),

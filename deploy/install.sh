@@ -28,9 +28,10 @@ DEVICE_GROUPS=(video render input gpio dialout audio)
 # python3-dev, gcc, pkg-config, libsystemd-dev: to build systemd-python (the [pi] extra) if pip
 # finds no wheel. libdrm2, libgbm1, libegl1, libgles2: loaded at run time by the SDL inside pip's
 # pygame-ce wheel for its KMSDRM display driver. libudev1: SDL's touchscreen input (evdev).
-# libasound2: sound. swig: builds lgpio from source when pip has no wheel.
+# libasound2: sound. swig: builds lgpio from source when pip has no wheel. espeak-ng: spoken cues
+# (rendered to WAV, played through the kiosk's own sound output).
 APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev swig
-    libdrm2 libgbm1 libegl1 libgles2 libudev1 libasound2 udev util-linux)
+    libdrm2 libgbm1 libegl1 libgles2 libudev1 libasound2 udev util-linux espeak-ng)
 # Raspberry Pi OS only (not in plain Debian): the C library lgpio's Python module links against.
 APT_OPTIONAL=(liblgpio-dev)
 

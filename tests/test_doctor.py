@@ -22,6 +22,7 @@ def quiet_places(tmp_path, monkeypatch):
     monkeypatch.delenv("BACKSTEP_CONFIG", raising=False)
     monkeypatch.delenv("BACKSTEP_ASSETS", raising=False)
     monkeypatch.setenv("BACKSTEP_PROGRAMS", str(tmp_path / "no-own-programs"))
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")  # the sound check opens a mixer: never this machine's device
 
 
 #: A staff PIN (not the factory one), so checks about other things can pass.

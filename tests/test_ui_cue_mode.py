@@ -9,7 +9,7 @@ from app.core import safety
 from app.core.effects import SetBelt, StopBelt
 from app.core.events import RailsReleased
 from app.core.view import Screen
-from app.ui.audio import Speaker
+from app.ui.speech import Speaker
 
 
 class Recorder(Speaker):
@@ -17,7 +17,7 @@ class Recorder(Speaker):
         super().__init__(enabled=True, program="/bin/true")
         self.spoken = []
 
-    def say(self, words):
+    def say(self, words, urgent=False):
         self.spoken.append(words)
 
 
@@ -34,9 +34,11 @@ def test_running_in_cue_mode_says_to_set_the_treadmill():
     driver = running(link=safety.Link.NONE)
     kiosk.update(driver.view(), driver.t)
     kiosk.on_effect(SetBelt(speed_kmh=1.609344, incline_pct=0.0, direction="backward"))
-    assert speaker.spoken == ["Set the treadmill to 1.0 mph, incline 0 percent"]
+    kiosk.update(driver.view(), driver.t)  # the loop's update after the step: words follow the chimes
+    assert speaker.spoken[0] == "Set the treadmill to 1.0 mph, incline 0 percent"
     assert "Set the treadmill to this" in rendered_words(kiosk)
     kiosk.on_effect(StopBelt("rails released"))
+    kiosk.update(driver.view(), driver.t)
     assert speaker.spoken[-1] == "Press stop on the treadmill now"
 
 

@@ -11,7 +11,8 @@ from app.core.effects import PlaySound, Say
 from app.core.events import HomeTapped, PainScored, PainTapped, ProgramChosen
 from app.core.member import Member
 from app.core.view import Screen
-from app.ui.audio import Sounds, Speaker
+from app.ui.audio import Sounds
+from app.ui.speech import Speaker
 from app.ui.data import StaticData
 from app.ui.pin import DEFAULT_PIN, LOCKOUT_S, MAX_TRIES, PinPad, check_pin, hash_pin
 
@@ -204,13 +205,14 @@ def test_say_effects_show_a_banner_and_speak_without_blocking():
     spoken = []
 
     class FakeSpeaker(Speaker):
-        def say(self, words):
+        def say(self, words, urgent=False):
             spoken.append(words)
 
     kiosk, _ = make_kiosk(speaker=FakeSpeaker(enabled=True, program="/bin/true"))
     kiosk.update(VIEWS[Screen.PREFLIGHT], 0.0)
     kiosk.on_effect(Say("start_refused", {"reasons": ["lanyard not clipped", "rails not held"]}))
     kiosk.on_effect(PlaySound("refused"))
+    kiosk.update(VIEWS[Screen.PREFLIGHT], 0.1)  # the loop's update after the step: words follow the chime
     assert spoken == ["Cannot start: clip the lanyard, hold the rails"]
     surface = pygame.Surface((800, 480))
     kiosk.fonts.trace = []

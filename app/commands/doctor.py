@@ -94,6 +94,7 @@ def run_checks(config_path: str | None, *, sim: bool = False, db: str | None = N
     else:
         checks.append(pin_check(config, db, sim=sim))
     checks.extend(asset_checks(config))
+    checks.extend(audio_checks(config))
     checks.append(hub_check(config))
     return checks
 
@@ -401,4 +402,31 @@ def asset_checks(config: Config) -> list[Check]:
     for source in library.broken:
         first = library.problems_for(source)[0]
         checks.append(Check("programs", PROBLEM, f"{first}; fix it (backstep programs check {source}) or remove it"))
+    return checks
+
+
+# -- sound and speech ------------------------------------------------------------------------------
+def audio_checks(config: Config) -> list[Check]:
+    """The sound output opens (chimes and speech share it) and espeak-ng renders speech, not
+    silence: a person walking backward faces away from the screen and hears the cues."""
+    from ..ui.audio import AudioError, check_output
+    from ..ui.speech import SpeechError, check_speech
+
+    kiosk = config.kiosk
+    if not (kiosk.sound or kiosk.speech):
+        return [Check("sound", SKIPPED, "[kiosk] sound and speech are off: the station gives no spoken or "
+                                        "sounded cues (turn them on for anyone walking backward)")]
+    checks = []
+    try:
+        checks.append(Check("sound", OK, f"{check_output()}; volume {kiosk.volume} % (staff change it on the "
+                                         "kiosk's Settings page)"))
+    except AudioError as exc:
+        checks.append(Check("sound", PROBLEM, str(exc)))
+    if not kiosk.speech:
+        checks.append(Check("speech", SKIPPED, "[kiosk] speech = false: cues are not spoken"))
+        return checks
+    try:
+        checks.append(Check("speech", OK, check_speech()))
+    except SpeechError as exc:
+        checks.append(Check("speech", PROBLEM, str(exc)))
     return checks

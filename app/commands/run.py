@@ -563,7 +563,8 @@ class KioskApp:
 
     def _run(self, screen, fonts, assets) -> int:
         from ..shell.staff_pin import kiosk_pin
-        from ..ui.audio import Sounds, Speaker
+        from ..ui.audio import Sounds, Volume
+        from ..ui.speech import Speaker
         from ..ui.kiosk import Kiosk
         from .common import db_path_from
 
@@ -589,14 +590,16 @@ class KioskApp:
         notify = notifier()
         try:
             export = export_controller(self.config, db_path_from(self.args, self.config), waker.wake)
+            # Kept beside the database: the one place the kiosk may write (the config is root's).
+            volume = Volume(self.config.kiosk.volume, saved=db_path_from(self.args, self.config).parent / "volume.json")
             rig.extras.append(export)
             # An installed station never runs with the factory PIN (docs/config.md, "The staff PIN").
             pin_hash, save_pin = kiosk_pin(self.config, db_path_from(self.args, self.config), simulated=bool(rig.sim))
             kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store, self.config.safety.caps, library),
                           export=export, pin_hash=pin_hash, save_pin=save_pin,
                           fullscreen=self.fullscreen, export_requires_pin=self.config.export.require_pin,
-                          sounds=Sounds(assets / "sounds", enabled=self.config.kiosk.sound),
-                          speaker=Speaker(enabled=self.config.kiosk.speech), fonts=fonts,
+                          sounds=Sounds(assets / "sounds", enabled=self.config.kiosk.sound, volume=volume),
+                          speaker=Speaker(enabled=self.config.kiosk.speech, volume=volume), fonts=fonts,
                           config_source=self.config.source, banner=self.startup.banner,
                           service=(service.title, tuple(service.messages), service.hint) if service else None)
             station.add_listener(kiosk.on_effect)

@@ -27,11 +27,13 @@ from app.core.units import from_kmh
 from app.core.view import Screen, View
 
 from . import draw, theme
-from .audio import Sounds, Speaker
+from .announce import Announcer
+from .audio import Sounds, Volume
 from .data import ExportController, HistoryData, NoExport, Sample, StaticData, StationData, history_from_records
 from .pin import NewPin, PinPad, hash_pin
 from .pointer import Pointer, Press, Release, Taps
 from .scenes import OVERLAY_SCENES, SCREEN_SCENES, Frame, Intent, Page, Scene, UiState
+from .speech import Speaker
 from .text import say_text, t
 from .theme import Fonts, Metrics
 
@@ -86,9 +88,11 @@ class Kiosk:
                  export: ExportController | None = None, pin_hash: str = "", fullscreen: bool = True,
                  export_requires_pin: bool = True, sounds: Sounds | None = None, speaker: Speaker | None = None,
                  fonts: Fonts | None = None, config_source: str = "", banner: str = "",
-                 service: tuple[str, tuple[str, ...], str] | None = None,
+                 service: tuple[str, tuple[str, ...], str] | None = None, volume: Volume | None = None,
                  save_pin: Callable[[str], None] | None = None):
         """:param banner: one line shown above every screen (safe mode says why it is on).
+        :param volume: the station's volume, for the chimes and speech alike (the Settings page
+            changes it); default: the sounds' own.
         :param service: ``(title, messages, hint)``: the station cannot run (a config error); this
             screen replaces home, so no program can be started, and staff reach the PIN from it.
         :param save_pin: stores a new PIN's hash (raises OSError when it cannot). Given with no
@@ -109,6 +113,14 @@ class Kiosk:
             self.ui.new_pin = NewPin()
         self.ui.sound_on = bool(sounds and sounds.enabled)
         self.ui.speech_on = bool(speaker and speaker.enabled)
+        self.volume = volume or (sounds.volume if sounds else speaker.volume if speaker else Volume())
+        for output in (sounds, speaker):
+            if output is not None:
+                output.volume = self.volume
+        self.ui.volume = self.volume.percent
+        self.announcer = Announcer()
+        if speaker is not None:  # the safety lines, rendered before anyone needs them
+            speaker.warm([t("speak_estop"), t("hold_the_rails"), t("link_lost"), t("speak_paused")])
         self.resize(size)
         self.taps = Taps()
         self.staff_unlocked = False
@@ -208,6 +220,14 @@ class Kiosk:
         if previous is None or previous.screen is not view.screen:
             self._screen_changed(previous.screen if previous else None, view.screen)
         self._record_sample(view)
+        # Said after the step's chimes, about the view now shown; a step with safety news first
+        # cuts off whatever is being said (the newest safety cue wins).
+        lines = self.announcer.lines(view)
+        if self.speaker and lines:
+            if any(line.urgent for line in lines):
+                self.speaker.stop()
+            for line in lines:
+                self.speaker.say(line.words, urgent=line.urgent)
 
     def _screen_changed(self, old: Screen | None, new: Screen) -> None:
         self.taps.cancel()  # a finger that went down on the old screen must not tap the new one
@@ -406,6 +426,14 @@ class Kiosk:
                 if self.speaker:
                     self.speaker.enabled = ui.speech_on
                     self.speaker.stop()
+        elif kind == "volume" and self.staff_unlocked:
+            ui.volume = self.volume.step(arg)
+            # The level is heard, not read: said (or chimed) at the new volume.
+            if self.speaker and self.speaker.enabled and self.speaker.available:
+                self.speaker.stop()
+                self.speaker.say(t("speak_volume", percent=ui.volume), urgent=True)
+            elif self.sounds:
+                self.sounds.play("phase")
         elif kind == "exit":
             if self.staff_unlocked:
                 self.quit_requested = True
@@ -474,6 +502,7 @@ class Kiosk:
             if self.ui.member is not None:
                 self.refresh_suggestion()
             return
+        self.announcer.hear(effect, self.view)
         if isinstance(effect, (SetBelt, StopBelt)) and self.view is not None and self.view.link == "none":
             # Cue mode: the station cannot drive the belt, so it tells the person what to do.
             if isinstance(effect, SetBelt):
@@ -488,19 +517,15 @@ class Kiosk:
             self.ui.toast = words
             self.ui.toast_until = self.now + TOAST_S
             self._dirty = True
-            if self.speaker:
-                self.speaker.say(words)
+            self.announcer.add(words, urgent=True)
             return
         if isinstance(effect, PlaySound):
             if self.sounds:
                 self.sounds.play(effect.name)
         elif isinstance(effect, Say):
-            words = say_text(effect.key, effect.params)
-            self.ui.toast = words
+            self.ui.toast = say_text(effect.key, effect.params)
             self.ui.toast_until = self.now + TOAST_S
             self._dirty = True
-            if self.speaker:
-                self.speaker.say(words)
 
     # --- drawing -------------------------------------------------------------------------------
     def needs_frame(self) -> bool:

@@ -273,6 +273,7 @@ CATALOGUE: dict[str, str] = {
     "settings_title": "Settings",
     "setting_sound": "Sound: {state}",
     "setting_speech": "Speech: {state}",
+    "setting_volume": "Volume {percent} %",
     "setting_on": "on",
     "setting_off": "off",
     "setting_screen": "Screen {width} x {height}",
@@ -294,6 +295,18 @@ CATALOGUE: dict[str, str] = {
     "reason_treadmill_link_lost": "the treadmill is not answering",
     "direction_backward": "backward",
     "direction_forward": "forward",
+    # Spoken only (app.ui.announce): what a person facing away from the screen must hear ---------
+    "speak_estop": "Emergency stop",
+    "speak_fault": "Station fault",
+    "speak_paused": "Paused",
+    "speak_turn_soon": "In {seconds} seconds, turn around to walk {direction}",
+    "speak_start_in": "Starting in {seconds}",
+    "speak_resume_in": "Resuming in {seconds}",
+    "speak_belt": "Walk {direction}. Speed {speed} {unit}",
+    "speak_belt_incline": "Walk {direction}. Speed {speed} {unit}, incline {incline} percent",
+    "speak_volume": "Volume {percent} percent",
+    "spoken_mph": "miles per hour",
+    "spoken_kmh": "kilometres per hour",
 }
 
 # The progression rules' reasons (app.core.progression.REASONS): their keys are catalogue keys too,

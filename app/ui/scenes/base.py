@@ -15,6 +15,7 @@ from app.core.program import Program
 from app.core.view import Screen, View
 
 from .. import draw, theme
+from ..audio import VOLUME_DEFAULT
 from ..data import DoseData, ExportStatus, HistoryData, MemberInfo, Sample, SessionRecord, SuggestionData
 from ..pin import NewPin, PinPad
 from ..text import t
@@ -72,6 +73,7 @@ class UiState:
     toast_until: float = 0.0
     sound_on: bool = True
     speech_on: bool = True
+    volume: int = VOLUME_DEFAULT                 # percent, chimes and speech (app.ui.audio.Volume)
     programs: list[Program] = field(default_factory=list)
     members: list[Member] = field(default_factory=list)
     history: list[SessionRecord] = field(default_factory=list)

@@ -10,6 +10,7 @@ import pygame
 from app.core.units import unit_label
 
 from .. import draw, theme
+from ..audio import VOLUME_STEP, VOLUME_TOUCH_MIN
 from ..text import reason_words, t
 from .base import Frame, Intent, Page, Scene, bottom_bar, columns, fmt, grid, titled_page
 from .choose import code_pad, code_pad_styles
@@ -261,11 +262,21 @@ class Settings(StaffPage):
         sound, speech = columns(pygame.Rect(body.x, body.y, body.width, m.touch), 2, m.gap)
         page.add("sound", sound, Intent("toggle", "sound"))
         page.add("speech", speech, Intent("toggle", "speech"))
+        # Volume: big - and + either side of the level in words, for chimes and speech alike.
+        row = pygame.Rect(body.x, sound.bottom + m.gap, body.width, m.touch)
+        step = max(m.touch, row.width // 4)
+        page.add("volume_down", pygame.Rect(row.x, row.y, step, row.height), Intent("volume", -VOLUME_STEP),
+                 enabled=f.ui.volume > VOLUME_TOUCH_MIN)
+        page.add("volume_up", pygame.Rect(row.right - step, row.y, step, row.height), Intent("volume", VOLUME_STEP),
+                 enabled=f.ui.volume < 100)
+        page.rects["volume"] = pygame.Rect(row.x + step + m.gap, row.y, row.width - 2 * (step + m.gap), row.height)
 
     def body(self, surface, f, page):
         m = f.m
         body = page.rects["body"]
-        y = body.y + m.touch + m.u(20)
+        draw.text(surface, f.fonts, t("setting_volume", percent=f.ui.volume), page.rects["volume"], m.u(36),
+                  theme.WHITE, bold=True)
+        y = page.rects["volume"].bottom + m.u(16)
         for words in (t("setting_screen", width=m.size[0], height=m.size[1]),
                       t("setting_config", source=f.ui.config_source or "(defaults)")):
             draw.text(surface, f.fonts, words, pygame.Rect(body.x, y, body.width, m.u(36)), m.u(24), theme.GREY,
@@ -276,7 +287,8 @@ class Settings(StaffPage):
         on, off = t("setting_on"), t("setting_off")
         return {"sound": {"label": t("setting_sound", state=on if f.ui.sound_on else off), "selected": f.ui.sound_on},
                 "speech": {"label": t("setting_speech", state=on if f.ui.speech_on else off),
-                           "selected": f.ui.speech_on}}
+                           "selected": f.ui.speech_on},
+                "volume_down": {"label": "−", "px": f.m.u(56)}, "volume_up": {"label": "+", "px": f.m.u(56)}}
 
 
 class StaffMembers(Scene):
