@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(None if wants_help else command)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
+        # No command: a usage error, as click (and so sqlite-utils) has it - help on stderr, status 2.
+        # ``backstep --help`` prints the same on stdout with status 0.
+        parser.print_help(sys.stderr)
         return 2
     try:
         return int(args.func(args) or 0)
