@@ -8,7 +8,8 @@
 #                                             partition mounted at /var/lib/backstep)
 #
 # What it does, in order: apt packages; the backstep user and its device groups; a venv in
-# /opt/backstep with `pip install <this checkout>[pi]`; the assets; /etc/backstep/config.toml from
+# /opt/backstep with backstep[pi] installed from a wheel built outside the checkout (the built-in
+# programs, fonts and sounds are inside the package); /etc/backstep/config.toml from
 # deploy/config.example.toml (never overwriting one that exists); the systemd unit, the udev rules and
 # the USB mount helper; the display set-up (KMS); enables the service; runs `backstep doctor`.
 # See deploy/README.md for the whole path from a blank card.
@@ -23,6 +24,8 @@ SERVICE_USER=backstep
 # Debian's own Python (3.11 on Bookworm), never one from a user's PATH (pyenv, conda): the service
 # user must be able to run it, and apt keeps it patched.
 PYTHON=/usr/bin/python3
+# The package's optional parts for the Pi: lgpio (gpiozero's pin factory), systemd-python.
+EXTRAS="[pi]"
 # Device groups the kiosk needs (same list as SupplementaryGroups= in backstep.service).
 DEVICE_GROUPS=(video render input gpio dialout audio)
 # python3-dev, gcc, pkg-config, libsystemd-dev: to build systemd-python (the [pi] extra) if pip
@@ -161,14 +164,9 @@ install_app() {
         run "$PYTHON" -m venv --clear "$VENV"
     fi
     run "$VENV/bin/pip" install --disable-pip-version-check --upgrade pip
-    # A plain (non-editable) install: the kiosk must not depend on the checkout staying put.
-    run "$VENV/bin/pip" install --disable-pip-version-check --upgrade "${SOURCE}[pi]"
-    say "assets in $PREFIX/assets"
-    # Replaced as a whole, so a program removed from the library disappears on update.
-    run rm -rf "$PREFIX/assets.new"
-    run cp -a "$SOURCE/assets" "$PREFIX/assets.new"
-    run rm -rf "$PREFIX/assets"
-    run mv "$PREFIX/assets.new" "$PREFIX/assets"
+    install_wheel
+    # Installs before the assets moved into the package kept a copy here; nothing reads it now.
+    if [ -e "$PREFIX/assets" ]; then run rm -rf "$PREFIX/assets"; fi
     run install -m 0755 "$SOURCE/deploy/bin/backstep-usb-mount" "$PREFIX/bin/backstep-usb-mount"
     run install -m 0644 "$SOURCE/deploy/README.md" "$PREFIX/deploy/README.md"
     run install -m 0644 "$SOURCE/deploy/config.example.toml" "$PREFIX/deploy/config.example.toml"
@@ -249,6 +247,26 @@ overlay_root() {
     say "the overlay takes effect at the next reboot; updates then need: sudo raspi-config nonint disable_overlayfs, reboot"
 }
 
+# Build a wheel of $SOURCE outside the checkout (deploy/build-wheel.sh: nothing is written into the
+# clone, no stale build/ is reused) and install it into $VENV. A plain, non-editable install: the
+# kiosk must not depend on the checkout staying put. --force-reinstall replaces every file of the
+# package even when the version number did not change, so a module deleted from the source is
+# deleted from the venv; the second call then brings in any dependency the new version added.
+install_wheel() {
+    local wheel_dir wheel
+    if [ "$DRY_RUN" = 1 ]; then
+        wheel_dir=/tmp/backstep-wheel.XXXXXX
+        run "$SOURCE/deploy/build-wheel.sh" --python "$VENV/bin/python" "$SOURCE" "$wheel_dir"
+        wheel=$wheel_dir/backstep-VERSION-py3-none-any.whl
+    else
+        wheel_dir=$(mktemp -d "${TMPDIR:-/tmp}/backstep-wheel.XXXXXX")
+        wheel=$("$SOURCE/deploy/build-wheel.sh" --python "$VENV/bin/python" "$SOURCE" "$wheel_dir")
+    fi
+    run "$VENV/bin/pip" install --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+    run "$VENV/bin/pip" install --disable-pip-version-check --upgrade "$wheel$EXTRAS"
+    run rm -rf "$wheel_dir"
+}
+
 doctor() {
     if [ "$RUN_DOCTOR" = 0 ]; then return 0; fi
     say "backstep doctor"
@@ -281,4 +299,7 @@ main() {
     say "done. Reboot to start the kiosk: sudo reboot   (logs: journalctl -u backstep -f)"
 }
 
-main
+# Run when executed; when sourced (the tests do: `source deploy/install.sh; install_wheel`), only define.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    main
+fi

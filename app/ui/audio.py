@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pygame
 
+from ..paths import asset_path
+
 log = logging.getLogger(__name__)
 
 #: The cue names the core uses in PlaySound effects (app.core.effects.PlaySound).
@@ -17,7 +19,8 @@ CUES = ("start", "phase", "warning", "pause", "estop", "refused", "resume", "don
 
 
 def default_sounds_dir() -> Path:
-    return Path(__file__).resolve().parent.parent.parent / "assets" / "sounds"
+    """The bundled cue sounds (``assets/sounds``, installed as ``app/assets/sounds``; see app.paths)."""
+    return asset_path("sounds")
 
 
 class Sounds:
