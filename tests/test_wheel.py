@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -161,3 +162,32 @@ def test_installed_text_is_drawn_in_the_bundled_font(installed):
     ours, dejavu, default = result.stdout.split()[-3:]  # after pygame's greeting
     assert default != dejavu  # the check can tell the fonts apart
     assert ours == dejavu
+
+
+def test_the_sdist_carries_what_it_takes_to_build_install_and_test(tmp_path):
+    """`python -m build` makes the sdist, then the wheel from the unpacked sdist: so the wheel's assets
+    come through the sdist. The sdist also holds the installer, the docs and the tests, which run."""
+    pytest.importorskip("build")
+    (tmp_path / "src").mkdir()
+    source = _copy_of_checkout(tmp_path / "src")  # setuptools writes its egg-info into the source
+    out = tmp_path / "dist"
+    result = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(source)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    sdist = next(out.glob("backstep-*.tar.gz"))
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    tracked = [p.relative_to(ROOT).as_posix() for folder in ("assets", "deploy", "tests", "docs")
+               if (ROOT / folder).is_dir() for p in (ROOT / folder).rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts]
+    missing = sorted(set(tracked) - names)
+    assert tracked and not missing, missing
+    assert {"README.md", "setup.py", "pyproject.toml", "MANIFEST.in", "dev", ".ci/run"} <= names
+    wheel = set(zipfile.ZipFile(next(out.glob("backstep-*.whl"))).namelist())
+    assert {f"app/assets/{p.relative_to(ASSETS)}" for p in ASSETS.rglob("*") if p.is_file()} <= wheel
+    unpacked = next((tmp_path / "unpacked").iterdir())
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_dependency_rule.py"],
+                           capture_output=True, text=True, cwd=unpacked, timeout=300,
+                           env=dict(os.environ, PYTHONPATH=str(unpacked)))
+    assert tests.returncode == 0, tests.stdout[-3000:]
