@@ -5,7 +5,8 @@
 #   deploy/install.sh --dry-run               print every action, change nothing (no root needed)
 #   sudo deploy/install.sh --sd-card-friendly also: journal in RAM, noatime on /
 #   sudo deploy/install.sh --overlayroot      also: read-only root with an overlay (needs a data
-#                                             partition mounted at /var/lib/backstep)
+#                                             partition mounted at /var/lib/backstep, in /etc/fstab)
+#   sudo deploy/install.sh --no-overlayroot   only: turn the overlay off again (for updates)
 #
 # What it does, in order: apt packages; the backstep user and its device groups; a venv in
 # /opt/backstep with backstep[pi] installed from a wheel built outside the checkout (the built-in
@@ -40,6 +41,13 @@ APT_OPTIONAL=(liblgpio-dev)
 DRY_RUN=0
 SD_CARD=0
 OVERLAY=0
+NO_OVERLAY=0
+# The word on the kernel command line that turns overlayroot on. recurse=0: only / gets the RAM
+# overlay. overlayroot's default (recurse=1) also overlays every filesystem mounted below / - the
+# data partition at /var/lib/backstep too - so each reboot would wipe the sessions.
+OVERLAYROOT_TOKEN=overlayroot=tmpfs:recurse=0
+# The kernel command line file; empty: the Pi's own (see cmdline_txt). The tests set a scratch file.
+CMDLINE_TXT=
 RUN_DOCTOR=1
 SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ORIG_ARGS=("$@")
@@ -51,7 +59,9 @@ usage() {
 Options:
   --dry-run           print every action instead of doing it
   --sd-card-friendly  journald in RAM (Storage=volatile), noatime on the root filesystem
-  --overlayroot       enable Raspberry Pi OS's overlay root (raspi-config nonint enable_overlayfs)
+  --overlayroot       enable Raspberry Pi OS's overlay root (raspi-config nonint enable_overlayfs),
+                      with $OVERLAYROOT_TOKEN so the data partition stays writable
+  --no-overlayroot    only turn the overlay root off (takes effect at the next reboot)
   --source DIR        the Backstep checkout to install (default: $SOURCE)
   --no-doctor         skip 'backstep doctor' at the end
   -h, --help          this help
@@ -63,6 +73,7 @@ while [ $# -gt 0 ]; do
         --dry-run) DRY_RUN=1 ;;
         --sd-card-friendly) SD_CARD=1 ;;
         --overlayroot) OVERLAY=1 ;;
+        --no-overlayroot) NO_OVERLAY=1 ;;
         --no-doctor) RUN_DOCTOR=0 ;;
         --source)
             [ $# -ge 2 ] || { echo "install.sh: --source needs a folder" >&2; exit 2; }
@@ -104,6 +115,11 @@ write_file() {
 # systemd is PID 1 on a booted Pi; not in a chroot or image build, where only enable works.
 booted() { [ -d /run/systemd/system ]; }
 
+# Booted with overlayroot's RAM overlay on / (a container's overlay root is not one: no such word).
+overlay_active() {
+    [ "$(findmnt -n -o FSTYPE / 2>/dev/null)" = overlay ] && grep -Eq '(^| )overlayroot=tmpfs' /proc/cmdline
+}
+
 preflight() {
     if [ ! -f "$SOURCE/pyproject.toml" ] || [ ! -d "$SOURCE/app" ]; then
         die "$SOURCE is not a Backstep checkout (no pyproject.toml/app)"
@@ -119,10 +135,18 @@ preflight() {
             warn "made for Raspberry Pi OS Bookworm; this is ${PRETTY_NAME:-unknown}"
         fi
     fi
-    if [ "$OVERLAY" = 1 ] && ! mountpoint -q "$STATE"; then
-        # With the overlay root, everything written to the SD card's root is lost at reboot:
-        # the session database must live on its own partition (deploy/README.md, "SD card").
-        die "--overlayroot needs a data partition mounted at $STATE first (see deploy/README.md)"
+    if overlay_active; then
+        # Whatever is installed now would land in RAM and vanish at the next reboot.
+        die "the root filesystem is the read-only overlay: turn it off first (sudo $0 --no-overlayroot), reboot, then run this again"
+    fi
+    if [ "$OVERLAY" = 1 ]; then
+        # With the overlay root, everything written to the SD card's root is lost at reboot: the
+        # session database must live on its own partition, mounted at every boot (deploy/README.md,
+        # "SD card"), which overlayroot leaves alone with recurse=0.
+        mountpoint -q "$STATE" || die "--overlayroot needs a data partition mounted at $STATE first (see deploy/README.md)"
+        findmnt --fstab -n "$STATE" >/dev/null \
+            || die "--overlayroot needs $STATE listed in /etc/fstab, so it is mounted at every boot (see deploy/README.md)"
+        command -v raspi-config >/dev/null || die "--overlayroot needs raspi-config (Raspberry Pi OS)"
     fi
 }
 
@@ -202,11 +226,19 @@ install_units() {
     run systemctl enable backstep.service
 }
 
+# The Pi's kernel command line: /boot/firmware on Bookworm, /boot before.
+cmdline_txt() {
+    if [ -n "$CMDLINE_TXT" ]; then echo "$CMDLINE_TXT"
+    elif [ -f /boot/firmware/cmdline.txt ]; then echo /boot/firmware/cmdline.txt
+    else echo /boot/cmdline.txt
+    fi
+}
+
 setup_display() {
     say "display: SDL KMSDRM on the full KMS driver"
-    local config_txt=/boot/firmware/config.txt cmdline=/boot/firmware/cmdline.txt
+    local config_txt=/boot/firmware/config.txt cmdline
     [ -f "$config_txt" ] || config_txt=/boot/config.txt
-    [ -f "$cmdline" ] || cmdline=/boot/cmdline.txt
+    cmdline=$(cmdline_txt)
     if [ -f "$config_txt" ]; then
         # Bookworm enables the full KMS driver by default; the kiosk needs it (not fkms, not legacy).
         if ! grep -Eq '^[[:space:]]*dtoverlay=vc4-kms-v3d' "$config_txt"; then
@@ -240,11 +272,32 @@ EOF
     fi
 }
 
+# Replace every overlayroot= word on the kernel command line (one line) by "$1"; none if "$1" is empty.
+set_overlayroot() {
+    local cmdline expr
+    cmdline=$(cmdline_txt)
+    [ -f "$cmdline" ] || die "$cmdline not found: is this a Raspberry Pi with its boot partition mounted?"
+    expr='1 { s/(^|[[:space:]]+)overlayroot=[^[:space:]]*//g; s/^[[:space:]]+//'
+    if [ -n "$1" ]; then expr="$expr; s/^/$1 /"; fi
+    run sed -i -E "$expr }" "$cmdline"
+}
+
 overlay_root() {
-    say "overlay root (read-only SD card)"
-    command -v raspi-config >/dev/null || die "--overlayroot needs raspi-config (Raspberry Pi OS)"
+    say "overlay root (read-only SD card; $STATE stays a writable partition)"
+    # raspi-config installs overlayroot and writes overlayroot=tmpfs; ours then replaces that word.
     run raspi-config nonint enable_overlayfs
-    say "the overlay takes effect at the next reboot; updates then need: sudo raspi-config nonint disable_overlayfs, reboot"
+    set_overlayroot "$OVERLAYROOT_TOKEN"
+    say "the overlay takes effect at the next reboot; for updates: sudo deploy/install.sh --no-overlayroot, reboot"
+}
+
+no_overlay_root() {
+    say "overlay root off (takes effect at the next reboot)"
+    if command -v raspi-config >/dev/null; then
+        run raspi-config nonint disable_overlayfs
+    fi
+    # raspi-config removes only the word it wrote itself; ours has options.
+    set_overlayroot ""
+    say "reboot now (sudo reboot); then update, and turn it on again with: sudo deploy/install.sh --overlayroot"
 }
 
 # Build a wheel of $SOURCE outside the checkout (deploy/build-wheel.sh: nothing is written into the
@@ -282,6 +335,11 @@ doctor() {
 }
 
 main() {
+    if [ "$NO_OVERLAY" = 1 ]; then
+        if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then die "run as root: sudo $0 --no-overlayroot"; fi
+        no_overlay_root
+        return 0
+    fi
     preflight
     if [ "$DRY_RUN" = 1 ]; then
         say "dry run: nothing is changed; each action is printed with a leading +"

@@ -209,6 +209,95 @@ def test_overlayroot_needs_a_data_partition(tmp_path):
     assert not log.exists()
 
 
+#: Raspberry Pi OS Bookworm's /boot/firmware/cmdline.txt as Raspberry Pi Imager writes it.
+PI_CMDLINE = ("console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes "
+              "rootwait quiet splash plymouth.ignore-serial-consoles cfg80211.ieee80211_regdom=GB")
+
+#: raspi-config's overlay switch, as it edits cmdline.txt: enable puts the bare word first, disable
+#: removes the bare word only.
+RASPI_CONFIG = """#!/bin/sh
+case "$2" in
+    enable_overlayfs) grep -q overlayroot= "$CMDLINE" || sed -i "s/^/overlayroot=tmpfs /" "$CMDLINE" ;;
+    disable_overlayfs) sed -i "s/\\(.*\\)overlayroot=tmpfs \\(.*\\)/\\1\\2/" "$CMDLINE" ;;
+esac
+"""
+
+
+def _overlay(tmp_path: Path, function: str, cmdline: str = PI_CMDLINE) -> list[str]:
+    """Run install.sh's *function* (sourced, as the installer runs it) on a scratch cmdline.txt with
+    raspi-config answered by a stand-in; the words of the resulting command line."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "raspi-config").write_text(RASPI_CONFIG)
+    (bin_dir / "raspi-config").chmod(0o755)
+    file = tmp_path / "cmdline.txt"
+    if not file.exists():
+        file.write_text(cmdline + "\n")
+    script = 'f=$1 fn=$2; set --; source "$f"; CMDLINE_TXT=$CMDLINE; "$fn"'
+    result = subprocess.run(["bash", "-c", script, "install.sh", str(DEPLOY / "install.sh"), function],
+                            capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", CMDLINE=str(file)))
+    assert result.returncode == 0, result.stderr
+    text = file.read_text()
+    assert text.count("\n") == 1, "cmdline.txt must stay one line"
+    return text.split()
+
+
+def _overlayroot_options(words: list[str]) -> dict[str, str] | None:
+    """What overlayroot reads from the command line: overlayroot=MODE[:opt=val,...] (the last word)."""
+    values = [w.split("=", 1)[1] for w in words if w.startswith("overlayroot=")]
+    if not values:
+        return None
+    mode, _, options = values[-1].partition(":")
+    parsed = dict(o.split("=", 1) for o in options.split(",") if "=" in o)
+    return {"mode": mode, "recurse": parsed.get("recurse", "1")}  # overlayroot's default: recurse=1
+
+
+def test_overlay_root_keeps_the_data_partition_out_of_the_overlay(tmp_path):
+    """recurse=0: the RAM overlay covers / only; /var/lib/backstep (its own partition) stays on disk."""
+    words = _overlay(tmp_path, "overlay_root")
+    assert _overlayroot_options(words) == {"mode": "tmpfs", "recurse": "0"}
+    assert [w for w in words if w.startswith("overlayroot=")] == ["overlayroot=tmpfs:recurse=0"]
+    assert [w for w in words if not w.startswith("overlayroot=")] == PI_CMDLINE.split()
+    assert _overlay(tmp_path, "overlay_root") == words  # a second run changes nothing
+
+
+def test_raspi_config_alone_would_overlay_the_data_partition(tmp_path):
+    """The check above can fail: raspi-config's own word leaves overlayroot's recurse=1."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "raspi-config").write_text(RASPI_CONFIG)
+    (bin_dir / "raspi-config").chmod(0o755)
+    file = tmp_path / "cmdline.txt"
+    file.write_text(PI_CMDLINE + "\n")
+    subprocess.run([str(bin_dir / "raspi-config"), "nonint", "enable_overlayfs"], check=True,
+                   env=dict(os.environ, CMDLINE=str(file)))
+    assert _overlayroot_options(file.read_text().split()) == {"mode": "tmpfs", "recurse": "1"}
+
+
+def test_no_overlay_root_removes_the_overlay_again(tmp_path):
+    _overlay(tmp_path, "overlay_root")
+    words = _overlay(tmp_path, "no_overlay_root")
+    assert _overlayroot_options(words) is None and words == PI_CMDLINE.split()
+
+
+def test_overlayroot_dry_run_shows_recurse_0(tmp_path):
+    """In a dry run on a Pi-like machine the printed plan says recurse=0 (checked on the function:
+    the preflight's data-partition check needs a real mount)."""
+    file = tmp_path / "cmdline.txt"
+    file.write_text(PI_CMDLINE + "\n")
+    env, log = _tripwire_path(tmp_path)
+    (tmp_path / "tripwire" / "raspi-config").write_text(f'#!/bin/sh\necho "raspi-config $*" >> "{log}"\n')
+    (tmp_path / "tripwire" / "raspi-config").chmod(0o755)
+    script = 'f=$1; set --; source "$f"; DRY_RUN=1; CMDLINE_TXT=$CMDLINE; overlay_root'
+    result = subprocess.run(["bash", "-c", script, "install.sh", str(DEPLOY / "install.sh")], capture_output=True,
+                            text=True, env=dict(env, CMDLINE=str(file)), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert not log.exists() and file.read_text() == PI_CMDLINE + "\n"
+    assert "+ raspi-config nonint enable_overlayfs" in result.stdout
+    assert "overlayroot=tmpfs:recurse=0" in result.stdout
+
+
 @pytest.mark.parametrize("args", [["--dry-run"], ["--dry-run", "--purge"]])
 def test_uninstall_dry_run_changes_nothing(tmp_path, args):
     env, log = _tripwire_path(tmp_path)
