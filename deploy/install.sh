@@ -29,12 +29,17 @@ PYTHON=/usr/bin/python3
 EXTRAS="[pi]"
 # Device groups the kiosk needs (same list as SupplementaryGroups= in backstep.service).
 DEVICE_GROUPS=(video render input gpio dialout audio)
-# python3-dev, gcc, pkg-config, libsystemd-dev: to build systemd-python (the [pi] extra) if pip
-# finds no wheel. libdrm2, libgbm1, libegl1, libgles2: loaded at run time by the SDL inside pip's
-# pygame-ce wheel for its KMSDRM display driver. libudev1: SDL's touchscreen input (evdev).
-# libasound2: sound. swig: builds lgpio from source when pip has no wheel.
-APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev swig
-    libdrm2 libgbm1 libegl1 libgles2 libudev1 libasound2 udev util-linux)
+# The Debian packages the station needs, one group a line with the reason; add yours to the list.
+APT_PACKAGES=(
+    python3 python3-venv             # the venv in /opt/backstep, on Debian's own Python
+    python3-dev gcc pkg-config libsystemd-dev swig  # build systemd-python and lgpio (the [pi]
+                                     # extra) when pip finds no wheel for them
+    libdrm2 libgbm1 libegl1 libgles2 # loaded at run time by the SDL in pip's pygame-ce wheel (KMSDRM)
+    libudev1                         # SDL's touchscreen input (evdev)
+    libasound2                       # sound
+    udev util-linux                  # the USB stick and treadmill rules; findmnt, mountpoint
+    dbus polkitd                     # the kiosk's own eject: systemd asks polkit (deploy/polkit/)
+)
 # Raspberry Pi OS only (not in plain Debian): the C library lgpio's Python module links against.
 APT_OPTIONAL=(liblgpio-dev)
 
@@ -212,10 +217,14 @@ install_config() {
 }
 
 install_units() {
-    say "systemd unit and udev rules"
+    say "systemd unit, udev rules and the eject permission (polkit)"
     run install -m 0644 "$SOURCE/deploy/backstep.service" /etc/systemd/system/backstep.service
     run install -m 0644 "$SOURCE/deploy/udev/90-backstep-usb.rules" /etc/udev/rules.d/90-backstep-usb.rules
     run install -m 0644 "$SOURCE/deploy/udev/99-backstep-treadmill.rules" /etc/udev/rules.d/99-backstep-treadmill.rules
+    # The kiosk may stop (unmount) the stick mount units below /media/backstep, nothing else.
+    # polkitd reads its rules directory again by itself when a file changes.
+    run install -d -m 0700 -o polkitd -g root /etc/polkit-1/rules.d
+    run install -m 0644 "$SOURCE/deploy/polkit/50-backstep-usb.rules" /etc/polkit-1/rules.d/50-backstep-usb.rules
     if booted; then
         run systemctl daemon-reload
         run udevadm control --reload

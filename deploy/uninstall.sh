@@ -59,10 +59,11 @@ else
     run systemctl disable backstep.service || true
 fi
 
-say "removing the unit, the udev rules and the program"
+say "removing the unit, the udev and polkit rules and the program"
 run rm -f /etc/systemd/system/backstep.service \
     /etc/udev/rules.d/90-backstep-usb.rules \
     /etc/udev/rules.d/99-backstep-treadmill.rules \
+    /etc/polkit-1/rules.d/50-backstep-usb.rules \
     /usr/local/bin/backstep
 run rm -rf "$PREFIX"
 if booted; then

@@ -489,3 +489,102 @@ def test_kiosk_reaches_ready_without_writable_executable_memory(tmp_path):
             proc.wait()
         sock.close()
         shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ eject: the polkit rule, live
+
+POLKIT_RULE = DEPLOY / "polkit" / "50-backstep-usb.rules"
+MANAGE_UNITS = "org.freedesktop.systemd1.manage-units"
+
+#: Runs inside a private mount namespace (unshare): our rules folder and a passwd with a backstep
+#: user are bind-mounted over the real ones, a private system bus on /run/dbus, the real polkitd on
+#: it; then pkcheck asks polkitd what systemd asks it before stopping a unit for that user.
+POLKIT_SCRIPT = r"""
+set -eu
+work=$1; shift
+pids=""
+trap 'for p in $pids; do kill "$p" 2>/dev/null || true; done; wait' EXIT
+mount --bind "$work/rules.d" /etc/polkit-1/rules.d
+mount --bind "$work/passwd" /etc/passwd
+mount -t tmpfs tmpfs /run/dbus
+dbus-daemon --system --nofork --nopidfile & pids="$pids $!"
+for _ in $(seq 100); do [ -S /run/dbus/system_bus_socket ] && break; sleep 0.05; done
+/usr/lib/polkit-1/polkitd --no-debug & pids="$pids $!"
+for _ in $(seq 200); do
+    dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus.NameHasOwner string:org.freedesktop.PolicyKit1 2>/dev/null | grep -q true && break
+    sleep 0.05
+done
+for case in "$@"; do
+    uid=${case%%:*}; rest=${case#*:}; action=${rest%%:*}; rest=${rest#*:}; verb=${rest%%:*}; unit=${rest#*:}
+    setpriv --reuid="$uid" --regid="$uid" --clear-groups sleep 30 & subject=$!
+    # Ask only once the subject runs as that user (setpriv starts as root).
+    for _ in $(seq 200); do
+        [ "$(awk '/^Uid:/ { print $2 }' "/proc/$subject/status")" = "$uid" ] && break
+        sleep 0.01
+    done
+    if pkcheck --action-id "$action" --process "$subject" --detail unit "$unit" --detail verb "$verb" >/dev/null 2>&1
+    then echo "$case yes"; else echo "$case no"; fi
+    kill "$subject"
+done
+"""
+
+BACKSTEP_UID, OTHER_UID = 64123, 64124
+
+
+def _polkit_answers(tmp_path: Path, rules: list[Path], cases: list[tuple[int, str, str, str]]) -> dict:
+    for tool in ("unshare", "dbus-daemon", "dbus-send", "pkcheck", "setpriv"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} not installed")
+    if not Path("/usr/lib/polkit-1/polkitd").exists() or os.geteuid() != 0:
+        pytest.skip("needs polkitd and root (a private mount namespace)")
+    (tmp_path / "rules.d").mkdir()
+    for rule in rules:
+        shutil.copy(rule, tmp_path / "rules.d" / rule.name)
+    passwd = Path("/etc/passwd").read_text()
+    passwd += f"backstep:x:{BACKSTEP_UID}:{BACKSTEP_UID}::/nonexistent:/usr/sbin/nologin\n"
+    passwd += f"someone:x:{OTHER_UID}:{OTHER_UID}::/nonexistent:/usr/sbin/nologin\n"
+    (tmp_path / "passwd").write_text(passwd)
+    args = [f"{uid}:{action}:{verb}:{unit}" for uid, action, verb, unit in cases]
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", POLKIT_SCRIPT, "polkit",
+                             str(tmp_path), *args], capture_output=True, text=True, timeout=120)
+    if result.returncode != 0 and "unshare" in result.stderr:
+        pytest.skip(f"no private mount namespace here: {result.stderr.strip()}")
+    answers = dict(line.rsplit(" ", 1) for line in result.stdout.splitlines())
+    assert len(answers) == len(cases), result.stdout + result.stderr
+    return {case: answers[arg] == "yes" for case, arg in zip(cases, args)}
+
+
+def test_polkit_lets_the_kiosk_unmount_its_sticks_and_nothing_else(tmp_path):
+    allowed = [
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "media-backstep-GYM_STICK.mount"),
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "media-backstep-5E2B\\x2d11F0.mount"),  # /media/backstep/5E2B-11F0
+    ]
+    refused = [
+        (BACKSTEP_UID, MANAGE_UNITS, "start", "media-backstep-GYM_STICK.mount"),
+        (BACKSTEP_UID, MANAGE_UNITS, "restart", "media-backstep-GYM_STICK.mount"),
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "var-lib-backstep.mount"),
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "media-backstep-a-b.mount"),         # deeper than a stick
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "backstep.service"),
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "media-backstep-GYM.mount.service"),
+        (BACKSTEP_UID, "org.freedesktop.systemd1.manage-unit-files", "stop", "media-backstep-GYM_STICK.mount"),
+        (OTHER_UID, MANAGE_UNITS, "stop", "media-backstep-GYM_STICK.mount"),
+    ]
+    answers = _polkit_answers(tmp_path, [POLKIT_RULE], allowed + refused)
+    assert [answers[c] for c in allowed] == [True] * len(allowed)
+    assert [c for c in refused if answers[c]] == []
+
+
+def test_without_the_rule_the_kiosk_may_not_unmount(tmp_path):
+    """The check above can fail: polkit's default for manage-units is an administrator's password."""
+    case = (BACKSTEP_UID, MANAGE_UNITS, "stop", "media-backstep-GYM_STICK.mount")
+    assert _polkit_answers(tmp_path, [], [case]) == {case: False}
+
+
+def test_installer_ships_the_eject_permission():
+    install = (DEPLOY / "install.sh").read_text()
+    assert "deploy/polkit/50-backstep-usb.rules\" /etc/polkit-1/rules.d/50-backstep-usb.rules" in install
+    assert re.search(r"^\s+dbus polkitd\s", install, re.M)
+    assert "/etc/polkit-1/rules.d/50-backstep-usb.rules" in (DEPLOY / "uninstall.sh").read_text()
+    # The user the rule names is the one the installer creates and the unit runs as.
+    assert 'subject.user !== "backstep"' in POLKIT_RULE.read_text() and "SERVICE_USER=backstep" in install
