@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import tempfile
 
 from . import __version__
 from .errors import UserError
@@ -68,8 +70,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def prepare_environment(environ=os.environ) -> None:
+    """lgpio (gpiozero's pin factory on a Pi) makes its notification pipes in ``$LG_WD``, by default
+    the current folder. Run as the kiosk's user from an administrator's home (``sudo -u backstep
+    backstep doctor``) that folder is not writable and every GPIO check fails; the temp folder is."""
+    if "LG_WD" not in environ and not os.access(os.curdir, os.W_OK):
+        environ["LG_WD"] = tempfile.gettempdir()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    prepare_environment()
     command = requested_command(argv)
     wants_help = command is None or any(word in ("-h", "--help") for word in argv[:1])
     parser = build_parser(None if wants_help else command)

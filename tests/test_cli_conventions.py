@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,25 @@ def test_a_display_that_cannot_open_is_one_line_saying_what_to_do(tmp_path):
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("backstep: ")]
     assert len(lines) == 1 and "display" in lines[0] and "SDL_VIDEODRIVER" in lines[0], result.stderr
+
+
+def test_gpio_work_folder_is_writable_when_the_current_one_is_not(tmp_path):
+    """`sudo -u backstep backstep doctor` from an administrator's home: lgpio gets a folder it can write."""
+    python = Path("/usr/bin/python3")
+    if os.geteuid() != 0 or not python.exists() or not shutil.which("setpriv"):
+        pytest.skip("needs root, setpriv and the system python to run as an unprivileged user")
+    def as_nobody(code: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(python), "-c",
+                               "import sys; sys.path.insert(0, sys.argv[1]); " + code, str(ROOT)],
+                              capture_output=True, text=True, cwd="/", timeout=60)
+
+    if as_nobody("import app").returncode != 0:
+        pytest.skip("the checkout is not readable by an unprivileged user")
+    result = as_nobody("from app.cli import prepare_environment; env = {}; prepare_environment(env); "
+                       "print(env.get('LG_WD', '-'))")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "/tmp"                         # / is not writable for that user
+    env = {"LG_WD": "/run/backstep"}
+    from app.cli import prepare_environment
+    prepare_environment(env)
+    assert env == {"LG_WD": "/run/backstep"}                       # the unit's own setting stays
