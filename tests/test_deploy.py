@@ -209,6 +209,47 @@ def test_overlayroot_needs_a_data_partition(tmp_path):
     assert not log.exists()
 
 
+#: In a private mount namespace: a Pi's boot partition, a data partition (a tmpfs) mounted at
+#: /var/lib/backstep, and /etc/fstab listing it or not; then the installer's dry run.
+DATA_PARTITION_SCRIPT = r"""
+set -eu
+work=$1 listed=$2; shift 2
+mount -t tmpfs tmpfs /boot && mkdir /boot/firmware && /bin/cp "$work/cmdline.txt" /boot/firmware/cmdline.txt
+mount -t tmpfs tmpfs /var/lib && mkdir /var/lib/backstep && mount -t tmpfs backstep-data /var/lib/backstep
+/bin/cp /etc/fstab "$work/fstab" 2>/dev/null || : > "$work/fstab"
+if [ "$listed" = yes ]; then
+    echo 'LABEL=backstep-data /var/lib/backstep ext4 defaults,noatime,nodev,nosuid,noexec 0 2' >> "$work/fstab"
+fi
+mount --bind "$work/fstab" /etc/fstab
+exec bash "$@"
+"""
+
+
+@pytest.mark.parametrize("listed", [True, False], ids=["in-fstab", "mounted-by-hand"])
+def test_overlayroot_with_a_data_partition(tmp_path, listed):
+    """A data partition mounted by hand would be gone after the reboot the overlay needs: it must be
+    in /etc/fstab too. With it, the dry run plans the overlay with recurse=0."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare (a private mount namespace)")
+    (tmp_path / "cmdline.txt").write_text(PI_CMDLINE + "\n")
+    env, log = _tripwire_path(tmp_path)
+    (tmp_path / "tripwire" / "raspi-config").write_text(f'#!/bin/sh\necho "raspi-config $*" >> "{log}"\n')
+    (tmp_path / "tripwire" / "raspi-config").chmod(0o755)
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", DATA_PARTITION_SCRIPT,
+                             "data", str(tmp_path), "yes" if listed else "no", str(DEPLOY / "install.sh"),
+                             "--dry-run", "--overlayroot", "--no-doctor"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    if "unshare" in result.stderr and result.returncode != 0:
+        pytest.skip(f"no private mount namespace here: {result.stderr.strip()}")
+    assert not log.exists(), f"dry run executed: {log.read_text()}"
+    if listed:
+        assert result.returncode == 0, result.stderr
+        assert "+ raspi-config nonint enable_overlayfs" in result.stdout
+        assert "overlayroot=tmpfs:recurse=0" in result.stdout and "/boot/firmware/cmdline.txt" in result.stdout
+    else:
+        assert result.returncode == 1 and "/etc/fstab" in result.stderr and result.stderr.count("\n") == 1
+
+
 #: Raspberry Pi OS Bookworm's /boot/firmware/cmdline.txt as Raspberry Pi Imager writes it.
 PI_CMDLINE = ("console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes "
               "rootwait quiet splash plymouth.ignore-serial-consoles cfg80211.ieee80211_regdom=GB")
