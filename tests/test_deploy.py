@@ -27,7 +27,7 @@ from app.config import Config, parse_config
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 UNIT = DEPLOY / "backstep.service"
-SCRIPTS = [DEPLOY / "install.sh", DEPLOY / "uninstall.sh", DEPLOY / "bin" / "backstep-usb-mount"]
+SCRIPTS = [DEPLOY / "install.sh", DEPLOY / "uninstall.sh", DEPLOY / "build-wheel.sh", DEPLOY / "bin" / "backstep-usb-mount"]
 #: Issue 6: `systemd-analyze security --offline=yes` must score this or lower.
 SECURITY_BUDGET = 2.5
 
