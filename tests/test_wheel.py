@@ -140,6 +140,15 @@ def test_installed_demo_writes_a_screenshot_of_every_screen(installed):
     assert len(pngs) > 10 and all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
 
 
+def test_installed_simulate_runs_a_built_in_program(installed):
+    script = installed["home"] / "rails.txt"
+    script.write_text("0 lanyard clipped\n0 rails held\n1 tap start\n20 lanyard pulled\n25 end\n")
+    result = _run(installed, str(installed["venv"] / "bin" / "backstep"), "simulate", "--program", "beginner-flat",
+                  "--script", str(script), "--db", str(installed["home"] / "sim.db"), "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["status"] == "emergency_stop"
+
+
 FONT_CHECK = """
 import hashlib, sys, pygame
 pygame.font.init()
