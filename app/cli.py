@@ -50,7 +50,7 @@ def requested_command(argv: list[str]) -> str | None:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser. With *only*, just that command's module is imported: the kiosk's start
-    time counts (DESIGN.md §6: READY within 2x a bare pygame window), and every command module
+    time counts (docs/architecture.md: READY within 2x a bare pygame window), and every command module
     pulls in heavy libraries (sqlite-utils, gpiozero, pyserial, pygame)."""
     parser = argparse.ArgumentParser(
         prog="backstep",

@@ -1,4 +1,4 @@
-"""The appliance files in deploy/: the systemd unit, the scripts, the example config (issue 6).
+"""The appliance files in deploy/: the systemd unit, the scripts, the example config.
 
 Tools that may be missing on a developer's machine (systemd-analyze, shellcheck) skip their tests;
 CI installs them (systemd, shellcheck).
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 UNIT = DEPLOY / "backstep.service"
 SCRIPTS = [DEPLOY / "install.sh", DEPLOY / "uninstall.sh", DEPLOY / "build-wheel.sh", DEPLOY / "bin" / "backstep-usb-mount"]
-#: Issue 6: `systemd-analyze security --offline=yes` must score this or lower.
+#: The hardening budget: `systemd-analyze security --offline=yes` must score this or lower.
 SECURITY_BUDGET = 2.5
 
 needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")

@@ -1,4 +1,4 @@
-"""Safe mode after failed starts, and the service screen for config errors (issue 6)."""
+"""Safe mode after failed starts, and the service screen for config errors."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Staying up on a kiosk nobody watches: a service screen for config errors, and safe mode.
 
-Two failure loops are cut here (issue 6):
+Two failure loops are cut here:
 
 * **A broken config.** Raising :class:`~app.config.ConfigError` at start makes systemd restart the
   kiosk until it gives up, with a black screen. Instead :func:`load_config_or_service` returns the
@@ -28,7 +28,7 @@ from pathlib import Path
 from ..config import Config, ConfigError, load_config
 
 #: Starts that never reached READY before safe mode is used: one bad start may be a power cut,
-#: two in a row are a pattern (issue 6: "twice in a row").
+#: two in a row are a pattern.
 SAFE_MODE_AFTER = 2
 COUNTER_NAME = "startup-attempts"
 
