@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import tempfile
 
 from . import __version__
 from .errors import UserError
@@ -50,7 +52,7 @@ def requested_command(argv: list[str]) -> str | None:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser. With *only*, just that command's module is imported: the kiosk's start
-    time counts (DESIGN.md §6: READY within 2x a bare pygame window), and every command module
+    time counts (docs/architecture.md: READY within 2x a bare pygame window), and every command module
     pulls in heavy libraries (sqlite-utils, gpiozero, pyserial, pygame)."""
     parser = argparse.ArgumentParser(
         prog="backstep",
@@ -70,14 +72,25 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def prepare_environment(environ=os.environ) -> None:
+    """lgpio (gpiozero's pin factory on a Pi) makes its notification pipes in ``$LG_WD``, by default
+    the current folder. Run as the kiosk's user from an administrator's home (``sudo -u backstep
+    backstep doctor``) that folder is not writable and every GPIO check fails; the temp folder is."""
+    if "LG_WD" not in environ and not os.access(os.curdir, os.W_OK):
+        environ["LG_WD"] = tempfile.gettempdir()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    prepare_environment()
     command = requested_command(argv)
     wants_help = command is None or any(word in ("-h", "--help") for word in argv[:1])
     parser = build_parser(None if wants_help else command)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
+        # No command: a usage error, as click (and so sqlite-utils) has it - help on stderr, status 2.
+        # ``backstep --help`` prints the same on stdout with status 0.
+        parser.print_help(sys.stderr)
         return 2
     try:
         return int(args.func(args) or 0)

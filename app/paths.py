@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import sys
+from importlib import resources
 from pathlib import Path
 
 APPLIANCE_STATE_DIR = Path("/var/lib/backstep")
@@ -18,18 +19,36 @@ def installed() -> bool:
 
 
 def assets_dir() -> Path:
-    """``assets/`` of a source checkout, or the copy the installer puts beside the venv."""
+    """The built-in programs, fonts and sounds: ``$BACKSTEP_ASSETS``, else the bundled ones."""
     env = os.environ.get("BACKSTEP_ASSETS")
     if env:
         return Path(env)
-    for candidate in (
-        Path(__file__).resolve().parent.parent / "assets",
-        Path(sys.prefix) / "share" / "backstep" / "assets",
-        Path("/opt/backstep/assets"),
-    ):
-        if (candidate / "programs").is_dir():
-            return candidate
-    return Path(__file__).resolve().parent.parent / "assets"
+    return bundled_assets_dir()
+
+
+@functools.cache
+def bundled_assets_dir() -> Path:
+    """The repository's top-level ``assets/`` folder, found through the ``app`` package.
+
+    An installed Backstep (wheel, venv, the appliance) carries it inside the package as ``app/assets``
+    (setup.py maps ``assets/`` to the data package ``app.assets``). A source checkout run without
+    installing (``PYTHONPATH=.``), and an editable install, use ``assets/`` beside ``app/``: looked
+    at first, so a worktree sees its own assets even when another checkout is installed editable.
+    """
+    package = resources.files("app")
+    if not isinstance(package, Path):
+        # pygame and the program loader open files by name: a zipped install cannot serve them.
+        raise RuntimeError(f"Backstep is installed where its files have no path ({package}); "
+                           "install it unzipped with pip")
+    checkout = package.parent / "assets"
+    if (package.parent / "pyproject.toml").is_file() and (checkout / "programs").is_dir():
+        return checkout
+    return package / "assets"
+
+
+def asset_path(*parts: str) -> Path:
+    """A file or folder among the assets, e.g. ``asset_path("fonts")``."""
+    return assets_dir().joinpath(*parts)
 
 
 def default_db_path(configured: str = "") -> Path:

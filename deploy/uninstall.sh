@@ -47,6 +47,7 @@ say "stopping and disabling the kiosk"
 if booted; then
     # The kiosk stops the belt on SIGTERM before it exits.
     run systemctl disable --now backstep.service || true
+    run systemctl disable --now backstep-sync.service || true
     # Unmount any export stick still mounted for the kiosk.
     if [ -d "$MEDIA" ]; then
         for mount in "$MEDIA"/*; do
@@ -57,12 +58,14 @@ if booted; then
     fi
 else
     run systemctl disable backstep.service || true
+    run systemctl disable backstep-sync.service || true
 fi
 
-say "removing the unit, the udev rules and the program"
-run rm -f /etc/systemd/system/backstep.service \
+say "removing the unit, the udev and polkit rules and the program"
+run rm -f /etc/systemd/system/backstep.service /etc/systemd/system/backstep-sync.service \
     /etc/udev/rules.d/90-backstep-usb.rules \
     /etc/udev/rules.d/99-backstep-treadmill.rules \
+    /etc/polkit-1/rules.d/50-backstep-usb.rules \
     /usr/local/bin/backstep
 run rm -rf "$PREFIX"
 if booted; then

@@ -1,7 +1,8 @@
 """DESIGN.md §1, the dependency rule, checked on every module's imports (including lazy ones).
 
 - ``app.core`` imports only the standard library.
-- ``app.ui`` imports ``app.core``, pygame and the standard library.
+- ``app.ui`` imports ``app.core``, pygame and the standard library, and ``app.paths`` (stdlib only),
+  which says where the bundled fonts and sounds are installed.
 - ``app.shell`` imports ``app.core``, ``hardware``, the small top-level helpers (config, errors,
   paths: they import only ``app.core``) and third-party libraries, never ``app.ui`` or pygame.
 - ``hardware`` imports neither ``app`` nor pygame.
@@ -52,7 +53,8 @@ def allowed(layer: str, name: str) -> bool:
     if layer == "app/core":
         return top(name) in STDLIB or name.startswith("app.core")
     if layer == "app/ui":
-        return top(name) in STDLIB or name.startswith("app.core") or name.startswith("app.ui") or top(name) == "pygame"
+        return (top(name) in STDLIB or name.startswith("app.core") or name.startswith("app.ui") or top(name) == "pygame"
+                or name == "app.paths")
     if layer == "app/shell":
         if top(name) == "pygame" or name.startswith("app.ui") or name.startswith("app.commands") or name == "app.cli":
             return False

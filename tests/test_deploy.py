@@ -1,4 +1,4 @@
-"""The appliance files in deploy/: the systemd unit, the scripts, the example config (issue 6).
+"""The appliance files in deploy/: the systemd unit, the scripts, the example config.
 
 Tools that may be missing on a developer's machine (systemd-analyze, shellcheck) skip their tests;
 CI installs them (systemd, shellcheck).
@@ -27,8 +27,8 @@ from app.config import Config, parse_config
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 UNIT = DEPLOY / "backstep.service"
-SCRIPTS = [DEPLOY / "install.sh", DEPLOY / "uninstall.sh", DEPLOY / "bin" / "backstep-usb-mount"]
-#: Issue 6: `systemd-analyze security --offline=yes` must score this or lower.
+SCRIPTS = [DEPLOY / "install.sh", DEPLOY / "uninstall.sh", DEPLOY / "build-wheel.sh", DEPLOY / "bin" / "backstep-usb-mount"]
+#: The hardening budget: `systemd-analyze security --offline=yes` must score this or lower.
 SECURITY_BUDGET = 2.5
 
 needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
@@ -80,6 +80,25 @@ def test_security_exposure_within_budget():
     score = _exposure(UNIT)
     print(f"systemd-analyze security --offline=yes deploy/backstep.service: {score}")
     assert score <= SECURITY_BUDGET
+
+
+@needs_analyze
+def test_the_hub_sync_unit_verifies_and_is_hardened(tmp_path):
+    """backstep-sync.service (docs/hub.md) runs beside the kiosk with the network it needs and no more."""
+    unit = DEPLOY / "backstep-sync.service"
+    shutil.copy(unit, tmp_path / "backstep-sync.service")
+    stand_in = tmp_path / "backstep"
+    stand_in.write_text("#!/bin/sh\nexit 0\n")
+    stand_in.chmod(0o755)
+    (tmp_path / "backstep-sync.service.d").mkdir()
+    (tmp_path / "backstep-sync.service.d" / "exec.conf").write_text(f"[Service]\nExecStart=\nExecStart={stand_in} sync\n")
+    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "backstep-sync.service")],
+                            capture_output=True, text=True, timeout=60)
+    output = "\n".join(line for line in (result.stdout + result.stderr).splitlines()
+                       if "backstep.service" not in line)       # After= names the kiosk's unit
+    assert result.returncode == 0 and output.strip() == "", output
+    assert _exposure(unit) <= SECURITY_BUDGET
+    assert "install -m 0644 \"$SOURCE/deploy/backstep-sync.service\"" in (DEPLOY / "install.sh").read_text()
 
 
 @needs_analyze
@@ -207,6 +226,136 @@ def test_overlayroot_needs_a_data_partition(tmp_path):
     assert result.returncode == 1
     assert "data partition" in result.stderr
     assert not log.exists()
+
+
+#: In a private mount namespace: a Pi's boot partition, a data partition (a tmpfs) mounted at
+#: /var/lib/backstep, and /etc/fstab listing it or not; then the installer's dry run.
+DATA_PARTITION_SCRIPT = r"""
+set -eu
+work=$1 listed=$2; shift 2
+mount -t tmpfs tmpfs /boot && mkdir /boot/firmware && /bin/cp "$work/cmdline.txt" /boot/firmware/cmdline.txt
+mount -t tmpfs tmpfs /var/lib && mkdir /var/lib/backstep && mount -t tmpfs backstep-data /var/lib/backstep
+/bin/cp /etc/fstab "$work/fstab" 2>/dev/null || : > "$work/fstab"
+if [ "$listed" = yes ]; then
+    echo 'LABEL=backstep-data /var/lib/backstep ext4 defaults,noatime,nodev,nosuid,noexec 0 2' >> "$work/fstab"
+fi
+mount --bind "$work/fstab" /etc/fstab
+exec bash "$@"
+"""
+
+
+@pytest.mark.parametrize("listed", [True, False], ids=["in-fstab", "mounted-by-hand"])
+def test_overlayroot_with_a_data_partition(tmp_path, listed):
+    """A data partition mounted by hand would be gone after the reboot the overlay needs: it must be
+    in /etc/fstab too. With it, the dry run plans the overlay with recurse=0."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare (a private mount namespace)")
+    (tmp_path / "cmdline.txt").write_text(PI_CMDLINE + "\n")
+    env, log = _tripwire_path(tmp_path)
+    (tmp_path / "tripwire" / "raspi-config").write_text(f'#!/bin/sh\necho "raspi-config $*" >> "{log}"\n')
+    (tmp_path / "tripwire" / "raspi-config").chmod(0o755)
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", DATA_PARTITION_SCRIPT,
+                             "data", str(tmp_path), "yes" if listed else "no", str(DEPLOY / "install.sh"),
+                             "--dry-run", "--overlayroot", "--no-doctor"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    if "unshare" in result.stderr and result.returncode != 0:
+        pytest.skip(f"no private mount namespace here: {result.stderr.strip()}")
+    assert not log.exists(), f"dry run executed: {log.read_text()}"
+    if listed:
+        assert result.returncode == 0, result.stderr
+        assert "+ raspi-config nonint enable_overlayfs" in result.stdout
+        assert "overlayroot=tmpfs:recurse=0" in result.stdout and "/boot/firmware/cmdline.txt" in result.stdout
+    else:
+        assert result.returncode == 1 and "/etc/fstab" in result.stderr and result.stderr.count("\n") == 1
+
+
+#: Raspberry Pi OS Bookworm's /boot/firmware/cmdline.txt as Raspberry Pi Imager writes it.
+PI_CMDLINE = ("console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes "
+              "rootwait quiet splash plymouth.ignore-serial-consoles cfg80211.ieee80211_regdom=GB")
+
+#: raspi-config's overlay switch, as it edits cmdline.txt: enable puts the bare word first, disable
+#: removes the bare word only.
+RASPI_CONFIG = """#!/bin/sh
+case "$2" in
+    enable_overlayfs) grep -q overlayroot= "$CMDLINE" || sed -i "s/^/overlayroot=tmpfs /" "$CMDLINE" ;;
+    disable_overlayfs) sed -i "s/\\(.*\\)overlayroot=tmpfs \\(.*\\)/\\1\\2/" "$CMDLINE" ;;
+esac
+"""
+
+
+def _overlay(tmp_path: Path, function: str, cmdline: str = PI_CMDLINE) -> list[str]:
+    """Run install.sh's *function* (sourced, as the installer runs it) on a scratch cmdline.txt with
+    raspi-config answered by a stand-in; the words of the resulting command line."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "raspi-config").write_text(RASPI_CONFIG)
+    (bin_dir / "raspi-config").chmod(0o755)
+    file = tmp_path / "cmdline.txt"
+    if not file.exists():
+        file.write_text(cmdline + "\n")
+    script = 'f=$1 fn=$2; set --; source "$f"; CMDLINE_TXT=$CMDLINE; "$fn"'
+    result = subprocess.run(["bash", "-c", script, "install.sh", str(DEPLOY / "install.sh"), function],
+                            capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", CMDLINE=str(file)))
+    assert result.returncode == 0, result.stderr
+    text = file.read_text()
+    assert text.count("\n") == 1, "cmdline.txt must stay one line"
+    return text.split()
+
+
+def _overlayroot_options(words: list[str]) -> dict[str, str] | None:
+    """What overlayroot reads from the command line: overlayroot=MODE[:opt=val,...] (the last word)."""
+    values = [w.split("=", 1)[1] for w in words if w.startswith("overlayroot=")]
+    if not values:
+        return None
+    mode, _, options = values[-1].partition(":")
+    parsed = dict(o.split("=", 1) for o in options.split(",") if "=" in o)
+    return {"mode": mode, "recurse": parsed.get("recurse", "1")}  # overlayroot's default: recurse=1
+
+
+def test_overlay_root_keeps_the_data_partition_out_of_the_overlay(tmp_path):
+    """recurse=0: the RAM overlay covers / only; /var/lib/backstep (its own partition) stays on disk."""
+    words = _overlay(tmp_path, "overlay_root")
+    assert _overlayroot_options(words) == {"mode": "tmpfs", "recurse": "0"}
+    assert [w for w in words if w.startswith("overlayroot=")] == ["overlayroot=tmpfs:recurse=0"]
+    assert [w for w in words if not w.startswith("overlayroot=")] == PI_CMDLINE.split()
+    assert _overlay(tmp_path, "overlay_root") == words  # a second run changes nothing
+
+
+def test_raspi_config_alone_would_overlay_the_data_partition(tmp_path):
+    """The check above can fail: raspi-config's own word leaves overlayroot's recurse=1."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "raspi-config").write_text(RASPI_CONFIG)
+    (bin_dir / "raspi-config").chmod(0o755)
+    file = tmp_path / "cmdline.txt"
+    file.write_text(PI_CMDLINE + "\n")
+    subprocess.run([str(bin_dir / "raspi-config"), "nonint", "enable_overlayfs"], check=True,
+                   env=dict(os.environ, CMDLINE=str(file)))
+    assert _overlayroot_options(file.read_text().split()) == {"mode": "tmpfs", "recurse": "1"}
+
+
+def test_no_overlay_root_removes_the_overlay_again(tmp_path):
+    _overlay(tmp_path, "overlay_root")
+    words = _overlay(tmp_path, "no_overlay_root")
+    assert _overlayroot_options(words) is None and words == PI_CMDLINE.split()
+
+
+def test_overlayroot_dry_run_shows_recurse_0(tmp_path):
+    """In a dry run on a Pi-like machine the printed plan says recurse=0 (checked on the function:
+    the preflight's data-partition check needs a real mount)."""
+    file = tmp_path / "cmdline.txt"
+    file.write_text(PI_CMDLINE + "\n")
+    env, log = _tripwire_path(tmp_path)
+    (tmp_path / "tripwire" / "raspi-config").write_text(f'#!/bin/sh\necho "raspi-config $*" >> "{log}"\n')
+    (tmp_path / "tripwire" / "raspi-config").chmod(0o755)
+    script = 'f=$1; set --; source "$f"; DRY_RUN=1; CMDLINE_TXT=$CMDLINE; overlay_root'
+    result = subprocess.run(["bash", "-c", script, "install.sh", str(DEPLOY / "install.sh")], capture_output=True,
+                            text=True, env=dict(env, CMDLINE=str(file)), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert not log.exists() and file.read_text() == PI_CMDLINE + "\n"
+    assert "+ raspi-config nonint enable_overlayfs" in result.stdout
+    assert "overlayroot=tmpfs:recurse=0" in result.stdout
 
 
 @pytest.mark.parametrize("args", [["--dry-run"], ["--dry-run", "--purge"]])
@@ -400,3 +549,102 @@ def test_kiosk_reaches_ready_without_writable_executable_memory(tmp_path):
             proc.wait()
         sock.close()
         shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ eject: the polkit rule, live
+
+POLKIT_RULE = DEPLOY / "polkit" / "50-backstep-usb.rules"
+MANAGE_UNITS = "org.freedesktop.systemd1.manage-units"
+
+#: Runs inside a private mount namespace (unshare): our rules folder and a passwd with a backstep
+#: user are bind-mounted over the real ones, a private system bus on /run/dbus, the real polkitd on
+#: it; then pkcheck asks polkitd what systemd asks it before stopping a unit for that user.
+POLKIT_SCRIPT = r"""
+set -eu
+work=$1; shift
+pids=""
+trap 'for p in $pids; do kill "$p" 2>/dev/null || true; done; wait' EXIT
+mount --bind "$work/rules.d" /etc/polkit-1/rules.d
+mount --bind "$work/passwd" /etc/passwd
+mount -t tmpfs tmpfs /run/dbus
+dbus-daemon --system --nofork --nopidfile & pids="$pids $!"
+for _ in $(seq 100); do [ -S /run/dbus/system_bus_socket ] && break; sleep 0.05; done
+/usr/lib/polkit-1/polkitd --no-debug & pids="$pids $!"
+for _ in $(seq 200); do
+    dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus.NameHasOwner string:org.freedesktop.PolicyKit1 2>/dev/null | grep -q true && break
+    sleep 0.05
+done
+for case in "$@"; do
+    uid=${case%%:*}; rest=${case#*:}; action=${rest%%:*}; rest=${rest#*:}; verb=${rest%%:*}; unit=${rest#*:}
+    setpriv --reuid="$uid" --regid="$uid" --clear-groups sleep 30 & subject=$!
+    # Ask only once the subject runs as that user (setpriv starts as root).
+    for _ in $(seq 200); do
+        [ "$(awk '/^Uid:/ { print $2 }' "/proc/$subject/status")" = "$uid" ] && break
+        sleep 0.01
+    done
+    if pkcheck --action-id "$action" --process "$subject" --detail unit "$unit" --detail verb "$verb" >/dev/null 2>&1
+    then echo "$case yes"; else echo "$case no"; fi
+    kill "$subject"
+done
+"""
+
+BACKSTEP_UID, OTHER_UID = 64123, 64124
+
+
+def _polkit_answers(tmp_path: Path, rules: list[Path], cases: list[tuple[int, str, str, str]]) -> dict:
+    for tool in ("unshare", "dbus-daemon", "dbus-send", "pkcheck", "setpriv"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} not installed")
+    if not Path("/usr/lib/polkit-1/polkitd").exists() or os.geteuid() != 0:
+        pytest.skip("needs polkitd and root (a private mount namespace)")
+    (tmp_path / "rules.d").mkdir()
+    for rule in rules:
+        shutil.copy(rule, tmp_path / "rules.d" / rule.name)
+    passwd = Path("/etc/passwd").read_text()
+    passwd += f"backstep:x:{BACKSTEP_UID}:{BACKSTEP_UID}::/nonexistent:/usr/sbin/nologin\n"
+    passwd += f"someone:x:{OTHER_UID}:{OTHER_UID}::/nonexistent:/usr/sbin/nologin\n"
+    (tmp_path / "passwd").write_text(passwd)
+    args = [f"{uid}:{action}:{verb}:{unit}" for uid, action, verb, unit in cases]
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", POLKIT_SCRIPT, "polkit",
+                             str(tmp_path), *args], capture_output=True, text=True, timeout=120)
+    if result.returncode != 0 and "unshare" in result.stderr:
+        pytest.skip(f"no private mount namespace here: {result.stderr.strip()}")
+    answers = dict(line.rsplit(" ", 1) for line in result.stdout.splitlines())
+    assert len(answers) == len(cases), result.stdout + result.stderr
+    return {case: answers[arg] == "yes" for case, arg in zip(cases, args)}
+
+
+def test_polkit_lets_the_kiosk_unmount_its_sticks_and_nothing_else(tmp_path):
+    allowed = [
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "media-backstep-GYM_STICK.mount"),
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "media-backstep-5E2B\\x2d11F0.mount"),  # /media/backstep/5E2B-11F0
+    ]
+    refused = [
+        (BACKSTEP_UID, MANAGE_UNITS, "start", "media-backstep-GYM_STICK.mount"),
+        (BACKSTEP_UID, MANAGE_UNITS, "restart", "media-backstep-GYM_STICK.mount"),
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "var-lib-backstep.mount"),
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "media-backstep-a-b.mount"),         # deeper than a stick
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "backstep.service"),
+        (BACKSTEP_UID, MANAGE_UNITS, "stop", "media-backstep-GYM.mount.service"),
+        (BACKSTEP_UID, "org.freedesktop.systemd1.manage-unit-files", "stop", "media-backstep-GYM_STICK.mount"),
+        (OTHER_UID, MANAGE_UNITS, "stop", "media-backstep-GYM_STICK.mount"),
+    ]
+    answers = _polkit_answers(tmp_path, [POLKIT_RULE], allowed + refused)
+    assert [answers[c] for c in allowed] == [True] * len(allowed)
+    assert [c for c in refused if answers[c]] == []
+
+
+def test_without_the_rule_the_kiosk_may_not_unmount(tmp_path):
+    """The check above can fail: polkit's default for manage-units is an administrator's password."""
+    case = (BACKSTEP_UID, MANAGE_UNITS, "stop", "media-backstep-GYM_STICK.mount")
+    assert _polkit_answers(tmp_path, [], [case]) == {case: False}
+
+
+def test_installer_ships_the_eject_permission():
+    install = (DEPLOY / "install.sh").read_text()
+    assert "deploy/polkit/50-backstep-usb.rules\" /etc/polkit-1/rules.d/50-backstep-usb.rules" in install
+    assert re.search(r"^\s+dbus polkitd\s", install, re.M)
+    assert "/etc/polkit-1/rules.d/50-backstep-usb.rules" in (DEPLOY / "uninstall.sh").read_text()
+    # The user the rule names is the one the installer creates and the unit runs as.
+    assert 'subject.user !== "backstep"' in POLKIT_RULE.read_text() and "SERVICE_USER=backstep" in install

@@ -192,8 +192,10 @@ def test_cli_add_list_show_set(tmp_path, capsys):
     anna = json.loads(out)
     assert anna["code"] == "K7" and anna["caps"]["backward_speed"] == 1.5 and anna["prescription"]["speed"] == 0.5
     assert cli(capsys, db, "add", "Carl", "--units", "kmh", "--speed", "1.2")[0] == 0
-    code, out, _ = cli(capsys, db, "list", "--json")
-    assert [json.loads(line)["name"] for line in out.splitlines()] == ["Anna K", "Carl"]
+    code, out, _ = cli(capsys, db, "list", "--json")      # one JSON array, as sqlite-utils prints rows
+    assert [m["name"] for m in json.loads(out)] == ["Anna K", "Carl"]
+    code, out, _ = cli(capsys, db, "list", "--nl")        # newline-delimited: one object per line
+    assert code == 0 and [json.loads(line)["name"] for line in out.splitlines()] == ["Anna K", "Carl"]
     code, out, _ = cli(capsys, db, "set", "k7", "--hands-free", "--speed", "0.7")
     assert code == 0 and "hands-free allowed" in out and "0.7 mph" in out
     code, out, _ = cli(capsys, db, "show", "K7")

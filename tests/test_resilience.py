@@ -1,4 +1,4 @@
-"""Safe mode after failed starts, and the service screen for config errors (issue 6)."""
+"""Safe mode after failed starts, and the service screen for config errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from app.shell.resilience import (
     StartupGuard,
     apply_safe_mode,
     load_config_or_service,
+    started_by_systemd,
 )
+
+#: What systemd puts in the environment of a Type=notify service it starts (systemd.exec(5)).
+BY_SYSTEMD = {"INVOCATION_ID": "0f3c2d1e8a9b4c5d6e7f8091a2b3c4d5", "NOTIFY_SOCKET": "/run/systemd/notify"}
 
 
 def test_two_starts_without_ready_give_safe_mode(tmp_path):
@@ -108,12 +112,12 @@ def test_begin_startup_counts_beside_the_database_and_picks_safe_mode(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('[treadmill]\nmode = "csafe"\n')
     db = tmp_path / "state" / "backstep.db"
-    first = begin_startup(config, db)
+    first = begin_startup(config, db, environ=BY_SYSTEMD)
     assert not first.safe_mode and first.service is None
     assert first.config.treadmill.mode == "csafe"
     assert first.status_line("idle: home screen") == "idle: home screen"
-    begin_startup(config, db)                # died before READY again
-    third = begin_startup(config, db)
+    begin_startup(config, db, environ=BY_SYSTEMD)                # died before READY again
+    third = begin_startup(config, db, environ=BY_SYSTEMD)
     assert third.safe_mode and third.config.treadmill.mode == "cue"
     assert third.banner.startswith("SAFE MODE")
     assert third.status_line("idle: home screen") == "idle: home screen [safe mode]"
@@ -126,6 +130,45 @@ def test_begin_startup_with_a_broken_config_gives_the_service_status(tmp_path):
 
     config = tmp_path / "config.toml"
     config.write_text("[gpio]\nlanyard_pin = -1\n")
-    startup = begin_startup(config, tmp_path / "backstep.db")
+    startup = begin_startup(config, tmp_path / "backstep.db", environ=BY_SYSTEMD)
     assert startup.service is not None
     assert startup.status_line("idle: home screen").startswith("service: 1 config problem ")
+
+
+@pytest.mark.parametrize("environ", [
+    {},                                                   # a shell over SSH
+    {"NOTIFY_SOCKET": "/tmp/n"},                          # a hand-made notify socket (the tests do this)
+    {"INVOCATION_ID": "0f3c2d1e8a9b4c5d6e7f8091a2b3c4d5"},  # a terminal that is itself a user service
+])
+def test_a_start_by_hand_is_not_a_start_by_systemd(environ):
+    assert not started_by_systemd(environ)
+    assert started_by_systemd(BY_SYSTEMD)
+
+
+def test_running_the_kiosk_by_hand_never_counts_towards_safe_mode(tmp_path):
+    """Staff debugging with `backstep run` over SSH must not push the live service into safe mode."""
+    from app.shell.resilience import begin_startup
+
+    config = tmp_path / "config.toml"
+    config.write_text('[treadmill]\nmode = "csafe"\n')
+    db = tmp_path / "state" / "backstep.db"
+    for _ in range(5):  # five debugging runs that were killed before READY
+        by_hand = begin_startup(config, db, environ={"NOTIFY_SOCKET": "/tmp/n"})
+        assert not by_hand.safe_mode and by_hand.config.treadmill.mode == "csafe"
+    assert not (tmp_path / "state" / COUNTER_NAME).exists()
+    service = begin_startup(config, db, environ=BY_SYSTEMD)
+    assert not service.safe_mode and service.check.failed_starts == 0
+
+
+def test_a_run_by_hand_leaves_the_services_count_alone(tmp_path):
+    """Two failed service starts stay counted through a debugging run that reaches READY."""
+    from app.shell.resilience import begin_startup
+
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    db = tmp_path / "backstep.db"
+    for _ in range(2):
+        begin_startup(config, db, environ=BY_SYSTEMD)
+    begin_startup(config, db, environ={}).ready()
+    assert (tmp_path / COUNTER_NAME).read_text().strip() == "2"
+    assert begin_startup(config, db, environ=BY_SYSTEMD).safe_mode

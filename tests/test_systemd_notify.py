@@ -368,7 +368,9 @@ def _kiosk_uses_resilience() -> bool:
 def _start_kiosk(notify_socket, tmp_path, config_text: str) -> subprocess.Popen:
     config = tmp_path / "config.toml"
     config.write_text(config_text)
+    # INVOCATION_ID: as systemd starts the service (a start by hand never counts towards safe mode).
     env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", NOTIFY_SOCKET=notify_socket.name,
+               INVOCATION_ID="0f3c2d1e8a9b4c5d6e7f8091a2b3c4d5",
                BACKSTEP_DB=str(tmp_path / "state" / "backstep.db"), BACKSTEP_CONFIG=str(config))
     for name in ("WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
         env.pop(name, None)

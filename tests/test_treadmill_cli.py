@@ -200,3 +200,21 @@ def test_permission_denied_names_the_dialout_group(treadmill):
         capture_output=True, text=True, cwd="/", env=env, timeout=30)
     assert_one_line_error(result.returncode, result.stderr, "permission denied", "dialout",
                           "sudo usermod -aG dialout $USER")
+
+
+def test_probe_json_failure_is_a_json_error_object(capsys, config, tmp_path):
+    """A script reading --json gets an object saying what went wrong, and a non-zero exit status."""
+    missing = str(tmp_path / "no-such-port")
+    code, out, err = run(capsys, "--config", config, "treadmill", "probe", "--port", missing, "--json", "--timeout", "0.5")
+    assert code != 0
+    result = json.loads(out)
+    assert result["ok"] is False and result["port"] == missing and missing in result["error"]
+    assert_one_line_error(code, err, missing)  # and the usual one line for a person
+
+
+def test_set_json_failure_is_a_json_error_object(capsys, config):
+    code, out, err = run(capsys, "--config", config, "treadmill", "set", "--port", "loop://", "--speed", "99",
+                         "--units", "mph", "--json")
+    assert code != 0
+    result = json.loads(out)
+    assert result["ok"] is False and "cap" in result["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
@@ -118,3 +119,18 @@ def test_cli_export_with_eject_says_safe_to_remove(mount_dir, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "exported 1 session(s)" in done.stdout and "safe to remove" in done.stdout
     assert not StickWatcher(mount_dir).sticks()
+
+
+def test_an_unmount_the_user_may_not_do_says_what_to_install(mount_dir):
+    """The kiosk's own user, without the polkit rule, meets umount's "must be superuser": a real
+    unmount of a real mount by an unprivileged user (setpriv), told as one line with the fix."""
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv not installed")
+    point = mount_dir / "STICK"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)], check=True)
+    as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    result = unmount(point, commands=[[*as_user, "umount", str(point)]])
+    assert not result.ok and "\n" not in result.message
+    assert "(umount: " in result.message           # what the tool said (not root, or cannot reach the path)
+    assert "polkit" in result.message and "deploy/install.sh" in result.message and "do not remove" in result.message
+    assert unmount(point).ok                       # root may

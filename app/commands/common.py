@@ -45,3 +45,24 @@ def resolve_program(config: Config, id_or_path: str):
     from ..shell.library import load_library
 
     return load_library(config).resolve(id_or_path)
+
+
+def add_json_options(parser, what: str) -> None:
+    """``--json`` (one JSON array) and ``--nl`` (one JSON object per line), as sqlite-utils has them."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--json", action="store_true", help=f"print the {what} as one JSON array")
+    group.add_argument("--nl", action="store_true", help="print one JSON object per line (newline-delimited JSON)")
+
+
+def print_records(records: list[dict], args) -> bool:
+    """Print *records* as ``--json`` or ``--nl`` asked; False when neither was (print them as text)."""
+    import json
+
+    if getattr(args, "nl", False):
+        for record in records:
+            print(json.dumps(record))
+        return True
+    if getattr(args, "json", False):
+        print(json.dumps(records, indent=2))
+        return True
+    return False

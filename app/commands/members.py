@@ -7,11 +7,12 @@ import argparse
 import functools
 import json
 import sqlite3
+import sys
 
 from ..core.units import from_kmh, unit_label
 from ..errors import UserError
 from ..shell.members import MemberRecord, Members, StoredSuggestion
-from .common import config_from, open_store
+from .common import add_json_options, config_from, open_store, print_records
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +49,7 @@ FIELD_ARGS = ("code", "units", "goal", "program", "max_speed", "max_forward_spee
 def register(subparsers) -> None:
     parser = subparsers.add_parser("members", help="members, their progress and progression suggestions")
     sub = parser.add_subparsers(dest="members_command", metavar="ACTION")
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])  # as click: usage on stderr
 
     add = sub.add_parser("add", help="create a member")
     add.add_argument("name", metavar="NAME", help="display name or pseudonym")
@@ -59,7 +60,7 @@ def register(subparsers) -> None:
 
     lst = sub.add_parser("list", help="list members")
     lst.add_argument("--all", action="store_true", help="include archived members")
-    lst.add_argument("--json", action="store_true", help="one JSON object per member, one per line")
+    add_json_options(lst, "members")
     _add_db(lst)
     lst.set_defaults(func=run_list)
 
@@ -148,14 +149,12 @@ def run_list(args) -> int:
         rows = members.list(include_archived=args.all)
     finally:
         store.close()
-    if args.json:
-        for m in rows:
-            print(json.dumps(m.as_dict()))
-    elif not rows:
+    if print_records([m.as_dict() for m in rows], args):
+        return 0
+    if not rows:
         print("no members yet; add one with 'backstep members add NAME'")
-    else:
-        for m in rows:
-            print(_line(m))
+    for m in rows:
+        print(_line(m))
     return 0
 
 

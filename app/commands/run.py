@@ -451,11 +451,22 @@ def sim_key(rig: Rig, key) -> bool:
     return True
 
 
+def display_hint(error) -> str:
+    """One line for a display that will not open: what SDL said and what to try."""
+    driver = os.environ.get("SDL_VIDEODRIVER", "")
+    return (f"cannot open the display ({error}; SDL_VIDEODRIVER={driver or '(not set)'}); on the station "
+            "check that the screen is connected and /dev/dri exists and that the user is in the video and "
+            "render groups; on a desktop run with --windowed; with no screen at all use SDL_VIDEODRIVER=dummy")
+
+
 def open_display(size, fullscreen: bool):
     """Open the window (or the whole screen). The video driver is SDL's or the environment's."""
     import pygame
 
-    pygame.display.init()
+    try:
+        pygame.display.init()  # fails here when SDL has no such video driver or no device for it
+    except pygame.error as exc:
+        raise UserError(display_hint(exc)) from None
     pygame.font.init()
     flags = 0
     if fullscreen:
@@ -467,7 +478,7 @@ def open_display(size, fullscreen: bool):
     try:
         screen = pygame.display.set_mode(size, flags)
     except pygame.error as exc:
-        raise UserError(f"cannot open the display ({exc}); set SDL_VIDEODRIVER or run with --windowed") from None
+        raise UserError(display_hint(exc)) from None
     pygame.display.set_caption("Backstep")
     pygame.mouse.set_visible(not fullscreen)
     return screen

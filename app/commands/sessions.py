@@ -1,10 +1,8 @@
-"""``backstep sessions``: what the store holds, one session per line (or JSON object)."""
+"""``backstep sessions``: what the store holds, one session per line (or as JSON)."""
 
 from __future__ import annotations
 
-import json
-
-from .common import config_from, open_store
+from .common import add_json_options, config_from, open_store, print_records
 
 FIELDS = ("id", "program", "status", "started_at", "ended_at", "active_seconds", "elapsed_seconds",
           "phases_completed", "phases_total", "samples", "member", "stop_reason", "pain_before",
@@ -14,7 +12,7 @@ FIELDS = ("id", "program", "status", "started_at", "ended_at", "active_seconds",
 def register(subparsers) -> None:
     parser = subparsers.add_parser("sessions", help="list stored sessions (newest first)")
     parser.add_argument("--db", metavar="FILE", help="the database (default: $BACKSTEP_DB or the station's)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per session, one per line")
+    add_json_options(parser, "sessions")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the newest N sessions")
     parser.set_defaults(func=run)
 
@@ -47,9 +45,7 @@ def run(args) -> int:
         rows = [as_record(r) for r in store.sessions(limit=args.limit)]
     finally:
         store.close()
-    if args.json:
-        for record in rows:
-            print(json.dumps(record))
+    if print_records(rows, args):
         return 0
     if not rows:
         print("no sessions yet")

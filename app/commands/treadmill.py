@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     probe_parser = commands.add_parser("probe", help="ask the treadmill for state, speed, incline and distance")
     _port_options(probe_parser)
     probe_parser.add_argument("--json", action="store_true", help="print one JSON object")
-    probe_parser.set_defaults(func=probe_command)
+    probe_parser.set_defaults(func=json_errors(probe_command))
 
     set_parser = commands.add_parser("set", help="run the belt at a speed (0 stops it)")
     _port_options(set_parser)
@@ -35,7 +35,23 @@ def register(subparsers) -> None:
     set_parser.add_argument("--direction", choices=("backward", "forward"), default="backward",
                             help="whose caps apply: backward (default) or forward walking")
     set_parser.add_argument("--json", action="store_true", help="print one JSON object")
-    set_parser.set_defaults(func=set_command)
+    set_parser.set_defaults(func=json_errors(set_command))
+
+
+def json_errors(command):
+    """With ``--json``, a failure is also a JSON object on stdout (``{"ok": false, "error": ...}``), so
+    a script reading the output learns what went wrong; the one line on stderr and the exit status
+    stay as without ``--json``."""
+
+    def wrapper(args) -> int:
+        try:
+            return command(args)
+        except UserError as exc:
+            if args.json:
+                print(json.dumps({"ok": False, "port": args.port, "error": str(exc)}, sort_keys=True))
+            raise
+
+    return wrapper
 
 
 def _port_options(parser) -> None:

@@ -1,6 +1,6 @@
 """Staying up on a kiosk nobody watches: a service screen for config errors, and safe mode.
 
-Two failure loops are cut here (issue 6):
+Two failure loops are cut here:
 
 * **A broken config.** Raising :class:`~app.config.ConfigError` at start makes systemd restart the
   kiosk until it gives up, with a black screen. Instead :func:`load_config_or_service` returns the
@@ -10,7 +10,9 @@ Two failure loops are cut here (issue 6):
 * **A start that never gets going.** If the kiosk died before READY twice in a row (a treadmill that
   wedges the serial driver, a link that hangs start-up), the next start is in *safe mode*: cue mode,
   so no command is ever sent to the treadmill, with a banner saying why. A small counter file in the
-  state directory is incremented at start and reset at READY (:class:`StartupGuard`).
+  state directory is incremented at start and reset at READY (:class:`StartupGuard`). Only starts
+  made by systemd count (:func:`started_by_systemd`): staff running ``backstep run`` by hand to
+  debug, and stopping it with Ctrl+C, must not push the live service into safe mode.
 
 Nothing here touches pygame or hardware; the run command calls it and draws the results.
 """
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config, ConfigError, load_config
 
 #: Starts that never reached READY before safe mode is used: one bad start may be a power cut,
-#: two in a row are a pattern (issue 6: "twice in a row").
+#: two in a row are a pattern.
 SAFE_MODE_AFTER = 2
 COUNTER_NAME = "startup-attempts"
 
@@ -185,12 +188,30 @@ class Startup:
             self.guard.reached_ready()
 
 
+def started_by_systemd(environ: Mapping[str, str] | None = None) -> bool:
+    """True for the kiosk service started by systemd, False for a start by hand.
+
+    systemd gives every unit it starts an ``INVOCATION_ID``, and a ``Type=notify`` unit (ours) a
+    ``NOTIFY_SOCKET`` (systemd.exec(5)). A shell over SSH has neither; a terminal that is itself a
+    user service has only the first; a test or a debugging session may make a notify socket of its own.
+    """
+    environ = os.environ if environ is None else environ
+    return bool(environ.get("INVOCATION_ID")) and bool(environ.get("NOTIFY_SOCKET"))
+
+
 def begin_startup(config_path: str | os.PathLike | None = None,
-                  db_path: str | os.PathLike | None = None) -> Startup:
-    """Load the config (or a service screen), count this start, and choose safe mode."""
+                  db_path: str | os.PathLike | None = None,
+                  environ: Mapping[str, str] | None = None) -> Startup:
+    """Load the config (or a service screen), count this start, and choose safe mode.
+
+    A start by hand (see :func:`started_by_systemd`) is neither counted nor put in safe mode, and its
+    READY does not reset the service's count: whoever runs it is there, watching.
+    """
     from ..paths import default_db_path
 
     config, service = load_config_or_service(config_path)
+    if not started_by_systemd(environ):
+        return Startup(config, service, StartupCheck(False, 0), None)
     db = Path(db_path) if db_path else default_db_path(config.store.db_path)
     guard = StartupGuard(state_dir_for(db))
     check = guard.begin()

@@ -34,6 +34,10 @@ MOUNTINFO = "/proc/self/mountinfo"
 POLL_INTERVAL_S = 2.0
 #: An unmount that takes longer than this is reported as failed (a stuck device), not waited on.
 UNMOUNT_TIMEOUT_S = 30.0
+#: What umount and systemd-mount say when the user may not unmount (umount: not root; systemd: polkit
+#: said no, e.g. without deploy/polkit/50-backstep-usb.rules).
+NOT_ALLOWED = ("must be superuser", "permission denied", "access denied", "not permitted",
+               "interactive authentication required", "authentication is required")
 
 
 @dataclass(frozen=True)
@@ -214,5 +218,12 @@ def unmount(path: str | os.PathLike, *, mountinfo: str = MOUNTINFO, commands: li
             return UnmountResult(True, f"the stick ({target}) is safe to remove")
         said = (done.stderr or done.stdout or "").strip().splitlines()
         last = said[-1] if said else f"{Path(command[0]).name} exit status {done.returncode}"
-    hint = "; close anything that uses the stick and try again" if "busy" in last.lower() else ""
+    said = last.lower()
+    if "busy" in said:
+        hint = "; close anything that uses the stick and try again"
+    elif any(words in said for words in NOT_ALLOWED):
+        hint = ("; this user may not unmount sticks: install Backstep's polkit rule for the kiosk user "
+                "(sudo deploy/install.sh), or unmount as root (sudo systemd-umount " + target + ")")
+    else:
+        hint = ""
     return UnmountResult(False, f"could not unmount {target} ({last}){hint}; do not remove the stick yet")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pygame
 
+from ..paths import asset_path
+
 log = logging.getLogger(__name__)
 
 #: The cue names the core uses in PlaySound effects (app.core.effects.PlaySound).
@@ -36,7 +38,8 @@ VOLUME_TOUCH_MIN = 10
 
 
 def default_sounds_dir() -> Path:
-    return Path(__file__).resolve().parent.parent.parent / "assets" / "sounds"
+    """The bundled cue sounds (``assets/sounds``, installed as ``app/assets/sounds``; see app.paths)."""
+    return asset_path("sounds")
 
 
 def open_mixer() -> str | None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pygame
 
+from ..paths import asset_path
+
 #: Issue 4: targets of at least 15 mm. A 7" 800x480 panel has ~5.9 px/mm, so 15 mm ~ 90 px.
 TOUCH = 92
 #: The panel the units are defined on.
@@ -44,7 +46,8 @@ CLOCK_CHARS = frozenset("0123456789:")
 
 
 def default_fonts_dir() -> Path:
-    return Path(__file__).resolve().parent.parent.parent / "assets" / "fonts"
+    """The bundled fonts (``assets/fonts``, installed as ``app/assets/fonts``; see app.paths)."""
+    return asset_path("fonts")
 
 
 class Metrics:
