@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 
 from ..errors import UserError
 
@@ -38,6 +39,12 @@ CALM_POLL_S = 0.25
 #: How often the USB watcher looks at the mount table when the kernel has not woken it.
 USB_FALLBACK_POLL_S = 15.0
 IDLE_AFTER_S = 5.0
+#: Screen events handled per loop pass at most: the station's hardware events are fed to the core
+#: between passes, so thousands of queued touches cannot hold a stop back (docs/safety.md, rule 2).
+SCREEN_EVENTS_PER_PASS = 32
+#: Screen events read but not yet handled, at most. More than this is a flood (a stuck or hostile
+#: touch panel): the surplus touches are dropped and counted; keys and window events are kept.
+SCREEN_BACKLOG = 256
 
 
 def register(subparsers) -> None:
@@ -698,6 +705,7 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
     last_status = None
     last_screen = None
     watchdog_s = notify.watchdog_interval_s if notify is not None else 0.0
+    backlog = ScreenBacklog()
     while not kiosk.quit_requested and not stop_asked:
         station.process()
         now = station.clock()
@@ -734,7 +742,11 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
             poll_s = IDLE_POLL_S
         else:
             poll_s = CALM_POLL_S
-        events = sleep_until_something(waker, _wait_s(station, kiosk, now, watchdog_s), poll_s)
+        if backlog or any(station.inbox.waiting()):
+            backlog.read(pygame.event.get())  # more to do: no sleep
+        else:
+            backlog.read(sleep_until_something(waker, _wait_s(station, kiosk, now, watchdog_s), poll_s))
+        events = backlog.take(SCREEN_EVENTS_PER_PASS)
         if events:
             last_input = time.monotonic()
         for event in events:
@@ -742,6 +754,40 @@ def loop(station, kiosk, screen, notify, stop_asked, rig=None, *, max_frames: in
                 continue
             kiosk.handle(event, station.clock())
     return frames
+
+
+class ScreenBacklog:
+    """Screen events read from SDL and not yet handled: at most SCREEN_BACKLOG, handled a pass's
+    worth at a time. Surplus touches are dropped (and logged); other events are always kept."""
+
+    def __init__(self, limit: int = SCREEN_BACKLOG):
+        self.limit = limit
+        self.dropped = 0
+        self._events: deque = deque()
+
+    def __bool__(self) -> bool:
+        return bool(self._events)
+
+    def read(self, events: list) -> None:
+        import pygame
+
+        room = self.limit - len(self._events)
+        if len(events) <= room:
+            self._events.extend(events)
+            return
+        touches = {pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP, pygame.FINGERDOWN, pygame.FINGERUP,
+                   pygame.MOUSEWHEEL}
+        before = self.dropped
+        for event in events:
+            if room > 0 or event.type not in touches:
+                self._events.append(event)
+                room -= 1
+            else:
+                self.dropped += 1
+        log.warning("touch flood: %d screen events dropped (%d in all)", self.dropped - before, self.dropped)
+
+    def take(self, most: int) -> list:
+        return [self._events.popleft() for _ in range(min(most, len(self._events)))]
 
 
 def _wait_s(station, kiosk, now: float, watchdog_s: float) -> float:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import queue
 import time
 from typing import Any, Callable, Protocol
 
@@ -32,6 +31,7 @@ from ..core.effects import (
 from ..core.events import Event, Tick
 from ..core.safety import Link, Mode, State
 from ..core.view import View, build_view
+from .inbox import Inbox
 from .store import Store
 
 log = logging.getLogger("backstep.station")
@@ -76,7 +76,8 @@ class Station:
             link = Link.UP if treadmill is not None else Link.NONE
         self.state: State = safety.initial_state(link=link, caps=self.cfg.caps)
         self.wakeup: Callable[[], None] | None = None
-        self._queue: queue.SimpleQueue[tuple[float, Event]] = queue.SimpleQueue()
+        #: Hardware events go ahead of taps; taps wait in a bounded lane (app.shell.inbox).
+        self.inbox = Inbox()
         self._listeners: list[Callable[[Effect], None]] = []
         self._now = start
         self.session_id: int | None = None
@@ -97,15 +98,19 @@ class Station:
 
     # --- input --------------------------------------------------------------------------------
 
-    def post(self, event: Event, at: float | None = None) -> None:
-        """Queue *event* from any thread, stamped with the time it happened."""
-        self._queue.put((self.clock() if at is None else at, event))
+    def post(self, event: Event, at: float | None = None) -> bool:
+        """Queue *event* from any thread, stamped with the time it happened. False when it was a
+        tap dropped because the input lane is full (a flood); hardware events are never dropped."""
+        queued = self.inbox.put(self.clock() if at is None else at, event)
+        if not queued:
+            return False
         wake = self.wakeup
         if wake is not None:
             try:
                 wake()
             except Exception:  # noqa: BLE001 - waking the UI must never lose the event
                 log.exception("wakeup hook failed")
+        return True
 
     def add_listener(self, listener: Callable[[Effect], None]) -> None:
         """Hear every effect after the station has carried it out (sound, speech, screen)."""
@@ -114,14 +119,22 @@ class Station:
     # --- the loop's work ------------------------------------------------------------------------
 
     def process(self, now: float | None = None) -> tuple[Effect, ...]:
-        """Feed queued events and due timers to the core; execute the effects. Main thread only."""
+        """Feed queued events and due timers to the core; execute the effects. Main thread only.
+
+        Every hardware event waiting goes to the core before each tap, so a lanyard pull that
+        lands while taps are being handled is next. At most one lane's worth of taps is handled per
+        call: a client that keeps refilling the lane cannot keep the loop from drawing the stop."""
         now = self.clock() if now is None else now
         done: list[Effect] = []
+        taps_left = self.inbox.size
         while True:
-            try:
-                at, event = self._queue.get_nowait()
-            except queue.Empty:
+            item = self.inbox.take_hardware()
+            if item is None and taps_left > 0:
+                item = self.inbox.take_input()
+                taps_left -= 1
+            if item is None:
                 break
+            at, event = item
             at = max(at, self._now)  # never step backwards in time
             self._sample_until(at)
             done.extend(self._apply(event, at))

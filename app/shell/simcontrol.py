@@ -23,6 +23,7 @@ import socket
 import socketserver
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 
 #: A line longer than this is not a command; refusing it keeps a runaway client from filling memory.
 MAX_LINE_BYTES = 256
+#: After a tap the station dropped (its input lane is full), this connection waits this long before
+#: reading on: a flooding client is slowed to the pace the loop takes taps at, and the CPU it
+#: would burn stays free for the safety loop.
+BUSY_PAUSE_S = 0.02
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -52,7 +57,8 @@ class SimControlServer:
     :param path: where to create the socket. A stale socket left by a crash is replaced; a live
         one (another station listening) is an error.
     :param sim_station: a :class:`hardware.sim.SimulatedStation` (anything with ``apply(command)``).
-    :param post_event: the main loop's thread-safe ``post(event)``.
+    :param post_event: the main loop's thread-safe ``post(event)``; when it returns ``False`` (a
+        tap dropped by a full input lane) the client is told so.
     :param status: returns the station's one-line status, for the ``status`` command.
     :param on_end: called on ``end``.
     :param settled: called after a sensor command, before answering ``ok`` (e.g. the sensors'
@@ -165,10 +171,10 @@ class SimControlServer:
             if self.settled is not None and not self.settled():
                 return f"error: {command.text}: the sensor did not settle; check the simulated wiring", True
             return "ok", True
-        if command.what == "score":
-            self.post_event(PainScored(command.arg, command.value))
-            return "ok", True
-        self.post_event(TAPS[command.arg]())
+        event = PainScored(command.arg, command.value) if command.what == "score" else TAPS[command.arg]()
+        if self.post_event(event) is False:
+            # The station's input lane is full (app.shell.inbox): say so rather than "ok".
+            return f"error: {command.text} dropped: the station is busy with earlier taps; send it again", True
         return "ok", True
 
     def _track(self, connection: socket.socket, add: bool) -> None:
@@ -198,6 +204,8 @@ def _handler_for(server: SimControlServer) -> type[socketserver.StreamRequestHan
                         continue
                     answer, keep_open = server.handle_line(line)
                     self._answer(answer)
+                    if answer.startswith("error: ") and " dropped: the station is busy" in answer:
+                        time.sleep(BUSY_PAUSE_S)
                     if not keep_open:
                         return
             except OSError:
