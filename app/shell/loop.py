@@ -39,6 +39,8 @@ log = logging.getLogger("backstep.station")
 #: DESIGN.md §5: 1 Hz samples, committed at least every second.
 SAMPLE_INTERVAL_S = 1.0
 FLUSH_INTERVAL_S = 1.0
+#: Stored as the reason of a session the station closed because it was shut down.
+SHUTDOWN_REASON = "station shut down"
 
 
 class Treadmill(Protocol):
@@ -166,8 +168,12 @@ class Station:
         return clock_s + self._wall_offset
 
     def shutdown(self) -> None:
-        """Stop the belt and save everything (SIGTERM, exit)."""
-        self._stop_belt("station shutting down")
+        """Stop the belt, end a session that is still open as ``stopped`` ("station shut down",
+        with its end time and a stop event) and save everything. For a stop by systemd (an update,
+        a reboot), ``end`` on the control socket, or staff leaving the kiosk: the session ended on
+        purpose, so the next start must not report it as a power cut or crash."""
+        self._stop_belt(SHUTDOWN_REASON)
+        self._end_session("stopped", SHUTDOWN_REASON)
         if self.store is not None:
             self.store.flush()
 
@@ -218,9 +224,21 @@ class Station:
         and store the session as ``interrupted``. The kiosk never needs this: the core ends sessions."""
         if not self.session_open:
             return
-        self.shutdown()
+        self._stop_belt(reason)
         self._close_session(CloseSession("interrupted", at, self.state.active_seconds(at), self.state.phase_index,
                                          reason), at)
+        if self.store is not None:
+            self.store.flush()
+
+    def _end_session(self, status: str, reason: str) -> None:
+        """Close an open session from outside the core: a stop event, then the session, told to
+        the listeners (the history's stats) as if the core had closed it."""
+        if not self.session_open:
+            return
+        at = max(self.clock(), self._now)
+        phase = self.state.phase_index
+        self._execute(RecordEvent("stop", at, {"phase": phase, "reason": reason}), at)
+        self._execute(CloseSession(status, at, self.state.active_seconds(at), phase, reason), at)
 
     def _open_session(self, effect: OpenSession, at: float) -> None:
         self._session_clock_start = at
