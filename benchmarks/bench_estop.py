@@ -1,4 +1,4 @@
-"""Lanyard edge -> emergency stop: state, STATUS line and stop frame on the wire (DESIGN.md §6).
+"""Lanyard edge -> emergency stop: state, STATUS line and stop frame on the wire (docs/architecture.md, budgets).
 
 Budget on a development machine: median < 5 ms, worst < 16.7 ms (one frame at 60 Hz), also under a
 flood of other input (docs/architecture.md).
@@ -8,7 +8,7 @@ What runs is the production chain, end to end:
 1. the person pulls the key: :class:`hardware.sim.SimulatedStation` drives gpiozero's MockFactory
    pin high (in this thread, as gpiozero's own thread would on a Pi);
 2. :class:`hardware.gpio.SafetyLanyard` reports "pulled" on that first edge, the devices adapter
-   posts ``LanyardPulled`` to :class:`app.shell.loop.Station`'s queue and wakes the loop;
+   posts ``LanyardPulled`` to :class:`app.shell.station.Station`'s queue and wakes the loop;
 3. the loop thread (the one that owns state) runs ``Station.process()``: the safety core steps to
    ESTOP and its ``StopBelt`` effect makes the CSAFE link write the stop frame to a real
    pseudo-terminal, then the loop sends ``STATUS=`` over systemd's notify protocol (a real AF_UNIX
@@ -50,7 +50,7 @@ from app.core.safety import Mode  # noqa: E402
 from app.core.view import status_line  # noqa: E402
 from app.paths import assets_dir  # noqa: E402
 from app.shell.devices import attach_sensors, attach_treadmill, simulated_station  # noqa: E402
-from app.shell.loop import Station  # noqa: E402
+from app.shell.station import Station  # noqa: E402
 from app.shell.simcontrol import SimControlServer  # noqa: E402
 from app.shell.systemd import Notifier  # noqa: E402
 from hardware.treadmill import protocol  # noqa: E402

@@ -36,7 +36,7 @@ from app.core.safety import Mode
 from app.shell.devices import attach_sensors, attach_treadmill, simulated_station
 from app.shell.inbox import INPUT_LANE_SIZE, Inbox
 from app.shell.simcontrol import SimControlServer
-from app.shell.loop import Station
+from app.shell.station import Station
 from hardware.treadmill import protocol
 
 CONFIG = parse_config("""
@@ -163,7 +163,7 @@ def test_a_control_socket_flood_does_not_delay_the_lanyard_stop(walking, tmp_pat
 def test_touches_posted_in_bulk_do_not_delay_the_lanyard_stop(walking):
     """Thousands of touches on the Pause button in pygame's queue: the loop reads a bounded number
     per pass, so the pull (landing just before the loop reads them) is on the glass at once."""
-    from app.commands.run import SCREEN_EVENTS_PER_PASS, loop
+    from app.kiosk.mainloop import SCREEN_EVENTS_PER_PASS, loop
 
     station, sim = walking
     pygame.display.init()

@@ -29,7 +29,7 @@ from app.core.view import build_view, status_line
 from app.errors import UserError
 from app.paths import assets_dir
 from app.shell.devices import attach_sensors, simulated_station
-from app.shell.loop import Station
+from app.shell.station import Station
 from app.shell.simcontrol import SimControlServer
 
 CONFIG = parse_config("[gpio]\nrearm_debounce_s = 0.03\n")

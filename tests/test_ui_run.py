@@ -16,11 +16,11 @@ import pytest
 from test_ui_support import make_kiosk
 
 from app.cli import main
-from app.commands.run import loop
+from app.kiosk.mainloop import loop
 from app.config import Config
 from app.core.events import LanyardPulled
 from app.core.view import Screen
-from app.shell.loop import Station
+from app.shell.station import Station
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -313,11 +313,9 @@ def test_a_broken_config_gives_a_service_screen_not_a_restart_loop(tmp_path):
 
 
 def test_sim_keys_drive_the_simulated_person():
-    from types import SimpleNamespace
+    from app.kiosk.rig import Rig, sim_key
 
-    from app.commands.run import Rig, sim_key
-
-    rig = Rig(Config(), SimpleNamespace(sim=True, sim_control=None), None)
+    rig = Rig(Config(), None, sim=True)
     try:
         assert sim_key(rig, pygame.K_l) and rig.sim.lanyard_clipped
         assert sim_key(rig, pygame.K_r) and all(rig.sim.rails_held)
@@ -329,10 +327,8 @@ def test_sim_keys_drive_the_simulated_person():
 
 
 def test_sim_control_needs_sim():
-    from types import SimpleNamespace
-
-    from app.commands.run import Rig
+    from app.kiosk.rig import Rig
     from app.errors import UserError
 
     with pytest.raises(UserError, match="--sim-control needs --sim"):
-        Rig(Config(), SimpleNamespace(sim=False, sim_control="/tmp/x.sock"), None)
+        Rig(Config(), None, sim=False, sim_control="/tmp/x.sock")

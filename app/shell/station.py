@@ -1,6 +1,6 @@
 """The station runtime: owns the core state, feeds it events, carries out its effects.
 
-One thread owns state (DESIGN.md §1). Sensor callbacks, the serial reader and the sim-control
+One thread owns state (docs/architecture.md). Sensor callbacks, the serial reader and the sim-control
 socket only :meth:`Station.post` events (thread-safe, time-stamped when they happen); the UI thread
 calls :meth:`Station.process`, which feeds them to :func:`app.core.safety.step` in order and
 executes the effects: stop/set the belt, store events and samples, and tell listeners (sound,
@@ -36,7 +36,7 @@ from .store import Store
 
 log = logging.getLogger("backstep.station")
 
-#: DESIGN.md §5: 1 Hz samples, committed at least every second.
+#: docs/database.md: 1 Hz samples, committed at least every second.
 SAMPLE_INTERVAL_S = 1.0
 FLUSH_INTERVAL_S = 1.0
 #: Stored as the reason of a session the station closed because it was shut down.
@@ -211,7 +211,7 @@ class Station:
             return
         try:
             self.treadmill.stop()
-        except Exception as exc:  # noqa: BLE001 - the treadmill's own key remains (DESIGN §2.1)
+        except Exception as exc:  # noqa: BLE001 - the treadmill's own key remains (docs/safety.md, rule 1)
             log.error("treadmill stop failed (%s): %s", reason, exc)
 
     @property
