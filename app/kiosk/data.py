@@ -86,6 +86,7 @@ class StoreData:
         return suggestion_data(members, members.override(member.id, by, speed=dose.speed, minutes=dose.minutes,
                                                          incline=dose.incline))
 
+
 def history_data(history, name: str):
     """``app.shell.history.MemberHistory`` as the UI's plain :class:`app.ui.data.HistoryData`
     (speeds in the history's units)."""
@@ -102,6 +103,7 @@ def history_data(history, name: str):
         for p in history.sessions)
     weeks = tuple(HistoryWeek(monday(w.week_start), w.sessions, w.minutes, w.goal) for w in history.weeks)
     return HistoryData(name=name, units=units, goal_per_week=history.goal_per_week, sessions=sessions, weeks=weeks)
+
 
 def suggestion_data(members, stored):
     """``app.shell.members.StoredSuggestion`` as the UI's :class:`app.ui.data.SuggestionData`, with

@@ -65,6 +65,7 @@ class Waker:
             self._event.clear()
         return woken
 
+
 def wake_on_signals(waker: "Waker") -> None:
     """Make SIGTERM wake the loop at once. Python runs signal handlers only between bytecodes; the
     C-level handler writes to a wakeup pipe right away, and this thread sets the loop's waker."""
@@ -83,6 +84,7 @@ def wake_on_signals(waker: "Waker") -> None:
 
     threading.Thread(target=relay, name="backstep-signal-wake", daemon=True).start()
 
+
 def sleep_until_something(waker: Waker, timeout: float, poll_s: float = INPUT_POLL_S) -> list:
     """Sleep up to *timeout* s; return early with the SDL events, or when the waker is set.
 
@@ -100,6 +102,7 @@ def sleep_until_something(waker: Waker, timeout: float, poll_s: float = INPUT_PO
             return []
         if waker.wait(min(left, poll_s)):
             return pygame.event.get()
+
 
 def loop(station, kiosk, screen, notify, stop_asked, rig: Rig | None = None, *, max_frames: int | None = None,
          on_frame=None, waker: Waker | None = None, startup=None) -> int:
@@ -169,6 +172,7 @@ def loop(station, kiosk, screen, notify, stop_asked, rig: Rig | None = None, *, 
             kiosk.handle(event, station.clock())
     return frames
 
+
 class ScreenBacklog:
     """Screen events read from SDL and not yet handled: at most SCREEN_BACKLOG, handled a pass's
     worth at a time. Surplus touches are dropped (and logged); other events are always kept."""
@@ -199,6 +203,7 @@ class ScreenBacklog:
 
     def take(self, most: int) -> list:
         return [self._events.popleft() for _ in range(min(most, len(self._events)))]
+
 
 def status_line(startup, view) -> str:
     return startup.status_line(view.status_line) if startup is not None else view.status_line

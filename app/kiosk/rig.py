@@ -83,6 +83,7 @@ class Rig:
                 except Exception as exc:  # noqa: BLE001
                     log.warning("closing %s: %s", type(part).__name__, exc)
 
+
 def belt_commands_to_rails(rails):
     """A station listener for cue mode: ``SetBelt`` (speed above zero) tells the rail sensors the
     belt is running, ``StopBelt`` that it is not (their stuck-sensor check needs to know)."""
@@ -93,6 +94,7 @@ def belt_commands_to_rails(rails):
             rails.note_belt_running(False)
 
     return on_effect
+
 
 def sim_key(rig: Rig, key) -> bool:
     """Keyboard drive of the simulated person: L lanyard, R rails, C cable. True when used."""

@@ -101,6 +101,7 @@ class UsbExport:
     def close(self) -> None:
         self._stop.set()
 
+
 class ExportError(enum.Enum):
     """What went wrong with an export, in the plain words the Export screen has for it
     (:data:`app.ui.data.EXPORT_ERRORS`), told by the system's error number."""

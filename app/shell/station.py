@@ -2,8 +2,8 @@
 
 One thread owns state (docs/architecture.md). Sensor callbacks, the serial reader and the sim-control
 socket only :meth:`Station.post` events (thread-safe, time-stamped when they happen); the UI thread
-calls :meth:`Station.process`, which feeds them to :func:`app.core.safety.step` in order and
-executes the effects: stop/set the belt, store events and samples, and tell listeners (sound,
+calls :meth:`Station.process`, which feeds them to :func:`app.core.safety.step` (what the
+hardware reports first, in its order, then the taps: :mod:`app.shell.inbox`) and executes the effects: stop/set the belt, store events and samples, and tell listeners (sound,
 speech, the screen) what to play or say.
 
 The belt is stopped *before* anything is stored or drawn: the stop is the first effect of a step
