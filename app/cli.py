@@ -62,13 +62,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="config file (default: $BACKSTEP_CONFIG, then the usual places)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES if only is None else (only,):
-        try:
-            module = importlib.import_module(f"app.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"app.commands.{name}":
-                continue  # a command not built yet; the others still work
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"app.commands.{name}").register(subparsers)
     return parser
 
 

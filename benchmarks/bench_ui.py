@@ -135,12 +135,12 @@ def p99(values: list[float]) -> float:
 def bench_idle(seconds: float, programs) -> tuple[float, float, int]:
     """CPU % of one core while the real loop sits on the home screen, as the median and the worst
     of 2-second windows (one busy neighbour on the machine should not decide it); frames drawn."""
-    from app.commands.run import IDLE_AFTER_S, Rig, Waker, loop
+    from app.kiosk.mainloop import IDLE_AFTER_S, Waker, loop
+    from app.kiosk.rig import Rig
     from app.ui.audio import Sounds
 
     config = Config()
-    args = type("Args", (), {"sim": True, "sim_control": None})()
-    rig = Rig(config, args, None)
+    rig = Rig(config, None, sim=True)
     try:
         screen = pygame.display.set_mode((800, 480))
         # With sound: SDL's audio thread runs on an idle kiosk too (dummy audio driver here).
@@ -176,7 +176,7 @@ def bench_idle(seconds: float, programs) -> tuple[float, float, int]:
 IDLE_FLOOR = """
 import os, threading, time, pygame
 pygame.display.init(); pygame.display.set_mode((800, 480)); pygame.mixer.init()
-from app.commands.run import CALM_POLL_S
+from app.kiosk.mainloop import CALM_POLL_S
 wake = threading.Event(); time.sleep(1.0)
 cpu0, wall0 = time.process_time(), time.perf_counter()
 while time.perf_counter() - wall0 < float(os.environ["SECONDS"]):

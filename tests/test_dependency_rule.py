@@ -1,11 +1,14 @@
-"""DESIGN.md §1, the dependency rule, checked on every module's imports (including lazy ones).
+"""The dependency rule (docs/architecture.md), checked on every module's imports (including lazy ones).
 
 - ``app.core`` imports only the standard library.
 - ``app.ui`` imports ``app.core``, pygame and the standard library, and ``app.paths`` (stdlib only),
   which says where the bundled fonts and sounds are installed.
 - ``app.shell`` imports ``app.core``, ``hardware``, the small top-level helpers (config, errors,
   paths: they import only ``app.core``) and third-party libraries, never ``app.ui`` or pygame.
+- ``app.kiosk`` (the kiosk runtime) joins them: it imports ``app.core``, ``app.shell``, ``app.ui``,
+  ``hardware``, the top-level helpers, pygame and third-party libraries, never ``app.commands``.
 - ``hardware`` imports neither ``app`` nor pygame.
+- No import circle among the app's modules, function-level imports included.
 """
 
 from __future__ import annotations
@@ -59,19 +62,21 @@ def allowed(layer: str, name: str) -> bool:
         if top(name) == "pygame" or name.startswith("app.ui") or name.startswith("app.commands") or name == "app.cli":
             return False
         return True
+    if layer == "app/kiosk":
+        return not (name.startswith("app.commands") or name == "app.cli")
     if layer == "hardware":
         return top(name) not in ("app", "pygame")
     raise AssertionError(layer)
 
 
-@pytest.mark.parametrize("layer", ["app/core", "app/ui", "app/shell", "hardware"])
+@pytest.mark.parametrize("layer", ["app/core", "app/ui", "app/shell", "app/kiosk", "hardware"])
 def test_layer_imports_follow_the_dependency_rule(layer):
     broken = []
     for path in modules(layer):
         for line, name in imports_of(path):
             if not allowed(layer, name):
                 broken.append(f"{path.relative_to(ROOT)}:{line}: imports {name}")
-    assert not broken, "dependency rule broken (DESIGN.md §1):\n" + "\n".join(broken)
+    assert not broken, "dependency rule broken (docs/architecture.md):\n" + "\n".join(broken)
 
 
 def test_top_level_helpers_import_only_the_core():
@@ -91,3 +96,57 @@ def test_the_checker_catches_a_violation(tmp_path, monkeypatch):
     names = [n for _, n in imports_of(core / "bad.py")]
     assert names == ["json", "app.shell", "pygame"] or names == ["json", "app.shell.store", "pygame"]
     assert [n for n in names if not allowed("app/core", n)] == names[1:]
+
+
+def import_graph(folders=("app", "hardware")) -> dict[str, set[str]]:
+    """Module -> the modules of this repository it imports (``from pkg import name`` counts as
+    ``pkg.name`` when that is a module, else as ``pkg``)."""
+    names = {}
+    for folder in folders:
+        for path in modules(folder):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for module, path in names.items():
+        targets = set()
+        for _, name in imports_of(path):
+            name = name.removesuffix(".__init__")
+            while name and name not in names:
+                name = name.rpartition(".")[0]
+            if name and name != module and not module.startswith(name + "."):  # a package's own parents
+                targets.add(name)
+        graph[module] = targets
+    return graph
+
+
+def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle in *graph*, as the modules along it, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = 1
+        path.append(module)
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == 1:
+                return path[path.index(target):] + [target]
+            if target not in state and (found := visit(target)):
+                return found
+        path.pop()
+        state[module] = 2
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (found := visit(module)):
+            return found
+    return None
+
+
+def test_no_import_circles_function_level_imports_included():
+    circle = find_circle(import_graph())
+    assert circle is None, "import circle: " + " -> ".join(circle)
+
+
+def test_the_circle_finder_finds_a_circle():
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_circle({"a": {"b"}, "b": set()}) is None

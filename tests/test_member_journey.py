@@ -5,7 +5,7 @@ screen shows it; and the USB export carries it (sessions.csv, a chart PNG per me
 
 The sessions run through :func:`app.shell.simulate.run_script` (real core, store, GPIO adapters on
 MockFactory pins). The kiosk is the real :class:`app.ui.kiosk.Kiosk` on the composition root's
-:class:`app.commands.run.StoreData`, rendered headless; its taps post into the running station,
+:class:`app.kiosk.data.StoreData`, rendered headless; its taps post into the running station,
 and it listens to the station's effects as in ``backstep run``.
 """
 
@@ -18,8 +18,8 @@ import pygame
 import pytest
 from test_ui_support import make_kiosk, tap
 
-from app.commands.export import chart_png
-from app.commands.run import StoreData
+from app.kiosk.charts import chart_png
+from app.kiosk.data import StoreData
 from app.config import Config, ExportSection, StationSection
 from app.core.safety import Mode
 from app.core.view import Screen

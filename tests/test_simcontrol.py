@@ -29,7 +29,7 @@ from app.core.view import build_view, status_line
 from app.errors import UserError
 from app.paths import assets_dir
 from app.shell.devices import attach_sensors, simulated_station
-from app.shell.loop import Station
+from app.shell.station import Station
 from app.shell.simcontrol import SimControlServer
 
 CONFIG = parse_config("[gpio]\nrearm_debounce_s = 0.03\n")
@@ -132,6 +132,53 @@ def test_binary_garbage_and_overlong_lines(rig):
     assert client.send("tap pause") == "ok"
     assert client.send("x" * 1000).startswith("error: line longer than")
     client.close()
+
+
+@pytest.mark.parametrize("line", ["x" * 200, "jump" + "y" * 150, "rails " + "z" * 150, "x" * 1000])
+def test_errors_echo_at_most_a_short_piece_of_a_long_line(rig, line):
+    path, _, _, _ = rig
+    client = Client(path)
+    answer = client.send(line)
+    assert answer.startswith("error: ")
+    longest_echo = max(len(word) for word in answer.replace("'", " ").split())
+    assert longest_echo <= 41, answer  # 40 characters and an ellipsis
+    assert len(answer) < 200, answer
+    client.close()
+
+
+def test_connections_are_capped_and_the_extra_one_is_told_why(tmp_path):
+    path = tmp_path / "s.sock"
+    with SimControlServer(path, None, lambda e: None, max_connections=3):
+        clients = [Client(path) for _ in range(3)]
+        for client in clients:
+            assert client.send("tap stop") == "ok"
+        extra = Client(path)
+        refusal = extra.file.readline().decode()
+        assert refusal.startswith("error: ") and "3 connections" in refusal
+        assert extra.file.readline() == b"", "the refused connection is closed"
+        extra.close()
+        clients.pop().close()
+        deadline = time.monotonic() + 3
+        while True:  # the freed slot is counted free once the server has seen the hang-up
+            again = Client(path)
+            answer = again.send("tap stop")
+            if answer == "ok" or time.monotonic() > deadline:
+                break
+            again.close()
+        assert answer == "ok"
+        for client in (*clients, again):
+            client.close()
+
+
+def test_an_idle_connection_is_told_and_closed(tmp_path):
+    path = tmp_path / "s.sock"
+    with SimControlServer(path, None, lambda e: None, idle_timeout_s=0.2):
+        client = Client(path)
+        assert client.send("tap stop") == "ok"
+        goodbye = client.file.readline().decode()
+        assert goodbye.startswith("error: ") and "idle" in goodbye
+        assert client.file.readline() == b""
+        client.close()
 
 
 def test_status_and_end(rig):

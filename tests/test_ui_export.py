@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import replace
 from types import SimpleNamespace
 
 from app.cli import main
-from app.commands.run import UsbExport, export_error_kind
 from app.config import Config
+from app.kiosk.usb_export import ExportError, UsbExport
+from app.shell.export import ExportJob
 
 
 def mount_line(path: str) -> str:
@@ -63,10 +65,19 @@ def test_stick_found_exported_unmounted_and_safe_to_remove(tmp_path):
         export.close()
 
 
-def test_exporter_messages_become_plain_words():
-    assert export_error_kind("/media/x: the stick is full (No space left on device)") == "full"
-    assert export_error_kind("/media/x: the stick is read-only") == "readonly"
-    assert export_error_kind("something odd") == "other"
+def test_export_errors_are_told_by_the_systems_error_number_not_by_words(tmp_path):
+    assert ExportError.of(errno.ENOSPC) is ExportError.FULL
+    assert ExportError.of(errno.EROFS) is ExportError.READONLY
+    assert ExportError.of(errno.ENODEV) is ExportError.REMOVED
+    assert ExportError.of(None) is ExportError.OTHER
+    # A real failure: the stick's folder is gone when the export begins (the stick was pulled).
+    db = tmp_path / "station.db"
+    script = tmp_path / "walk.txt"
+    script.write_text("0 lanyard clipped\n0 rails held\n1 tap start\n30 end\n")
+    assert main(["simulate", "--program", "beginner-flat", "--script", str(script), "--db", str(db)]) == 0
+    result = ExportJob(db, tmp_path / "media" / "GONE", Config()).run()
+    assert not result.ok
+    assert result.errno == errno.ENOENT and ExportError.of(result.errno) is ExportError.REMOVED, result
 
 
 def test_the_kiosk_export_carries_each_members_history_chart(tmp_path):

@@ -183,7 +183,7 @@ def test_a_store_error_is_one_line_on_the_page():
 def test_store_data_history_reads_kept_stats_not_samples(tmp_path, monkeypatch):
     from test_history import run_member_session
 
-    from app.commands.run import StoreData
+    from app.kiosk.data import StoreData
     from app.shell.members import Members
     from app.shell.store import Store
 
@@ -215,7 +215,7 @@ def test_store_data_history_reads_kept_stats_not_samples(tmp_path, monkeypatch):
 def test_cue_mode_tells_the_rail_sensors_when_the_belt_is_commanded(monkeypatch):
     from dataclasses import replace
 
-    from app.commands.run import Rig
+    from app.kiosk.rig import Rig
     from app.config import Config
 
     class Clock:
@@ -228,7 +228,7 @@ def test_cue_mode_tells_the_rail_sensors_when_the_belt_is_commanded(monkeypatch)
     config = replace(config, treadmill=replace(config.treadmill, mode="cue"),
                      gpio=replace(config.gpio, belt_pulse_pin=None))
     clock = Clock()
-    rig = Rig(config, type("Args", (), {"sim": True, "sim_control": None})(), None, clock=clock)
+    rig = Rig(config, None, sim=True, clock=clock)
     try:
         calls = []
         rig.sensors.rails.note_belt_running = lambda running, now=None: calls.append(running)
@@ -253,7 +253,7 @@ def test_cue_mode_tells_the_rail_sensors_when_the_belt_is_commanded(monkeypatch)
 
 
 def test_belt_listener_maps_effects():
-    from app.commands.run import belt_commands_to_rails
+    from app.kiosk.rig import belt_commands_to_rails
 
     seen = []
     listener = belt_commands_to_rails(type("Rails", (), {"note_belt_running": lambda self, r: seen.append(r)})())
@@ -297,7 +297,7 @@ def test_chart_pngs_render_on_another_thread_while_the_kiosk_draws():
 
 
 def test_staff_creates_a_member_on_the_pad_and_a_clash_is_one_line(tmp_path):
-    from app.commands.run import StoreData
+    from app.kiosk.data import StoreData
     from app.shell.members import Members
     from app.shell.store import Store
 

@@ -16,11 +16,11 @@ import pytest
 from test_ui_support import make_kiosk
 
 from app.cli import main
-from app.commands.run import loop
+from app.kiosk.mainloop import loop
 from app.config import Config
 from app.core.events import LanyardPulled
 from app.core.view import Screen
-from app.shell.loop import Station
+from app.shell.station import Station
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -239,6 +239,59 @@ def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
     assert rows == [("beginner-flat", "emergency_stop")]
 
 
+@pytest.mark.parametrize("how", ["sigterm", "end"])
+def test_a_clean_shutdown_mid_session_closes_it_as_stopped(tmp_path, how):
+    """systemd stopping the kiosk (an update, a reboot) or `end` on the control socket, while a
+    person walks: the belt is told to stop and the session is stored as stopped, with its reason and
+    end time and a stop event, not left `running` for the next start to call a crash."""
+    notify, notify_path = notify_socket(tmp_path)
+    control = tmp_path / "control.sock"
+    config = tmp_path / "config.toml"
+    config.write_text("[kiosk]\nsound = false\nspeech = false\n[gpio]\nrearm_debounce_s = 0.05\n")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--config", str(config), "run", "--sim", "--windowed",
+                             "--size", "800x480", "--program", "beginner-flat", "--sim-control", str(control)],
+                            cwd=ROOT, env=kiosk_env(tmp_path, notify_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        while b"READY=1" not in notify.recv(4096):
+            pass
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect(str(control))
+        client.settimeout(10)
+        lines = client.makefile("r")
+
+        def send(command):
+            client.sendall(command.encode() + b"\n")
+            return lines.readline().strip()
+
+        assert send("lanyard clipped") == "ok"
+        assert send("rails held") == "ok"
+        deadline = time.monotonic() + 10
+        status = ""
+        while not status.startswith("ok running") and time.monotonic() < deadline:
+            send("tap start")
+            time.sleep(0.1)
+            status = send("status")
+        assert status.startswith("ok running"), status
+        if how == "sigterm":
+            proc.send_signal(15)
+        else:
+            assert send("end") == "ok"
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        sessions = db.execute("select id, status, stop_reason, ended_at from sessions").fetchall()
+        assert len(sessions) == 1
+        session_id, status, reason, ended_at = sessions[0]
+        assert (status, reason) == ("stopped", "station shut down")
+        assert ended_at
+        kinds = [k for (k,) in db.execute("select kind from events where session_id = ?", (session_id,))]
+    assert "stop" in kinds, kinds
+
+
 def test_a_broken_config_gives_a_service_screen_not_a_restart_loop(tmp_path):
     sock, path = notify_socket(tmp_path)
     config = tmp_path / "config.toml"
@@ -260,11 +313,9 @@ def test_a_broken_config_gives_a_service_screen_not_a_restart_loop(tmp_path):
 
 
 def test_sim_keys_drive_the_simulated_person():
-    from types import SimpleNamespace
+    from app.kiosk.rig import Rig, sim_key
 
-    from app.commands.run import Rig, sim_key
-
-    rig = Rig(Config(), SimpleNamespace(sim=True, sim_control=None), None)
+    rig = Rig(Config(), None, sim=True)
     try:
         assert sim_key(rig, pygame.K_l) and rig.sim.lanyard_clipped
         assert sim_key(rig, pygame.K_r) and all(rig.sim.rails_held)
@@ -276,10 +327,8 @@ def test_sim_keys_drive_the_simulated_person():
 
 
 def test_sim_control_needs_sim():
-    from types import SimpleNamespace
-
-    from app.commands.run import Rig
+    from app.kiosk.rig import Rig
     from app.errors import UserError
 
     with pytest.raises(UserError, match="--sim-control needs --sim"):
-        Rig(Config(), SimpleNamespace(sim=False, sim_control="/tmp/x.sock"), None)
+        Rig(Config(), None, sim=False, sim_control="/tmp/x.sock")

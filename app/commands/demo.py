@@ -1,7 +1,7 @@
 """``backstep demo``: a scripted walk through every screen of the kiosk, one PNG per screen.
 
 The simulated station is the real one: gpiozero mock pins driven by :class:`hardware.sim.SimulatedStation`,
-the real sensor adapters, the real :class:`app.shell.loop.Station` and core. Time is a script clock,
+the real sensor adapters, the real :class:`app.shell.station.Station` and core. Time is a script clock,
 so a 20-minute program takes no time; only the sensors' re-arm debounce runs in real time. The demo
 plays the treadmill's part by posting what a link would report (speed, link lost/restored), so it
 needs no serial port. Taps go through the kiosk's own touch handling, at the centre of the button.
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..core.units import to_kmh
 from ..errors import UserError
-from .run import Rig, parse_size
+from ..kiosk.rig import Rig
+from .run import parse_size
 
 DEFAULT_SIZE = (800, 480)
 #: The staff PIN the demo chooses on the first-start screen and types for the staff pages.
@@ -141,8 +142,7 @@ class Demo:
         if not library.programs:
             raise UserError("no built-in programs found; the demo needs assets/programs/*.toml")
         self.clock = ScriptClock()
-        args = type("Args", (), {"sim": True, "sim_control": None})()
-        self.rig = Rig(self.config, args, None, clock=self.clock)
+        self.rig = Rig(self.config, None, sim=True, clock=self.clock)
         self.station = self.rig.station
         # The script plays a treadmill that answers, so the link chip and the link-lost screen show.
         self.station.state = replace(self.station.state, link=Link.UP)

@@ -6,6 +6,7 @@ import json
 import sys
 
 from ..errors import UserError
+from ..kiosk.charts import chart_png
 from ..shell.export import ExportJob
 from .common import config_from, db_path_from
 
@@ -30,18 +31,6 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
-
-
-def chart_png(history, title: str) -> bytes:
-    """The export's chart renderer: a member's history (``app.shell.history.MemberHistory``) drawn
-    by the kiosk's own chart code (``app.ui.charts``), headless, as PNG bytes."""
-    import os
-
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    from ..ui.charts import render_history_png
-    from .run import history_data
-
-    return render_history_png(history_data(history, title), title)
 
 
 def run(args) -> int:

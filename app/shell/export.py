@@ -93,9 +93,13 @@ class ExportResult:
     stick_id: str | None = None
     nothing_new: bool = False
     cancelled: bool = False
+    #: The system's error number behind a failure (ENOSPC, EROFS, ...), for the kiosk's plain words.
+    errno: int | None = None
 
     def as_json(self) -> dict:
-        return asdict(self)
+        payload = asdict(self)
+        del payload["errno"]
+        return payload
 
 
 # --- the stick side: folders by file descriptor, files written under a temporary name ---------------
@@ -960,8 +964,18 @@ class ExportJob:
         except ExportCancelled as exc:
             return ExportResult(ok=False, message=str(exc), selection=self.selection, cancelled=True)
         except UserError as exc:
-            return ExportResult(ok=False, message=str(exc), selection=self.selection)
+            return ExportResult(ok=False, message=str(exc), selection=self.selection, errno=_errno_behind(exc))
         except Exception as exc:  # noqa: BLE001 - the kiosk shows one line, the journal keeps the trace
             log.exception("export failed")
             return ExportResult(ok=False, message=f"the export failed ({type(exc).__name__}: {exc}); see the journal",
                                 selection=self.selection)
+
+
+def _errno_behind(exc: BaseException | None) -> int | None:
+    """The errno of the OSError an export error was raised while handling (``raise ... from None``
+    hides it from tracebacks, not from ``__context__``)."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            return exc.errno
+        exc = exc.__cause__ or exc.__context__
+    return None

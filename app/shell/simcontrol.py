@@ -1,6 +1,6 @@
 """``--sim-control PATH``: drive the simulated station from a script over a Unix stream socket.
 
-One command per line, the simulation-script commands of DESIGN.md §3.2 without the time column::
+One command per line, the simulation-script commands (docs/commands.md) without the time column::
 
     $ printf 'lanyard clipped\\nrails held\\ntap start\\n' | nc -U /run/user/1000/backstep.sock
     ok
@@ -13,6 +13,11 @@ through the mock pins, the real gpiozero adapters and the CSAFE link like a pers
 ``ok`` or ``error: <what is wrong>``. ``status`` answers ``ok <the station's status line>`` when the
 server was given a way to read it; ``end`` answers ``ok`` and closes the connection (and calls
 *on_end*, when given, so the kiosk can quit).
+
+A runaway or hostile client cannot wear the station down: at most MAX_CONNECTIONS are served (one
+more is refused in one line), a silent one is closed after IDLE_TIMEOUT_S, lines are bounded and
+errors echo at most MAX_ECHO_CHARS of them, and taps the station has no room for are answered with
+an error and slow that client down.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import socket
 import socketserver
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +43,23 @@ log = logging.getLogger(__name__)
 
 #: A line longer than this is not a command; refusing it keeps a runaway client from filling memory.
 MAX_LINE_BYTES = 256
+#: A command (comment stripped) longer than this is not one; errors echo at most this much of it.
+MAX_ECHO_CHARS = 40
+#: Connections served at once. More is a runaway script (each connection costs a thread); the
+#: extra one gets a one-line refusal and is closed.
+MAX_CONNECTIONS = 8
+#: A connection that sends nothing for this long is told so and closed, freeing its place. A
+#: script that waits longer between commands connects again.
+IDLE_TIMEOUT_S = 600.0
+#: After a tap the station dropped (its input lane is full), this connection waits this long before
+#: reading on: a flooding client is slowed to the pace the loop takes taps at, and the CPU it
+#: would burn stays free for the safety loop.
+BUSY_PAUSE_S = 0.02
+
+
+def _echo(text: str) -> str:
+    """At most MAX_ECHO_CHARS of what a client sent, quoted, for an error line."""
+    return repr(text if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS] + "…")
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -44,6 +67,19 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     # Connections are shut down in SimControlServer.close(); joining them here could wait on a
     # client that never hangs up.
     block_on_close = False
+    owner: "SimControlServer"
+
+    def process_request(self, request, client_address) -> None:
+        # Counted here, on the accepting thread, before a handler thread exists for it.
+        if not self.owner._admit(request):
+            try:
+                request.sendall(f"error: this station serves {self.owner.max_connections} connections at once; "
+                                "close one and connect again\n".encode())
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
 
 
 class SimControlServer:
@@ -52,11 +88,14 @@ class SimControlServer:
     :param path: where to create the socket. A stale socket left by a crash is replaced; a live
         one (another station listening) is an error.
     :param sim_station: a :class:`hardware.sim.SimulatedStation` (anything with ``apply(command)``).
-    :param post_event: the main loop's thread-safe ``post(event)``.
+    :param post_event: the main loop's thread-safe ``post(event)``; when it returns ``False`` (a
+        tap dropped by a full input lane) the client is told so.
     :param status: returns the station's one-line status, for the ``status`` command.
     :param on_end: called on ``end``.
     :param settled: called after a sensor command, before answering ``ok`` (e.g. the sensors'
         ``wait_settled``); returns False if the change did not settle in time.
+    :param max_connections: clients served at once; one more gets a one-line refusal.
+    :param idle_timeout_s: a client silent this long (seconds) is told so and disconnected.
 
     Serves from its own threads after :meth:`start`; :meth:`close` stops them, disconnects the
     clients and removes the socket file.
@@ -64,8 +103,11 @@ class SimControlServer:
 
     def __init__(self, path: str | os.PathLike, sim_station, post_event: Callable[[Event], None], *,
                  status: Callable[[], str] | None = None, on_end: Callable[[], None] | None = None,
-                 settled: Callable[[], bool] | None = None):
+                 settled: Callable[[], bool] | None = None, max_connections: int = MAX_CONNECTIONS,
+                 idle_timeout_s: float = IDLE_TIMEOUT_S):
         self.path = Path(path)
+        self.max_connections = max_connections
+        self.idle_timeout_s = idle_timeout_s
         #: Waits until a sensor change has passed its re-arm debounce, so "ok" means the station
         #: has seen it and a script can send "tap start" right after "rails held".
         self.settled = settled
@@ -83,7 +125,10 @@ class SimControlServer:
         self._clear_stale_socket()
         handler = _handler_for(self)
         try:
-            self._server = _Server(str(self.path), handler)
+            self._server = _Server(str(self.path), handler, bind_and_activate=False)
+            self._server.owner = self
+            self._server.server_bind()
+            self._server.server_activate()
         except OSError as exc:
             raise UserError(f"--sim-control {self.path}: cannot create the socket ({exc.strerror or exc}); "
                             "choose a path in a folder you can write to") from None
@@ -142,6 +187,8 @@ class SimControlServer:
         text = line.split("#", 1)[0].strip()
         if not text:
             return "error: empty line; send a command such as 'rails held'", True
+        if len(text) > MAX_ECHO_CHARS:
+            return f"error: {_echo(text)} is too long for a command; send one such as 'rails held'", True
         if text.lower() == "status":
             if self.status is None:
                 return "error: status is not available here", True
@@ -165,31 +212,44 @@ class SimControlServer:
             if self.settled is not None and not self.settled():
                 return f"error: {command.text}: the sensor did not settle; check the simulated wiring", True
             return "ok", True
-        if command.what == "score":
-            self.post_event(PainScored(command.arg, command.value))
-            return "ok", True
-        self.post_event(TAPS[command.arg]())
+        event = PainScored(command.arg, command.value) if command.what == "score" else TAPS[command.arg]()
+        if self.post_event(event) is False:
+            # The station's input lane is full (app.shell.inbox): say so rather than "ok".
+            return f"error: {command.text} dropped: the station is busy with earlier taps; send it again", True
         return "ok", True
 
-    def _track(self, connection: socket.socket, add: bool) -> None:
+    def _admit(self, connection: socket.socket) -> bool:
+        """Count *connection* in, unless MAX_CONNECTIONS are served already."""
         with self._lock:
-            if add:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
+            if len(self._connections) >= self.max_connections:
+                return False
+            self._connections.add(connection)
+            return True
+
+    def _leave(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._connections.discard(connection)
 
 
 def _handler_for(server: SimControlServer) -> type[socketserver.StreamRequestHandler]:
     class Handler(socketserver.StreamRequestHandler):
+        timeout = server.idle_timeout_s  # applied to the connection by StreamRequestHandler.setup
+
         def handle(self) -> None:
-            server._track(self.connection, True)
             try:
                 while True:
-                    raw = self.rfile.readline(MAX_LINE_BYTES + 1)
+                    try:
+                        raw = self.rfile.readline(MAX_LINE_BYTES + 1)
+                    except TimeoutError:
+                        self._answer(f"error: idle for {server.idle_timeout_s:g} s (nothing received); closing "
+                                     "this connection; connect again to send more")
+                        return
                     if not raw:
                         return
                     if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                        self._answer(f"error: line longer than {MAX_LINE_BYTES} bytes; send one command per line")
+                        start = _echo(raw[:MAX_ECHO_CHARS + 1].decode("utf-8", "replace"))
+                        self._answer(f"error: line longer than {MAX_LINE_BYTES} bytes ({start}); "
+                                     "send one command per line")
                         return
                     try:
                         line = raw.decode("utf-8")
@@ -198,12 +258,14 @@ def _handler_for(server: SimControlServer) -> type[socketserver.StreamRequestHan
                         continue
                     answer, keep_open = server.handle_line(line)
                     self._answer(answer)
+                    if answer.startswith("error: ") and " dropped: the station is busy" in answer:
+                        time.sleep(BUSY_PAUSE_S)
                     if not keep_open:
                         return
             except OSError:
                 return  # the client went away, or close() shut the connection
             finally:
-                server._track(self.connection, False)
+                server._leave(self.connection)
 
         def _answer(self, text: str) -> None:
             self.wfile.write(text.encode("utf-8") + b"\n")

@@ -21,7 +21,7 @@ from ..core.events import LinkLost, LinkRestored, PainScored, ProgramChosen
 from ..core.member import Member
 from ..core.program import Program
 from ..core.safety import Link, Mode
-from .loop import Station
+from .station import Station
 from .script import TAPS, Command, ScriptLine
 from .store import Store
 

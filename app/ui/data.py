@@ -2,7 +2,7 @@
 
 The safety screens read only the core's :class:`~app.core.view.View`. Home, history, summary chart
 and export also need data the core does not hold (the program library, members, stored sessions,
-the USB stick); the composition root (``app.commands.run``) passes it in through these interfaces,
+the USB stick); the composition root (``app.kiosk``) passes it in through these interfaces,
 so the UI never imports the store, the exporter or the hardware.
 """
 
@@ -122,7 +122,7 @@ class StationData(Protocol):
 
 
 class MemberData(Protocol):
-    """Optional: a station with a member store (``app.commands.run.StoreData``). The kiosk checks
+    """Optional: a station with a member store (``app.kiosk.data.StoreData``). The kiosk checks
     for each method and leaves its feature out when it is missing."""
 
     def search(self, text: str) -> Sequence[Member]: ...

@@ -1,9 +1,9 @@
 """The station runtime: owns the core state, feeds it events, carries out its effects.
 
-One thread owns state (DESIGN.md §1). Sensor callbacks, the serial reader and the sim-control
+One thread owns state (docs/architecture.md). Sensor callbacks, the serial reader and the sim-control
 socket only :meth:`Station.post` events (thread-safe, time-stamped when they happen); the UI thread
-calls :meth:`Station.process`, which feeds them to :func:`app.core.safety.step` in order and
-executes the effects: stop/set the belt, store events and samples, and tell listeners (sound,
+calls :meth:`Station.process`, which feeds them to :func:`app.core.safety.step` (what the
+hardware reports first, in its order, then the taps: :mod:`app.shell.inbox`) and executes the effects: stop/set the belt, store events and samples, and tell listeners (sound,
 speech, the screen) what to play or say.
 
 The belt is stopped *before* anything is stored or drawn: the stop is the first effect of a step
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import queue
 import time
 from typing import Any, Callable, Protocol
 
@@ -32,13 +31,16 @@ from ..core.effects import (
 from ..core.events import Event, Tick
 from ..core.safety import Link, Mode, State
 from ..core.view import View, build_view
+from .inbox import Inbox
 from .store import Store
 
 log = logging.getLogger("backstep.station")
 
-#: DESIGN.md §5: 1 Hz samples, committed at least every second.
+#: docs/database.md: 1 Hz samples, committed at least every second.
 SAMPLE_INTERVAL_S = 1.0
 FLUSH_INTERVAL_S = 1.0
+#: Stored as the reason of a session the station closed because it was shut down.
+SHUTDOWN_REASON = "station shut down"
 
 
 class Treadmill(Protocol):
@@ -76,7 +78,8 @@ class Station:
             link = Link.UP if treadmill is not None else Link.NONE
         self.state: State = safety.initial_state(link=link, caps=self.cfg.caps)
         self.wakeup: Callable[[], None] | None = None
-        self._queue: queue.SimpleQueue[tuple[float, Event]] = queue.SimpleQueue()
+        #: Hardware events go ahead of taps; taps wait in a bounded lane (app.shell.inbox).
+        self.inbox = Inbox()
         self._listeners: list[Callable[[Effect], None]] = []
         self._now = start
         self.session_id: int | None = None
@@ -97,15 +100,19 @@ class Station:
 
     # --- input --------------------------------------------------------------------------------
 
-    def post(self, event: Event, at: float | None = None) -> None:
-        """Queue *event* from any thread, stamped with the time it happened."""
-        self._queue.put((self.clock() if at is None else at, event))
+    def post(self, event: Event, at: float | None = None) -> bool:
+        """Queue *event* from any thread, stamped with the time it happened. False when it was a
+        tap dropped because the input lane is full (a flood); hardware events are never dropped."""
+        queued = self.inbox.put(self.clock() if at is None else at, event)
+        if not queued:
+            return False
         wake = self.wakeup
         if wake is not None:
             try:
                 wake()
             except Exception:  # noqa: BLE001 - waking the UI must never lose the event
                 log.exception("wakeup hook failed")
+        return True
 
     def add_listener(self, listener: Callable[[Effect], None]) -> None:
         """Hear every effect after the station has carried it out (sound, speech, screen)."""
@@ -114,14 +121,22 @@ class Station:
     # --- the loop's work ------------------------------------------------------------------------
 
     def process(self, now: float | None = None) -> tuple[Effect, ...]:
-        """Feed queued events and due timers to the core; execute the effects. Main thread only."""
+        """Feed queued events and due timers to the core; execute the effects. Main thread only.
+
+        Every hardware event waiting goes to the core before each tap, so a lanyard pull that
+        lands while taps are being handled is next. At most one lane's worth of taps is handled per
+        call: a client that keeps refilling the lane cannot keep the loop from drawing the stop."""
         now = self.clock() if now is None else now
         done: list[Effect] = []
+        taps_left = self.inbox.size
         while True:
-            try:
-                at, event = self._queue.get_nowait()
-            except queue.Empty:
+            item = self.inbox.take_hardware()
+            if item is None and taps_left > 0:
+                item = self.inbox.take_input()
+                taps_left -= 1
+            if item is None:
                 break
+            at, event = item
             at = max(at, self._now)  # never step backwards in time
             self._sample_until(at)
             done.extend(self._apply(event, at))
@@ -153,8 +168,12 @@ class Station:
         return clock_s + self._wall_offset
 
     def shutdown(self) -> None:
-        """Stop the belt and save everything (SIGTERM, exit)."""
-        self._stop_belt("station shutting down")
+        """Stop the belt, end a session that is still open as ``stopped`` ("station shut down",
+        with its end time and a stop event) and save everything. For a stop by systemd (an update,
+        a reboot), ``end`` on the control socket, or staff leaving the kiosk: the session ended on
+        purpose, so the next start must not report it as a power cut or crash."""
+        self._stop_belt(SHUTDOWN_REASON)
+        self._end_session("stopped", SHUTDOWN_REASON)
         if self.store is not None:
             self.store.flush()
 
@@ -192,7 +211,7 @@ class Station:
             return
         try:
             self.treadmill.stop()
-        except Exception as exc:  # noqa: BLE001 - the treadmill's own key remains (DESIGN §2.1)
+        except Exception as exc:  # noqa: BLE001 - the treadmill's own key remains (docs/safety.md, rule 1)
             log.error("treadmill stop failed (%s): %s", reason, exc)
 
     @property
@@ -205,9 +224,21 @@ class Station:
         and store the session as ``interrupted``. The kiosk never needs this: the core ends sessions."""
         if not self.session_open:
             return
-        self.shutdown()
+        self._stop_belt(reason)
         self._close_session(CloseSession("interrupted", at, self.state.active_seconds(at), self.state.phase_index,
                                          reason), at)
+        if self.store is not None:
+            self.store.flush()
+
+    def _end_session(self, status: str, reason: str) -> None:
+        """Close an open session from outside the core: a stop event, then the session, told to
+        the listeners (the history's stats) as if the core had closed it."""
+        if not self.session_open:
+            return
+        at = max(self.clock(), self._now)
+        phase = self.state.phase_index
+        self._execute(RecordEvent("stop", at, {"phase": phase, "reason": reason}), at)
+        self._execute(CloseSession(status, at, self.state.active_seconds(at), phase, reason), at)
 
     def _open_session(self, effect: OpenSession, at: float) -> None:
         self._session_clock_start = at
