@@ -35,7 +35,7 @@ from app.core.events import (
 )
 from app.core.safety import Link
 from app.core.view import Screen
-from app.shell.loop import Station
+from app.shell.station import Station
 from app.ui.audio import VOLUME_TOUCH_MIN, Sounds, Volume
 from app.ui.scenes import Intent
 from app.ui.speech import QUEUE_LIMIT, PhraseCache, Speaker, render_wav, spoken
@@ -523,10 +523,18 @@ def test_doctor_skips_speech_that_is_switched_off():
 
 
 def bash_array(path: Path, name: str) -> list[str]:
-    text = path.read_text(encoding="utf-8")
-    match = re.search(rf"^{name}=\(([^)]*)\)", text, re.M)
-    assert match, f"{path}: no {name}=(...)"
-    return match.group(1).split()
+    """The words of a bash array as bash itself reads them (comments and line breaks included):
+    the lines from ``NAME=(`` on, up to the first point where bash finds the statement complete."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{name}=(")), None)
+    assert start is not None, f"{path}: no {name}=(...)"
+    for end in range(start + 1, len(lines) + 1):
+        snippet = "\n".join(lines[start:end])
+        if subprocess.run(["bash", "-n", "-c", snippet], capture_output=True).returncode == 0:
+            done = subprocess.run(["bash", "-c", f'{snippet}\nprintf "%s\\n" "${{{name}[@]}}"'],
+                                  capture_output=True, text=True, check=True)
+            return done.stdout.split()
+    raise AssertionError(f"{path}: {name}=( is never closed")
 
 
 def test_the_installer_installs_espeak_ng():

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 MARKER_MAX_BYTES = 4096
 #: Python-side write buffer: one checksum update and one write per 64 KiB, not per CSV row.
 _CHUNK = 64 * 1024
-#: Samples are 1 Hz (app.shell.loop.SAMPLE_INTERVAL_S): one running sample = one second walked.
+#: Samples are 1 Hz (app.shell.station.SAMPLE_INTERVAL_S): one running sample = one second walked.
 SAMPLE_SECONDS = 1.0
 #: Check the cancel flag this often inside a long session.
 _CANCEL_EVERY = 2000

@@ -181,12 +181,3 @@ class Sounds:
         except pygame.error as exc:  # device unplugged mid-run
             log.warning("sound %s failed (%s)", name, exc)
             self._cues.clear()
-
-
-def __getattr__(name: str):
-    """``Speaker`` lives in :mod:`app.ui.speech` now; ``from app.ui.audio import Speaker`` still works."""
-    if name == "Speaker":
-        from .speech import Speaker
-
-        return Speaker
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
