@@ -91,6 +91,8 @@ class ExportResult:
     events: int = 0
     selection: str = "incremental"
     stick_id: str | None = None
+    #: This export's own folder (``.../exports/<time>``): its samples, events and JSON Lines.
+    export_folder: str | None = None
     nothing_new: bool = False
     cancelled: bool = False
 
@@ -159,31 +161,91 @@ class _Folder:
             raise OSError(errno.ENOTDIR, "not a folder", where) from None
         return _Folder(fd, where)
 
-    def read_marker(self) -> dict | None:
-        """Our marker, if it is a small regular file holding JSON; anything else is ignored."""
+    def read_small(self, name: str, limit: int) -> bytes | None:
+        """The bytes of *name* if it is a regular file of at most *limit* bytes, else None.
+
+        Never follows a link, never blocks on a FIFO planted under the name."""
         try:
-            info = os.stat(fmt.MARKER, dir_fd=self.fd, follow_symlinks=False)
+            info = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
         except FileNotFoundError:
             return None
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MARKER_MAX_BYTES:
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             return None
         try:
-            fd = os.open(fmt.MARKER, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0), dir_fd=self.fd)
+            fd = os.open(name, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0), dir_fd=self.fd)
         except OSError:
             return None
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between lstat and open
                 return None
-            data = os.read(fd, MARKER_MAX_BYTES + 1)
+            chunks, size = [], 0
+            while size <= limit:
+                chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
         finally:
             os.close(fd)
-        if len(data) > MARKER_MAX_BYTES:
+        if size > limit:
+            return None
+        return b"".join(chunks)
+
+    def exists(self, name: str) -> bool:
+        try:
+            os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def read_marker(self) -> dict | None:
+        """Our marker, if it is a small regular file holding JSON; anything else is ignored."""
+        data = self.read_small(fmt.MARKER, MARKER_MAX_BYTES)
+        if data is None:
             return None
         try:
             value = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             return None
         return value if isinstance(value, dict) else None
+
+    def new_child(self, name: str) -> tuple["_Folder", str]:
+        """A folder created now under *name* (``name-2``, ``name-3``... if taken): never one that
+        was there before, so nothing already on the stick is written into."""
+        for n in range(1, 1000):
+            candidate = name if n == 1 else f"{name}-{n}"
+            try:
+                os.mkdir(candidate, 0o755, dir_fd=self.fd)
+            except FileExistsError:
+                continue
+            folder = self.child(candidate, create=False)
+            assert folder is not None
+            return folder, candidate
+        raise OSError(errno.EEXIST, "too many exports with the same time", f"{self.path}/{name}")
+
+    def sweep_partials(self, keep: str) -> None:
+        """Remove what killed exports left in the folders under this one (``.partial`` files only,
+        by name; a folder left empty goes too). *keep* is the current export's folder."""
+        for entry in os.scandir(self.fd):
+            if entry.name == keep or not entry.is_dir(follow_symlinks=False):
+                continue
+            folder = self.child(entry.name, create=False)
+            if folder is None:
+                continue
+            try:
+                for inner in os.scandir(folder.fd):
+                    if inner.name.startswith(".") and inner.name.endswith(fmt.PARTIAL):
+                        folder.remove(inner.name)
+            finally:
+                folder.close()
+            self.rmdir(entry.name)
+
+    def rmdir(self, name: str) -> None:
+        """Remove an empty folder we created (best effort: a folder with anything in it stays)."""
+        try:
+            os.rmdir(name, dir_fd=self.fd)
+        except OSError:
+            pass
 
     def replace(self, src: str, dst: str) -> None:
         os.replace(src, dst, src_dir_fd=self.fd, dst_dir_fd=self.fd)
@@ -401,17 +463,18 @@ class Exporter:
             raise
         folders: list[_Folder] = [root]
         pending: list[_Pending] = []
+        created: list[tuple[_Folder, str]] = []  # folders this export made, removed again if it fails
         try:
-            return self._export(conn, root, folders, pending, selection, since_value, on_progress, cancel)
+            return self._export(conn, root, folders, pending, created, selection, since_value, on_progress, cancel)
         except OSError as exc:
-            self._discard(pending)
+            self._discard(pending, created)
             where = f"{root.path.rstrip('/')}/{fmt.FOLDER}/{fmt.fat_safe(self.station_id, fallback='station')}"
             raise ExportError(describe_os_error(exc, where)) from None
         except sqlite3.Error as exc:
-            self._discard(pending)
+            self._discard(pending, created)
             raise ExportError(f"{self.db_path}: database error during the export ({exc}); try again") from None
         except BaseException:
-            self._discard(pending)
+            self._discard(pending, created)
             raise
         finally:
             if conn.in_transaction:
@@ -502,7 +565,7 @@ class Exporter:
 
     # --- the export itself --------------------------------------------------------------------------------
 
-    def _export(self, conn, root, folders, pending, selection, since_value, on_progress, cancel) -> ExportResult:
+    def _export(self, conn, root, folders, pending, created, selection, since_value, on_progress, cancel) -> ExportResult:
         station_name = fmt.fat_safe(self.station_id, fallback="station")
         shown = f"{root.path.rstrip('/')}/{fmt.FOLDER}/{station_name}"
 
@@ -536,17 +599,27 @@ class Exporter:
             folders.append(station)
         tcx_folder = station.child(fmt.TCX_FOLDER, create=True)
         folders.append(tcx_folder)
+        exported_at = _now_iso(self.clock)
+        exports_folder = station.child(fmt.EXPORTS_FOLDER, create=True)
+        folders.append(exports_folder)
+        batch, batch_name = exports_folder.new_child(fmt.stamp(exported_at))
+        folders.append(batch)
+        batch_relative = f"{fmt.EXPORTS_FOLDER}/{batch_name}"
+        created.append((exports_folder, batch_name))
 
         def new(folder: _Folder, name: str, relative: str) -> _Pending:
             item = _Pending(folder, name, relative)
             pending.append(item)
             return item
 
-        sessions_csv = _Csv(new(station, fmt.SESSIONS_CSV, fmt.SESSIONS_CSV), fmt.SESSION_COLUMNS)
-        samples_csv = _Csv(new(station, fmt.SAMPLES_CSV, fmt.SAMPLES_CSV), fmt.SAMPLE_COLUMNS)
-        events_csv = _Csv(new(station, fmt.EVENTS_CSV, fmt.EVENTS_CSV), fmt.EVENT_COLUMNS)
-        jsonl = new(station, fmt.JSONL, fmt.JSONL)
-        exported_at = _now_iso(self.clock)
+        def in_batch(name: str) -> _Pending:
+            return new(batch, name, f"{batch_relative}/{name}")
+
+        sessions_csv = _Csv(in_batch(fmt.SESSIONS_CSV), fmt.SESSION_COLUMNS)
+        samples_csv = _Csv(in_batch(fmt.SAMPLES_CSV), fmt.SAMPLE_COLUMNS)
+        events_csv = _Csv(in_batch(fmt.EVENTS_CSV), fmt.EVENT_COLUMNS)
+        jsonl = in_batch(fmt.JSONL)
+        index_rows: list[dict] = []
         jsonl.write(_dumps({"type": "export", "format": "backstep-export", "version": 1, "station_id": self.station_id,
                             "exported_at": exported_at, "selection": selection, "sessions": len(session_ids),
                             "pseudonymized": self.pseudonymize}) + "\n")
@@ -557,7 +630,8 @@ class Exporter:
         for done, session_id in enumerate(session_ids, start=1):
             self._check(cancel)
             self._write_session(conn, session_id, sessions_csv, samples_csv, events_csv, jsonl,
-                                lambda name: new(tcx_folder, name, f"{fmt.TCX_FOLDER}/{name}"), counts, cancel)
+                                lambda name: new(tcx_folder, name, f"{fmt.TCX_FOLDER}/{name}"), counts, cancel,
+                                batch_relative, index_rows)
             self._progress(on_progress, done, total)
         for row in conn.execute(f"select id, session_id, at, t, kind, safety, detail from events "
                                 f"where {station_events_where} order by id", params):
@@ -567,6 +641,8 @@ class Exporter:
         charts_folder = None
         if self.charts is not None and session_ids:
             charts_folder = self._write_charts(conn, station, folders, session_ids, new)
+
+        keep_aside = self._write_index(station, new, index_rows, exported_at)
 
         first_id = session_ids[0] if session_ids else None
         last_id = session_ids[-1] if session_ids else None
@@ -585,9 +661,14 @@ class Exporter:
         #    then every rename, then the folders are fsynced, and the new manifest comes last.
         station.remove(fmt.MANIFEST)
         station.fsync()
+        if keep_aside:
+            station.replace(fmt.SESSIONS_CSV, keep_aside)
         for item in pending:
             item.commit()
         tcx_folder.fsync()
+        batch.fsync()
+        exports_folder.sweep_partials(keep=batch_name)
+        exports_folder.fsync()
         if charts_folder is not None:
             charts_folder.fsync()
         station.fsync()
@@ -626,7 +707,8 @@ class Exporter:
         message = (f"exported {total} session(s) ({what}), {counts['samples']} samples and {counts['events']} events "
                    f"to {shown}")
         return ExportResult(ok=True, message=message, folder=shown, files=files, sessions=total,
-                            samples=counts["samples"], events=counts["events"], selection=selection, stick_id=stick_id)
+                            samples=counts["samples"], events=counts["events"], selection=selection, stick_id=stick_id,
+                            export_folder=f"{shown}/{batch_relative}")
 
     def _select(self, conn, selection, since_value, sessions_wm, events_wm):
         if selection == "incremental":
@@ -657,7 +739,34 @@ class Exporter:
         conn.executemany("insert into _export_events(id) values (?)", [(i,) for i in event_ids])
         return ids, "id in (select id from _export_events)", {}
 
-    def _write_session(self, conn, session_id, sessions_csv, samples_csv, events_csv, jsonl, new_tcx, counts, cancel):
+    def _write_index(self, station: _Folder, new, index_rows: list[dict], exported_at: str) -> str | None:
+        """The cumulative ``sessions.csv``: what the stick held plus this export, rewritten whole
+        under a temporary name like every file. The earlier file is read as data only (a small
+        regular file, never through a link); one this version cannot read is kept aside under
+        another name, never replaced, so no row that was on the stick is lost. Returns that name:
+        the caller renames the old file to it when the export commits, not before."""
+        previous = keep_aside = None
+        if station.exists(fmt.SESSIONS_CSV):
+            data = station.read_small(fmt.SESSIONS_CSV, fmt.SESSIONS_MAX_BYTES)
+            previous = fmt.parse_sessions_csv(data) if data is not None else None
+            if previous is None:
+                keep_aside = self._free_name(station, f"sessions-kept-{fmt.stamp(exported_at)}", ".csv")
+        columns, rows = fmt.merge_sessions(previous, index_rows)
+        index = _Csv(new(station, fmt.SESSIONS_CSV, fmt.SESSIONS_CSV), columns)
+        for row in rows:
+            index.plain_row(row)  # cells are as written (formula guard applied once, when first written)
+        return keep_aside
+
+    @staticmethod
+    def _free_name(folder: _Folder, stem: str, suffix: str) -> str:
+        for n in range(1, 1000):
+            name = f"{stem}{'' if n == 1 else f'-{n}'}{suffix}"
+            if not folder.exists(name):
+                return name
+        raise OSError(errno.EEXIST, "no free name", f"{folder.path}/{stem}{suffix}")
+
+    def _write_session(self, conn, session_id, sessions_csv, samples_csv, events_csv, jsonl, new_tcx, counts, cancel,
+                       batch_relative: str, index_rows: list[dict]):
         s = conn.execute("select * from sessions where id = ?", (session_id,)).fetchone()
         stats = conn.execute("""
             select count(*) as n,
@@ -700,9 +809,11 @@ class Exporter:
             "distance_m": distance, "distance_source": source, "pauses": pauses, "emergency_stops": estops,
             "pain_before": s["pain_before"], "pain_after": s["pain_after"], "effort": s["effort"],
             "hands_free_percent": hands_free, "samples": stats["n"], "source": s["source"],
-            "tcx_file": f"{fmt.TCX_FOLDER}/{tcx_file}",
+            "tcx_file": f"{fmt.TCX_FOLDER}/{tcx_file}", "export_folder": batch_relative,
         }
-        sessions_csv.row(summary[c] for c in fmt.SESSION_COLUMNS)
+        cells = [fmt.cell(summary[c]) for c in fmt.SESSION_COLUMNS]
+        sessions_csv.plain_row(cells)
+        index_rows.append(dict(zip(fmt.SESSION_COLUMNS, cells)))
         jsonl.write(_dumps({"type": "session", **summary, "program": _json_or_text(s["program_snapshot"]),
                             "phases": phases}) + "\n")
 
@@ -905,9 +1016,11 @@ class Exporter:
         return folder
 
     @staticmethod
-    def _discard(pending: list[_Pending]) -> None:
+    def _discard(pending: list[_Pending], created: list[tuple[_Folder, str]]) -> None:
         for item in pending:
             item.discard()
+        for parent, name in created:
+            parent.rmdir(name)
 
 
 class ExportJob:
