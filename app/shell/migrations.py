@@ -14,7 +14,7 @@ from sqlite_utils.migrations import Migrations
 migrations = Migrations("backstep")
 
 #: Bumped with every migration; a file with a higher number comes from a newer Backstep.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: foreign keys to members and sessions (app.shell.migrations_links)
 
 
 @migrations()
