@@ -449,3 +449,38 @@ def test_a_sessions_file_that_cannot_be_read_is_kept_aside(tmp_path):
     assert [r["session_id"] for r in read_csv(out / "sessions.csv")] == ["1"]
     (kept,) = out.glob("sessions-kept-*.csv")
     assert kept.read_bytes() == b"not,our,header\r\n1,2,3\r\n"
+
+
+def test_every_figure_in_the_export_is_the_one_the_database_holds(tmp_path):
+    """sessions.csv, the TCX laps and the stored session statistics tell the same numbers."""
+    db = tmp_path / "b.db"
+    make_sessions(db, 4)
+    conn = sqlite3.connect(db)
+    with conn:  # as the station records it: a sample at each end, so 61 samples for a 60 s session
+        for sid in (1, 2):
+            conn.execute("insert into samples (session_id, t, at, mode, phase_idx, target_speed_kmh, "
+                         "actual_speed_kmh, incline_pct, rails_held, lanyard_clipped, distance_m) "
+                         "select session_id, t + 1, at, mode, phase_idx, target_speed_kmh, actual_speed_kmh, "
+                         "incline_pct, rails_held, lanyard_clipped, distance_m from samples "
+                         "where session_id = ? order by t desc limit 1", (sid,))
+    conn.close()
+    result = export(db, tmp_path / "stick")
+    rows = {int(r["session_id"]): r for r in read_csv(station_dir(tmp_path / "stick") / "sessions.csv")}
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    ns = {"t": "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"}
+    for sid, row in rows.items():
+        session = conn.execute("select * from sessions where id = ?", (sid,)).fetchone()
+        stats = conn.execute("select * from session_stats where session_id = ?", (sid,)).fetchone()
+        assert stats["distance_m"] == pytest.approx(float(row["distance_m"]))
+        assert row["distance_source"] == stats["distance_source"]
+        if session["distance_m"] is not None:
+            assert float(row["distance_m"]) == pytest.approx(session["distance_m"])
+        assert float(row["hands_free_percent"]) == pytest.approx(round(100 * stats["hands_free_share"], 1))
+        assert int(row["emergency_stops"]) == stats["emergency_stops"]
+        laps = etree.parse(str(station_dir(tmp_path / "stick") / row["tcx_file"])).findall(".//t:Lap", ns)
+        lap_seconds = sum(float(lap.find("t:TotalTimeSeconds", ns).text) for lap in laps)
+        lap_meters = sum(float(lap.find("t:DistanceMeters", ns).text) for lap in laps)
+        assert lap_seconds == pytest.approx(session["active_seconds"], abs=0.002)
+        assert lap_meters == pytest.approx(float(row["distance_m"]), abs=0.002)
+    assert result.sessions == 4

@@ -41,8 +41,10 @@ from typing import Any, Callable, Iterable
 
 from sqlite_utils import Database
 
+from ..core.rail_stats import split_seconds
 from ..errors import UserError
 from . import export_formats as fmt
+from .history import STATS_VERSION, History, compute_session_stats
 from .migrations_export import export_migrations
 from .tcx import Lap, TcxWriter
 
@@ -577,8 +579,7 @@ class Exporter:
 
         # 2. What to export, from one consistent snapshot of the database.
         old_sessions_wm, old_events_wm = self._watermarks(conn, stick_id) if selection == "incremental" else (0, 0)
-        if self.charts is not None:
-            self._backfill_stats(conn)
+        self._backfill_stats(conn)
         conn.execute("BEGIN")
         session_ids, station_events_where, params = self._select(conn, selection, since_value, old_sessions_wm, old_events_wm)
         running = [r[0] for r in conn.execute("select id from sessions where status = 'running' order by id")]
@@ -768,28 +769,16 @@ class Exporter:
     def _write_session(self, conn, session_id, sessions_csv, samples_csv, events_csv, jsonl, new_tcx, counts, cancel,
                        batch_relative: str, index_rows: list[dict]):
         s = conn.execute("select * from sessions where id = ?", (session_id,)).fetchone()
-        stats = conn.execute("""
-            select count(*) as n,
-                   coalesce(sum(mode = 'running'), 0) as walking,
-                   coalesce(sum(mode = 'running' and rails_held = 0), 0) as hands_free,
-                   count(distance_m) as measured,
-                   max(distance_m) as max_distance,
-                   coalesce(sum(case when mode = 'running'
-                                then coalesce(actual_speed_kmh, target_speed_kmh, 0) end), 0) / 3.6 as estimated
-            from samples where session_id = ?""", (session_id,)).fetchone()
-        pauses, estops = conn.execute(
-            "select coalesce(sum(kind = 'pause'), 0), coalesce(sum(kind = 'emergency_stop'), 0) from events where session_id = ?",
-            (session_id,)).fetchone()
-        measured = stats["measured"] > 0
-        if s["distance_m"] is not None:
-            distance, source = s["distance_m"], "treadmill"
-        elif measured:
-            distance, source = stats["max_distance"], "treadmill"
-        elif stats["walking"]:
-            distance, source = round(stats["estimated"], 3), "estimated"
-        else:
-            distance, source = None, ""
-        hands_free = round(100.0 * stats["hands_free"] / stats["walking"], 1) if stats["walking"] else None
+        # Every figure of a session comes from its statistics (app.core.rail_stats, kept in
+        # session_stats by app.shell.history), the same numbers the history screens and charts show.
+        stats = self._session_stats(conn, session_id)
+        figures = json.loads(stats["phases"] or "[]")
+        pauses = conn.execute("select count(*) from events where session_id = ? and kind = 'pause'",
+                              (session_id,)).fetchone()[0]
+        estops = stats["emergency_stops"]
+        measured = any(f["max_distance_m"] is not None for f in figures)
+        distance, source = stats["distance_m"], stats["distance_source"] or ""
+        hands_free = None if stats["hands_free_share"] is None else round(100.0 * stats["hands_free_share"], 1)
         if self.pseudonymize:
             member = self.pseudonym(s["member_id"], s["member_name"]) if (s["member_id"] is not None or s["member_name"]) else "guest"
             member_id = None
@@ -808,7 +797,7 @@ class Exporter:
             "phases_completed": s["phases_completed"], "phases_total": s["phases_total"],
             "distance_m": distance, "distance_source": source, "pauses": pauses, "emergency_stops": estops,
             "pain_before": s["pain_before"], "pain_after": s["pain_after"], "effort": s["effort"],
-            "hands_free_percent": hands_free, "samples": stats["n"], "source": s["source"],
+            "hands_free_percent": hands_free, "samples": stats["samples"], "source": s["source"],
             "tcx_file": f"{fmt.TCX_FOLDER}/{tcx_file}", "export_folder": batch_relative,
         }
         cells = [fmt.cell(summary[c]) for c in fmt.SESSION_COLUMNS]
@@ -817,7 +806,7 @@ class Exporter:
         jsonl.write(_dumps({"type": "session", **summary, "program": _json_or_text(s["program_snapshot"]),
                             "phases": phases}) + "\n")
 
-        laps = self._plan_laps(conn, session_id, s, phases, measured)
+        laps = self._plan_laps(s, phases, figures, measured, distance)
         tcx_pending = new_tcx(tcx_file)
         tcx = TcxWriter(tcx_pending.write)
         tcx.start(s["started_at"])
@@ -844,7 +833,7 @@ class Exporter:
             if measured:
                 if row["distance_m"] is not None:
                     cumulative = float(row["distance_m"])
-            elif row["mode"] == "running":
+            elif row["mode"] == "running" and (row["target_speed_kmh"] or 0) > 0:  # walking, as the stats count it
                 speed = row["actual_speed_kmh"] if row["actual_speed_kmh"] is not None else (row["target_speed_kmh"] or 0.0)
                 cumulative += speed / 3.6 * SAMPLE_SECONDS
             tcx.point(row["at"], cumulative)
@@ -859,53 +848,55 @@ class Exporter:
             self._write_event(row, events_csv, jsonl)
             counts["events"] += 1
 
-    def _plan_laps(self, conn, session_id, s, phases, measured) -> list[_LapPlan]:
-        """One lap per phase that has samples, with totals computed before the track is streamed
-        (TCX puts a lap's totals before its track points)."""
-        groups = [dict(r) for r in conn.execute("""
-            select phase_idx, min(t) as first_t, count(*) as n,
-                   coalesce(sum(mode = 'running'), 0) as walking,
-                   max(distance_m) as max_distance, max(actual_speed_kmh) as max_speed,
-                   coalesce(sum(case when mode = 'running'
-                                then coalesce(actual_speed_kmh, target_speed_kmh, 0) end), 0) / 3.6 as estimated
-            from samples where session_id = ? group by phase_idx order by min(t)""", (session_id,))]
+    def _session_stats(self, conn, session_id: int) -> dict:
+        """The session's stats row (kept when it closed, or by the backfill before the snapshot);
+        computed here, without writing, for a session that closed in between."""
+        row = conn.execute("select * from session_stats where session_id = ? and version = ?",
+                           (session_id, STATS_VERSION)).fetchone()
+        if row is not None:
+            return dict(row)
+        return compute_session_stats(Database(conn), session_id) or {}
+
+    def _plan_laps(self, s, phases, figures: list[dict], measured: bool, distance) -> list[_LapPlan]:
+        """One lap per phase that has samples, from the session's per-phase figures (TCX puts a
+        lap's totals before its track points). Lap times add up to the session's active seconds
+        and lap distances to its distance: the same figures as sessions.csv."""
         by_idx = {}
         for phase in phases:
             by_idx.setdefault(phase["idx"], phase)
-        loose = [g for g in groups if g["phase_idx"] is None]
-        groups = [g for g in groups if g["phase_idx"] is not None]
+        groups = [dict(f) for f in figures if f["phase_idx"] is not None]
+        loose = [f for f in figures if f["phase_idx"] is None]
         if loose and groups:  # samples without a phase belong with the first lap
             first, extra = groups[0], loose[0]
-            first["walking"] += extra["walking"]
-            first["estimated"] += extra["estimated"]
-            first["max_speed"] = max([v for v in (first["max_speed"], extra["max_speed"]) if v is not None], default=None)
+            first["walking_seconds"] += extra["walking_seconds"]
+            first["estimated_m"] += extra["estimated_m"]
+            first["max_speed_kmh"] = max([v for v in (first["max_speed_kmh"], extra["max_speed_kmh"]) if v is not None],
+                                         default=None)
         elif loose:
-            groups = loose
+            groups = [dict(f) for f in loose]
+        if not groups:  # a session that never produced a sample still needs one (empty) lap
+            return [_LapPlan(key=None, start_time=s["started_at"], seconds=0.0, meters=0.0, max_speed_ms=None,
+                             notes="no samples were recorded")]
+        seconds = split_seconds([g["walking_seconds"] for g in groups], s["active_seconds"])
         laps: list[_LapPlan] = []
         previous_end = 0.0
-        for group in groups:
+        for n, group in enumerate(groups):
             phase = by_idx.get(group["phase_idx"], {})
-            start = phase.get("started_at") or self._first_at(conn, session_id, group["phase_idx"]) or s["started_at"]
+            start = phase.get("started_at") or group["first_at"] or s["started_at"]
+            last = n == len(groups) - 1
             if measured:
-                end = max(previous_end, float(group["max_distance"])) if group["max_distance"] is not None else previous_end
+                end = max(previous_end, float(group["max_distance_m"])) if group["max_distance_m"] is not None else previous_end
+                if last and distance is not None:
+                    end = max(end, float(distance))  # the distance stored at the close, after the last sample
                 meters, previous_end = end - previous_end, end
             else:
-                meters = group["estimated"]
+                meters = group["estimated_m"]
             laps.append(_LapPlan(
-                key=group["phase_idx"], start_time=start, seconds=group["walking"] * SAMPLE_SECONDS, meters=meters,
-                max_speed_ms=group["max_speed"] / 3.6 if group["max_speed"] is not None else None,
+                key=group["phase_idx"], start_time=start, seconds=seconds[n], meters=meters,
+                max_speed_ms=group["max_speed_kmh"] / 3.6 if group["max_speed_kmh"] is not None else None,
                 notes=self._lap_notes(phase, group["phase_idx"]),
             ))
-        if not laps:  # a session that never produced a sample still needs one (empty) lap
-            laps.append(_LapPlan(key=None, start_time=s["started_at"], seconds=0.0, meters=0.0, max_speed_ms=None,
-                                 notes="no samples were recorded"))
         return laps
-
-    @staticmethod
-    def _first_at(conn, session_id, phase_idx) -> str | None:
-        row = conn.execute("select at from samples where session_id = ? and phase_idx is ? order by t limit 1",
-                           (session_id, phase_idx)).fetchone()
-        return row[0] if row else None
 
     @staticmethod
     def _lap(plan: _LapPlan) -> Lap:
@@ -972,8 +963,6 @@ class Exporter:
     def _backfill_stats(self, conn) -> None:
         """Per-session stats the charts read (hands-free share, top speed), for sessions closed
         before stats were kept. A derived table only; the sessions themselves are not changed."""
-        from .history import History
-
         self._history = None
         try:
             # Made here, outside the read snapshot: opening it applies its migrations (a write).
