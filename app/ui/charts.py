@@ -35,8 +35,10 @@ def _date(wall: float, with_year: bool = False) -> str:
     return time.strftime("%d %b %Y" if with_year else "%d %b", time.localtime(wall))
 
 
-def nice_top(value: float, minimum: float = 1.0) -> tuple[float, list[float]]:
-    """A round top for a zero-based axis at or above *value*, and its ticks (0 included)."""
+def nice_top(value: float, minimum: float = 1.0, *, integer: bool = False) -> tuple[float, list[float]]:
+    """A round top for a zero-based axis at or above *value*, and its ticks (0 included).
+
+    *integer*: an axis of counts (sessions), whose ticks are whole numbers: no "0.62 sessions"."""
     value = max(value, minimum)
     exponent = math.floor(math.log10(value))
     for factor in (1, 2, 2.5, 5, 10):
@@ -44,7 +46,7 @@ def nice_top(value: float, minimum: float = 1.0) -> tuple[float, list[float]]:
         top = step * math.ceil(value / step - 1e-9)
         if top / step <= 5:
             break
-    if step >= 1:
+    if step >= 1 or integer:
         step = max(1.0, round(step))
         top = step * math.ceil(value / step - 1e-9)
     ticks = [round(i * step, 6) for i in range(int(round(top / step)) + 1)]
@@ -135,6 +137,11 @@ def _x_session_labels(sessions) -> tuple[str, str]:
     return _date(sessions[0].started_at), _date(sessions[-1].started_at)
 
 
+def sessions_axis(weeks, goal: int | None) -> tuple[float, list[float]]:
+    """The count axis of the sessions chart: room above the tallest bar and the goal, whole ticks."""
+    return nice_top(max([w.sessions for w in weeks] + [goal or 0]) * 1.15, 3, integer=True)
+
+
 def sessions_chart(surface, fonts, m, rect, data: HistoryData, limit: int | None = SCREEN_WEEKS, px: int = 16):
     """Sessions per week as bars, the goal as a dashed line with its number."""
     weeks = _weeks(data, limit)
@@ -142,7 +149,7 @@ def sessions_chart(surface, fonts, m, rect, data: HistoryData, limit: int | None
     if not weeks:
         return _empty(surface, fonts, m, rect, title, px)
     goal = data.goal_per_week
-    top, ticks = nice_top(max([w.sessions for w in weeks] + [goal or 0]) * 1.15, 3)
+    top, ticks = sessions_axis(weeks, goal)
     ax = Axes(surface, fonts, m, rect, title, top, ticks, _x_week_labels(weeks), px=px)
     for i, week in enumerate(weeks):
         left, width = ax.slot(i, len(weeks))
