@@ -76,8 +76,27 @@ def _detail(event: Mapping[str, Any]) -> dict:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def number(value: Any) -> float | None:
+    """A stored number, or None for NULL and for anything another tool put where a number belongs
+    (text, a blob): such a value counts as missing, never stops the statistics."""
+    if type(value) in (int, float):
+        return value
+    return None
+
+
+def walking_speed(mode: Any, target_kmh: Any, actual_kmh: Any) -> float | None:
+    """The belt speed of a walking sample (running with a target above zero): the treadmill's
+    reading, else the target; None for a sample that is not walking. The one rule the distance
+    estimate, the TCX track and the walking seconds share."""
+    target = number(target_kmh)
+    if mode != "running" or not target or target <= 0:
+        return None
+    actual = number(actual_kmh)
+    return actual if actual is not None else target
+
+
 def _is_walking(sample: Mapping[str, Any]) -> bool:
-    return sample.get("mode") == "running" and (sample.get("target_speed_kmh") or 0) > 0
+    return walking_speed(sample.get("mode"), sample.get("target_speed_kmh"), 0.0) is not None
 
 
 def rail_stats(
@@ -139,7 +158,7 @@ def rail_stats(
         else:
             run = 0
         if backward is None or phase in backward:
-            top = max(top, float(sample.get("target_speed_kmh") or 0.0))
+            top = max(top, float(number(sample.get("target_speed_kmh")) or 0.0))
     return RailStats(
         walking_seconds=walking * sample_interval_s,
         rails_held_seconds=held * sample_interval_s,
@@ -196,15 +215,15 @@ def session_figures(samples: Iterable[Mapping[str, Any]], measured_distance_m: f
         group = groups.get(phase)
         if group is None:
             group = groups[phase] = [sample.get("at"), 0, 0.0, None, None]
-        distance = sample.get("distance_m")
+        distance = number(sample.get("distance_m"))
         if distance is not None and (group[3] is None or distance > group[3]):
             group[3] = float(distance)
-        speed = sample.get("actual_speed_kmh")
+        speed = number(sample.get("actual_speed_kmh"))
         if speed is not None and (group[4] is None or speed > group[4]):
             group[4] = float(speed)
-        if _is_walking(sample):
+        belt = walking_speed(sample.get("mode"), sample.get("target_speed_kmh"), speed)
+        if belt is not None:
             group[1] += 1
-            belt = speed if speed is not None else sample.get("target_speed_kmh") or 0.0
             group[2] += belt / 3.6 * sample_interval_s
     phases = tuple(PhaseFigures(idx, at, walking * sample_interval_s, estimated, max_distance, max_speed)
                    for idx, (at, walking, estimated, max_distance, max_speed) in groups.items())

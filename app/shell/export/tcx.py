@@ -9,10 +9,22 @@ The XML itself is written by :class:`app.shell.tcx.TcxWriter` (the schema's elem
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from itertools import accumulate, chain, groupby
+from typing import Callable, Sequence
 
-from ...core.rail_stats import SAMPLE_INTERVAL_S, split_seconds
+from ...core.rail_stats import SAMPLE_INTERVAL_S, number, split_seconds, walking_speed
 from ..tcx import Lap, TcxWriter
+
+
+#: A track point as :meth:`app.shell.tcx.TcxWriter.point` writes it, distance with three decimals.
+_POINT = "     <Trackpoint><Time>%s</Time><DistanceMeters>%.3f</DistanceMeters></Trackpoint>\n"
+
+
+def strip_zeros(text: str) -> str:
+    """``number()``'s trailing zeros, stripped from a whole chunk of points formatted with ``.3f``
+    (``12.300`` -> ``12.3``, ``10.000`` -> ``10``): three passes of ``str.replace``. Each pass can
+    only reach the fraction: two zeros, then one, then a bare point."""
+    return text.replace("00</Dist", "</Dist").replace("0</Dist", "</Dist").replace(".</Dist", "</Dist")
 
 
 @dataclass
@@ -128,12 +140,55 @@ class Track:
             self.current += 1
             self.writer.lap(self.laps[self.current].lap())
         if self.measured:
+            distance_m = number(distance_m)
             if distance_m is not None:
                 self.cumulative = float(distance_m)
-        elif mode == "running" and (target_speed_kmh or 0) > 0:  # walking, as the stats count it
-            speed = actual_speed_kmh if actual_speed_kmh is not None else (target_speed_kmh or 0.0)
-            self.cumulative += speed / 3.6 * SAMPLE_INTERVAL_S
+        else:
+            speed = walking_speed(mode, target_speed_kmh, actual_speed_kmh)  # as the statistics count it
+            if speed is not None:
+                self.cumulative += speed / 3.6 * SAMPLE_INTERVAL_S
         self.writer.point(at, self.cumulative)
+
+    def points_fast(self, rows: Sequence[tuple], columns: list[tuple]) -> None:
+        """:meth:`point` for many sample rows ``(t, at, mode, phase_idx, target, actual, incline,
+        rails, lanyard, distance)`` at once, the same bytes: only for rows whose ``at`` needs no
+        escaping and whose numbers are finite (:func:`.samples.fast_outputs` checks; *columns*
+        are the rows transposed). Distances are summed with ``accumulate`` in the same order as
+        :meth:`point` adds them, and formatted in one ``%`` per lap."""
+        ats, modes, phases, targets, actuals, readings = (columns[i] for i in (1, 2, 3, 4, 5, 9))
+        if self.measured:
+            if None in readings:
+                distances = []
+                cumulative = self.cumulative
+                for reading in readings:
+                    if reading is not None:
+                        cumulative = float(reading)
+                    distances.append(cumulative)
+            else:
+                distances = readings
+        else:
+            steps = [((actual if actual is not None else target) / 3.6 * SAMPLE_INTERVAL_S)
+                     if mode == "running" and target and target > 0 else 0.0  # walking_speed, inlined
+                     for mode, target, actual in zip(modes, targets, actuals)]
+            distances = list(accumulate(steps, initial=self.cumulative))[1:]
+        self.cumulative = float(distances[-1]) if distances else self.cumulative
+        done = 0
+        position = 0
+        for phase_idx, run in groupby(phases):
+            target = self.lap_index.get(phase_idx, self.current)
+            if target > self.current:
+                self._points(ats, distances, done, position)
+                done = position
+                while self.current < target:
+                    self.current += 1
+                    self.writer.lap(self.laps[self.current].lap())
+            position += sum(1 for _ in run)
+        self._points(ats, distances, done, position)
+
+    def _points(self, ats, distances, start: int, stop: int) -> None:
+        if stop > start:
+            text = (_POINT * (stop - start)) % tuple(chain.from_iterable(zip(ats[start:stop], distances[start:stop])))
+            self.writer.points_text(strip_zeros(text), stop - start)
 
     def end(self, notes: str) -> None:
         while self.current < len(self.laps) - 1:

@@ -16,15 +16,16 @@ import secrets
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlite_utils import Database
 
 from .. import export_formats as fmt
 from ..migrations_export import export_migrations
-from . import metrics
+from . import metrics, samples
 from .charts import ChartRenderer, backfill_stats, write_charts
 from .results import ExportCancelled, ExportError, ExportResult, ProgressCallback
 from .selection import SELECTIONS, count_new, parse_since, select, watermarks
@@ -39,6 +40,10 @@ CANCEL_EVERY = 2000
 SAMPLE_QUERY = ("select t, at, mode, phase_idx, target_speed_kmh, actual_speed_kmh, incline_pct, rails_held, "
                 "lanyard_clipped, distance_m from samples where session_id = ? order by t")
 EVENT_QUERY = "select id, session_id, at, t, kind, safety, detail from events"
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 def now_iso(clock: Callable[[], float]) -> str:
@@ -94,8 +99,11 @@ class Exporter:
 
     def __init__(self, db_path: str | os.PathLike, *, station_id: str = "backstep-1",
                  pseudonymize: bool = False, clock: Callable[[], float] = time.time,
-                 charts: ChartRenderer | None = None):
+                 charts: ChartRenderer | None = None, fast: bool = True):
         self.db_path = Path(db_path)
+        #: False: every sample through the straightforward row-by-row path (:mod:`.samples`), the
+        #: reference the fast path is tested against.
+        self.fast = fast
         self.station_id = station_id
         self.pseudonymize = pseudonymize
         self.clock = clock
@@ -173,7 +181,7 @@ class Exporter:
             conn = sqlite3.connect(str(self.db_path), isolation_level=None, timeout=10.0, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             # Text another tool wrote as invalid UTF-8 must not stop the export of everything else.
-            conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
+            conn.text_factory = _lenient_text
             # The kiosk's main loop is the writer; wait for its one-second commits instead of failing.
             conn.execute("PRAGMA busy_timeout=10000")
             tables = {row[0] for row in conn.execute("select name from sqlite_master where type='table'")}
@@ -363,20 +371,46 @@ class Exporter:
         tcx_pending = out.new_tcx(tcx_file)
         track = Track(tcx_pending.write, s["started_at"], laps, measured)
         n = 0
-        for row in conn.execute(SAMPLE_QUERY, (session_id,)):
-            n += 1
-            if n % CANCEL_EVERY == 0:
+        with closing(self._sample_chunks(conn, session_id)) as chunks:  # closed: the decoder is restored
+            for rows in chunks:
                 self._check(cancel)
-            values = (session_id, *row)
-            out.samples.plain_row(values)
-            out.jsonl.write(dumps({"type": "sample", **dict(zip(fmt.SAMPLE_COLUMNS, values))}) + "\n")
-            track.point(row["at"], row["mode"], row["phase_idx"], row["target_speed_kmh"], row["actual_speed_kmh"],
-                        row["distance_m"])
+                n += len(rows)
+                fast = samples.fast_outputs(session_id, rows) if self.fast else None
+                if fast is None:
+                    samples.write_rows(session_id, rows, out.samples, out.jsonl, track, dumps)
+                else:
+                    out.samples.pending.write(fast[0])
+                    out.jsonl.write(fast[1])
+                    track.points_fast(rows, fast[2])
         track.end(activity_notes(s, member, summary))
         tcx_pending.finish()  # closed now: a thousand sessions must not hold a thousand open files
         out.samples_written += n
         for row in conn.execute(f"{EVENT_QUERY} where session_id = ? order by id", (session_id,)):
             self._write_event(row, out)
+
+    def _sample_chunks(self, conn: sqlite3.Connection, session_id: int) -> Iterator[list[tuple]]:
+        """The session's samples as plain tuples, a chunk at a time. Text is decoded strictly (the
+        lenient decoder costs a call per value); a sample holding invalid UTF-8 restarts the read
+        leniently after the rows already handed out (the same snapshot, the same order)."""
+        handed_out = 0
+        for lenient in ((False, True) if self.fast else (True,)):
+            conn.text_factory = _lenient_text if lenient else str
+            try:
+                cursor = conn.cursor()
+                cursor.row_factory = None  # plain tuples: no per-row name lookups
+                cursor.execute(SAMPLE_QUERY, (session_id,))
+                skip = handed_out
+                while skip:
+                    skip -= len(cursor.fetchmany(min(skip, CANCEL_EVERY)))
+                while rows := cursor.fetchmany(CANCEL_EVERY):
+                    handed_out += len(rows)
+                    yield rows
+                return
+            except sqlite3.OperationalError:
+                if lenient:
+                    raise
+            finally:
+                conn.text_factory = _lenient_text
 
     @staticmethod
     def _write_event(row, out: "_Outputs") -> None:
