@@ -484,3 +484,33 @@ def test_every_figure_in_the_export_is_the_one_the_database_holds(tmp_path):
         assert lap_seconds == pytest.approx(session["active_seconds"], abs=0.002)
         assert lap_meters == pytest.approx(float(row["distance_m"]), abs=0.002)
     assert result.sessions == 4
+
+
+def test_charts_of_unchanged_histories_are_not_drawn_again(tmp_path):
+    db = tmp_path / "b.db"
+    make_sessions(db, 3)  # members 7 and 9 and a guest
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    drawn = []
+
+    def renderer(history, title):
+        drawn.append(title)
+        return b"\x89PNG " + title.encode()
+
+    def export_all():
+        result = Exporter(db, charts=renderer).export(stick, selection="all")
+        assert result.ok, result.message
+
+    export_all()
+    assert sorted(drawn) == ["=HYPERLINK(\"http://x\")", "Ada Lovelace"]
+    export_all()
+    assert len(drawn) == 2  # the same histories: the charts on the stick stay as they are
+    charts = station_dir(stick) / "charts"
+    assert {p.name for p in charts.iterdir()} == {"member-7.png", "member-9.png"}
+    (charts / "member-7.png").unlink()  # removed on a computer: drawn again
+    store = Store(db)
+    add_session(store, start=T0 + 20 * 3600, member=Member(id=9, name="=HYPERLINK(\"http://x\")"))
+    store.close()
+    export_all()
+    assert sorted(drawn[2:]) == ["=HYPERLINK(\"http://x\")", "Ada Lovelace"]  # 7: file gone; 9: a new session
+    assert (charts / "member-7.png").exists()

@@ -8,9 +8,10 @@ differ by shape as well as colour (never colour alone).
 
 from __future__ import annotations
 
-import io
 import math
+import struct
 import time
+import zlib
 
 import pygame
 
@@ -344,6 +345,23 @@ def _render_png(data: HistoryData, title: str, size: tuple[int, int], fonts: Fon
         draw_chart(surface, fonts, m, cell, data, name, full=True, px=11)
     note = cells[5].inflate(-m.u(12), -m.u(12))
     draw.paragraph(surface, fonts, t("export_chart_note"), note, m.u(14), theme.GREY)
-    out = io.BytesIO()
-    pygame.image.save(surface, out, "chart.png")
-    return out.getvalue()
+    return png_bytes(surface)
+
+
+#: zlib level for the chart PNGs: 3 compresses these flat-coloured pages about as well as 6 in a
+#: third of the time (pygame.image.save: 85-97 ms a page; this: 24-29 ms).
+PNG_LEVEL = 3
+
+
+def png_bytes(surface, level: int = PNG_LEVEL) -> bytes:
+    """*surface* as an 8-bit RGB PNG (no filter, zlib *level*): what any image viewer reads."""
+    width, height = surface.get_size()
+    pixels = pygame.image.tobytes(surface, "RGB")
+    stride = 3 * width
+    raw = b"".join(b"\x00" + pixels[y * stride:(y + 1) * stride] for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, level)) + chunk(b"IEND", b"")

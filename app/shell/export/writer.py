@@ -26,7 +26,7 @@ from sqlite_utils import Database
 from .. import export_formats as fmt
 from ..migrations_export import export_migrations
 from . import metrics, samples
-from .charts import ChartRenderer, backfill_stats, write_charts
+from .charts import ChartRenderer, backfill_stats, remember_charts, write_charts
 from .results import ExportCancelled, ExportError, ExportResult, ProgressCallback
 from .selection import SELECTIONS, count_new, parse_since, select, watermarks
 from .stick import Folder, PendingFile, describe_os_error, discard, find_stick_id, free_name
@@ -264,10 +264,10 @@ class Exporter:
         for row in conn.execute(f"{EVENT_QUERY} where {chosen.station_events_where} order by id", chosen.params):
             self._write_event(row, out)
 
-        charts_folder = None
+        charts_folder, charts_drawn = None, {}
         if self.charts is not None and history is not None and session_ids:
-            charts_folder = write_charts(conn, history, self.charts, station, folders, session_ids, new,
-                                         self.pseudonym if self.pseudonymize else None)
+            charts_folder, charts_drawn = write_charts(conn, history, self.charts, station, folders, session_ids, new,
+                                                       self.pseudonym if self.pseudonymize else None, stick_id)
 
         keep_aside = self._write_index(station, new, out.index_rows, exported_at)
 
@@ -322,6 +322,7 @@ class Exporter:
                 "events": out.events_written, "first_session_id": first_id, "last_session_id": last_id,
                 "session_watermark": new_sessions_wm, "event_watermark": new_events_wm,
             })
+            remember_charts(db, stick_id, charts_drawn, exported_at)
         files = [f"{shown}/{item.relative}" for item in pending if item is not marker_file]
         what = {"incremental": "new since the last export to this stick", "all": "all", "since": "selected with --since"}[selection]
         message = (f"exported {total} session(s) ({what}), {out.samples_written} samples and {out.events_written} events "
