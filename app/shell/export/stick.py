@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import stat
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from .. import export_formats as fmt
 from .results import ExportError
@@ -302,3 +303,31 @@ def find_stick_id(root: Folder, station_folder: str, opened: list[Folder]) -> st
     if isinstance(stick_id, str) and len(stick_id) == 32 and all(c in "0123456789abcdef" for c in stick_id):
         return stick_id
     return None
+
+
+class Finisher:
+    """Flush, fsync and close finished files on one worker thread while the export formats the next
+    session (fsync waits on the stick, not the CPU). A failure there (a full or pulled stick)
+    comes back as the same ``OSError`` on the export's thread, at the next file or at :meth:`wait`."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-fsync")
+        self._futures: list[Future] = []
+
+    def submit(self, item: PendingFile) -> None:
+        self.raise_failed()
+        self._futures.append(self._pool.submit(item.finish))
+
+    def raise_failed(self) -> None:
+        while self._futures and self._futures[0].done():
+            self._futures.pop(0).result()
+
+    def wait(self) -> None:
+        """Every submitted file finished (raises the first failure)."""
+        while self._futures:
+            self._futures.pop(0).result()
+
+    def close(self) -> None:
+        """Stop after the work in hand (before anything is discarded or renamed)."""
+        self._pool.shutdown(wait=True)
+        self._futures.clear()

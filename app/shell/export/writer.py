@@ -29,7 +29,7 @@ from . import metrics, samples
 from .charts import ChartRenderer, backfill_stats, remember_charts, write_charts
 from .results import ExportCancelled, ExportError, ExportResult, ProgressCallback
 from .selection import SELECTIONS, count_new, parse_since, select, watermarks
-from .stick import Folder, PendingFile, describe_os_error, discard, find_stick_id, free_name
+from .stick import Finisher, Folder, PendingFile, describe_os_error, discard, find_stick_id, free_name
 from .tcx import Track, activity_notes, plan_laps
 
 log = logging.getLogger(__name__)
@@ -131,19 +131,25 @@ class Exporter:
         folders: list[Folder] = [root]
         pending: list[PendingFile] = []
         created: list[tuple[Folder, str]] = []  # folders this export made, removed again if it fails
+        finisher = Finisher()
         try:
-            return self._export(conn, root, folders, pending, created, selection, since_value, on_progress, cancel)
+            return self._export(conn, root, folders, pending, created, finisher, selection, since_value, on_progress,
+                                cancel)
         except OSError as exc:
+            finisher.close()
             discard(pending, created)
             where = f"{root.path.rstrip('/')}/{fmt.FOLDER}/{self.station_folder}"
             raise ExportError(describe_os_error(exc, where)) from None
         except sqlite3.Error as exc:
+            finisher.close()
             discard(pending, created)
             raise ExportError(f"{self.db_path}: database error during the export ({exc}); try again") from None
         except BaseException:
+            finisher.close()
             discard(pending, created)
             raise
         finally:
+            finisher.close()
             if conn.in_transaction:
                 conn.rollback()
             conn.close()
@@ -198,7 +204,7 @@ class Exporter:
 
     # --- the export itself --------------------------------------------------------------------------------
 
-    def _export(self, conn, root, folders, pending, created, selection, since_value, on_progress, cancel) -> ExportResult:
+    def _export(self, conn, root, folders, pending, created, finisher, selection, since_value, on_progress, cancel) -> ExportResult:
         station_name = self.station_folder
         shown = f"{root.path.rstrip('/')}/{fmt.FOLDER}/{station_name}"
 
@@ -259,7 +265,7 @@ class Exporter:
         self._progress(on_progress, 0, total)
         for done, session_id in enumerate(session_ids, start=1):
             self._check(cancel)
-            self._write_session(conn, session_id, out, cancel)
+            self._write_session(conn, session_id, out, cancel, finisher)
             self._progress(on_progress, done, total)
         for row in conn.execute(f"{EVENT_QUERY} where {chosen.station_events_where} order by id", chosen.params):
             self._write_event(row, out)
@@ -280,6 +286,7 @@ class Exporter:
         marker_file = new(station, fmt.MARKER, fmt.MARKER)
         marker_file.write(json.dumps({"format": "backstep-export-marker", "version": 1, "stick_id": stick_id,
                                       "station_id": self.station_id, "last_export_at": exported_at}, indent=1) + "\n")
+        finisher.wait()
         for item in pending:
             self._check(cancel)
             item.finish()
@@ -349,7 +356,7 @@ class Exporter:
             index.plain_row(row)  # cells are as written (formula guard applied once, when first written)
         return keep_aside
 
-    def _write_session(self, conn, session_id: int, out: "_Outputs", cancel) -> None:
+    def _write_session(self, conn, session_id: int, out: "_Outputs", cancel, finisher: Finisher) -> None:
         s = dict(conn.execute("select * from sessions where id = ?", (session_id,)).fetchone())
         stats = metrics.session_stats(conn, session_id)
         figures = metrics.phase_figures(stats)
@@ -384,7 +391,7 @@ class Exporter:
                     out.jsonl.write(fast[1])
                     track.points_fast(rows, fast[2])
         track.end(activity_notes(s, member, summary))
-        tcx_pending.finish()  # closed now: a thousand sessions must not hold a thousand open files
+        finisher.submit(tcx_pending)  # closed now: a thousand sessions must not hold a thousand open files
         out.samples_written += n
         for row in conn.execute(f"{EVENT_QUERY} where session_id = ? order by id", (session_id,)):
             self._write_event(row, out)
