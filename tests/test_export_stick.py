@@ -1,7 +1,7 @@
 """Bad sticks: full, read-only, pulled mid-export, and a kill in the middle of an export.
 
 Real file systems: a 256 KiB tmpfs for "full", the same tmpfs remounted read-only, and a real
-``backstep export`` subprocess killed with SIGKILL. Each test checks the promise of issue 5: a
+``backstep export`` subprocess killed with SIGKILL. Each test checks the promise of docs/export.md: a
 one-line message, a non-zero exit, no half-written file under a final name, the database untouched.
 """
 

@@ -1,5 +1,5 @@
 """A member walks three sessions in the simulated station, as a person would, and the suggestions
-and the history follow (issue 7 "Done means"). Plus the stats table: kept at close, backfilled.
+and the history follow (docs/architecture.md). Plus the stats table: kept at close, backfilled.
 
 The sessions run through :func:`app.shell.simulate.run_script` unchanged (real core, store, GPIO
 adapters on MockFactory pins). What the script language cannot say yet, the touchscreen's part, is

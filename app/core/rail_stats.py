@@ -1,6 +1,6 @@
-"""Rail dependence of one session, from its stored samples and events (issue 7 item 3).
+"""Rail dependence of one session, from its stored samples and events (docs/practice.md, "Rails").
 
-PROTOCOLS.md "Rails": hold them at first; let go of one hand, then both, only once the movement is
+docs/practice.md, "Rails": hold them at first; let go of one hand, then both, only once the movement is
 mastered; the station keeps "a record of how much of each session was walked hands-free, to show
 progress off the rails". Three numbers per session say it:
 
@@ -22,7 +22,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
 
-#: DESIGN.md §5: samples are written at 1 Hz, so each walking sample stands for one second.
+#: docs/database.md: samples are written at 1 Hz, so each walking sample stands for one second.
 SAMPLE_INTERVAL_S = 1.0
 
 #: The pause reason the safety core stores for a rails pause (``PauseReason.RAILS.value``).

@@ -4,7 +4,7 @@ Why a ``session_stats`` table: rail dependence and the top backward speed come f
 1 Hz samples (thousands of rows per session). They are computed *once*, when the session closes
 (:func:`attach_stats` hooks a :class:`~app.shell.loop.Station`), and kept one row per session, so a
 member's history is one indexed query over ``sessions`` joined with ``session_stats`` and never
-reads a sample (issue 7: 500 sessions open in under 100 ms). Sessions closed without the hook
+reads a sample (docs/architecture.md: 500 sessions open in under 100 ms). Sessions closed without the hook
 (older databases, a crash, ``backstep simulate``) are filled in by :meth:`History.backfill`, which
 :meth:`History.member_history` runs for just that member's missing rows first.
 

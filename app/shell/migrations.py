@@ -1,7 +1,7 @@
 """The database schema, as sqlite-utils migrations. Append new migrations; never edit old ones.
 
 Plain tables with clear names so the file reads well in ``sqlite-utils`` and Datasette
-(DESIGN.md §5). Times are ISO 8601 text with the UTC offset; ``clock_s`` is the station's clock
+(docs/database.md). Times are ISO 8601 text with the UTC offset; ``clock_s`` is the station's clock
 (monotonic seconds, or the script's clock in a simulation) so intervals stay exact; ``t`` is
 seconds since the session started.
 """
@@ -28,7 +28,7 @@ def m001_sessions_phases_samples_events(db: Database) -> None:
             "program_id": str,
             "program_name": str,
             "program_units": str,
-            # The program as it was when the session ran, so history stays true (DESIGN.md §5).
+            # The program as it was when the session ran, so history stays true (docs/database.md).
             "program_snapshot": str,
             "status": str,           # running | completed | stopped | emergency_stop | interrupted
             "stop_reason": str,

@@ -1,6 +1,6 @@
 """The session store: every session, phase, 1 Hz sample and event, in SQLite via sqlite-utils.
 
-Why it is built this way (DESIGN.md §5):
+Why it is built this way (docs/database.md):
 
 - WAL and ``synchronous=FULL``: a committed second survives a power cut.
 - One writer, the main loop. Samples and ordinary events are buffered and committed together at
@@ -26,7 +26,7 @@ from sqlite_utils import Database
 from .migrations import SCHEMA_VERSION
 from .migrations_links import apply_schema, ensure_member_row
 
-#: Events that are safety events (DESIGN.md §2 rule 8): committed at once, never only buffered.
+#: Events that are safety events (docs/safety.md, rule 8): committed at once, never only buffered.
 SAFETY_EVENTS = frozenset({
     "start_refused", "start_cancelled", "pause", "resume", "emergency_stop", "estop_cleared",
     "lanyard_pulled", "lanyard_clipped", "link_lost", "link_restored", "confirm_refused",
