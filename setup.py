@@ -18,5 +18,5 @@ ASSET_PACKAGES = ["app.assets", *(f"app.assets.{folder.name}" for folder in sort
 setup(
     packages=[*find_packages(where=str(HERE), include=["app", "app.*", "hardware", "hardware.*"]), *ASSET_PACKAGES],
     package_dir={"app.assets": "assets"},  # and so app.assets.fonts -> assets/fonts, ...
-    package_data={"app": ["py.typed"], **{name: ["*"] for name in ASSET_PACKAGES}},
+    package_data={"app": ["py.typed", "locale/*.pot", "locale/*/LC_MESSAGES/*.mo"], **{name: ["*"] for name in ASSET_PACKAGES}},
 )

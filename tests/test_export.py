@@ -68,6 +68,11 @@ def station_dir(stick: Path, station: str = "backstep-1") -> Path:
     return stick / "Backstep" / station
 
 
+def batch_dir(result) -> Path:
+    """This export's own folder (``exports/<time>``): its samples, events and JSON Lines."""
+    return Path(result.export_folder)
+
+
 def test_export_writes_every_format_and_tools_read_them(tmp_path, schema):
     tcxparser = pytest.importorskip("tcxparser", reason="pip install python-tcxparser (the third-party TCX reader)")
     db = tmp_path / "b.db"
@@ -75,8 +80,12 @@ def test_export_writes_every_format_and_tools_read_them(tmp_path, schema):
     result = export(db, tmp_path / "stick")
     out = station_dir(tmp_path / "stick")
     assert result.sessions == 4 and result.samples == 240
-    assert {p.name for p in out.iterdir()} == {"sessions.csv", "samples.csv", "events.csv", "backstep.jsonl",
-                                               "README.txt", "manifest.json", ".backstep-export.json", "tcx"}
+    assert {p.name for p in out.iterdir()} == {"sessions.csv", "exports", "README.txt", "manifest.json",
+                                               ".backstep-export.json", "tcx"}
+    batch = batch_dir(result)
+    assert batch.parent == out / "exports"
+    assert {p.name for p in batch.iterdir()} == {"sessions.csv", "samples.csv", "events.csv", "backstep.jsonl"}
+    assert (batch / "sessions.csv").read_bytes() == (out / "sessions.csv").read_bytes()  # a first export
 
     sessions = read_csv(out / "sessions.csv")
     assert [int(r["session_id"]) for r in sessions] == [1, 2, 3, 4]
@@ -92,13 +101,13 @@ def test_export_writes_every_format_and_tools_read_them(tmp_path, schema):
     assert sessions[2]["member"].startswith("'=")  # a formula typed as a name is not run by a spreadsheet
     assert sessions[1]["distance_source"] == "treadmill" and sessions[0]["distance_source"] == "estimated"
 
-    samples = read_csv(out / "samples.csv")
+    samples = read_csv(batch / "samples.csv")
     assert len(samples) == 240 and samples[0]["mode"] == "running"
-    events = read_csv(out / "events.csv")
+    events = read_csv(batch / "events.csv")
     assert {"pause", "emergency_stop", "phase_started", "start_refused"} <= {e["kind"] for e in events}
     assert any(e["session_id"] == "" and e["kind"] == "start_refused" for e in events)  # a station event
 
-    lines = [json.loads(line) for line in (out / "backstep.jsonl").read_text(encoding="utf-8").splitlines()]
+    lines = [json.loads(line) for line in (batch / "backstep.jsonl").read_text(encoding="utf-8").splitlines()]
     assert lines[0]["type"] == "export"
     kinds = [line["type"] for line in lines]
     assert kinds.count("session") == 4 and kinds.count("sample") == 240 and kinds.count("event") == len(events)
@@ -123,14 +132,16 @@ def test_export_writes_every_format_and_tools_read_them(tmp_path, schema):
 
     manifest = json.loads((out / "manifest.json").read_text())
     listed = {f["path"]: f for f in manifest["files"]}
-    assert set(listed) == {"sessions.csv", "samples.csv", "events.csv", "backstep.jsonl", "README.txt",
+    in_batch = batch.relative_to(out).as_posix()
+    assert set(listed) == {"sessions.csv", "README.txt", *(f"{in_batch}/{name}" for name in (
+                           "sessions.csv", "samples.csv", "events.csv", "backstep.jsonl")),
                            *(f"tcx/{p.name}" for p in tcx_files)}
     for rel, entry in listed.items():
         data = (out / rel).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["bytes"]
 
     readme = (out / "README.txt").read_text()
-    for name in ("sessions.csv", "samples.csv", "events.csv", "backstep.jsonl", "tcx/", "manifest.json"):
+    for name in ("sessions.csv", "samples.csv", "events.csv", "backstep.jsonl", "tcx/", "exports/", "manifest.json"):
         assert name in readme
     assert not list(out.rglob("*.partial"))
 
@@ -160,7 +171,7 @@ def test_incremental_then_all_and_per_stick(tmp_path):
     store.close()
     second = export(db, stick_a)
     assert second.sessions == 2 and second.selection == "incremental"
-    assert [r["session_id"] for r in read_csv(station_dir(stick_a) / "sessions.csv")] == ["4", "5"]
+    assert [r["session_id"] for r in read_csv(batch_dir(second) / "sessions.csv")] == ["4", "5"]
     # TCX files of the earlier export stay on the stick.
     assert len(list((station_dir(stick_a) / "tcx").iterdir())) == 5
 
@@ -210,7 +221,7 @@ def test_running_session_waits_for_the_next_export(tmp_path):
                         elapsed_seconds=60, phases_completed=2)
     store.close()
     later = export(db, stick)
-    assert later.sessions == 1 and read_csv(station_dir(stick) / "sessions.csv")[0]["session_id"] == str(running)
+    assert later.sessions == 1 and read_csv(batch_dir(later) / "sessions.csv")[0]["session_id"] == str(running)
 
 
 def test_database_is_never_changed_beyond_the_export_tables(tmp_path):
@@ -355,10 +366,10 @@ def test_member_without_id_keeps_a_stable_pseudonym(tmp_path):
     store = Store(db)
     add_session(store, start=T0, member=Member(id=None, name="Walk-in Bob"))  # type: ignore[arg-type]
     store.close()
-    export(db, tmp_path / "s", pseudonymize_members=True)
+    result = export(db, tmp_path / "s", pseudonymize_members=True)
     row = read_csv(station_dir(tmp_path / "s") / "sessions.csv")[0]
     assert row["member"].startswith("M-")
-    assert "Bob" not in io.open(station_dir(tmp_path / "s") / "backstep.jsonl", encoding="utf-8").read()
+    assert "Bob" not in io.open(batch_dir(result) / "backstep.jsonl", encoding="utf-8").read()
 
 
 def test_count_new_tells_the_screen_what_an_export_would_bring(tmp_path):
@@ -383,3 +394,123 @@ def test_a_file_in_the_way_is_a_one_line_error(tmp_path):
     result = ExportJob(db, stick, config()).run()
     assert not result.ok and "in the way" in result.message and "\n" not in result.message
     assert (stick / "Backstep").read_text() == "not a folder"
+
+
+def test_weekly_exports_keep_every_session_on_the_stick(tmp_path):
+    """Two incremental exports to one stick: sessions.csv lists every session once; the first
+    export's samples and events are still on the stick next to the second's."""
+    db = tmp_path / "b.db"
+    make_sessions(db, 3)
+    stick = tmp_path / "stick"
+    first = export(db, stick)
+    store = Store(db)
+    add_session(store, start=T0 + 10 * 3600)
+    add_session(store, start=T0 + 11 * 3600)
+    store.close()
+    second = export(db, stick)
+    assert second.sessions == 2
+    rows = read_csv(station_dir(stick) / "sessions.csv")
+    assert [r["session_id"] for r in rows] == ["1", "2", "3", "4", "5"]
+    # Each row names the folder holding that session's samples and events.
+    for result, ids in ((first, {"1", "2", "3"}), (second, {"4", "5"})):
+        folder = batch_dir(result)
+        relative = folder.relative_to(station_dir(stick)).as_posix()
+        assert {r["session_id"] for r in rows if r["export_folder"] == relative} == ids
+        assert {r["session_id"] for r in read_csv(folder / "samples.csv")} == ids
+        assert {r["session_id"] for r in read_csv(folder / "events.csv") if r["session_id"]} == ids
+    # An export of everything again: still one row per session.
+    export(db, stick, selection="all")
+    assert [r["session_id"] for r in read_csv(station_dir(stick) / "sessions.csv")] == ["1", "2", "3", "4", "5"]
+
+
+def test_sessions_from_an_older_database_stay_on_the_stick(tmp_path):
+    """The stick may hold sessions from a database since replaced (ids start again at 1): their
+    rows are kept; a session is the same only with the same id *and* start time."""
+    old_db, new_db = tmp_path / "old.db", tmp_path / "new.db"
+    make_sessions(old_db, 2)
+    stick = tmp_path / "stick"
+    export(old_db, stick)
+    store = Store(new_db)
+    add_session(store, start=T0 + 30 * 24 * 3600)
+    store.close()
+    export(new_db, stick)
+    rows = read_csv(station_dir(stick) / "sessions.csv")
+    assert [r["session_id"] for r in rows] == ["1", "2", "1"]
+    assert len({r["started_at"] for r in rows}) == 3
+
+
+def test_a_sessions_file_that_cannot_be_read_is_kept_aside(tmp_path):
+    db = tmp_path / "b.db"
+    make_sessions(db, 1)
+    out = station_dir(tmp_path / "stick")
+    out.mkdir(parents=True)
+    (out / "sessions.csv").write_bytes(b"not,our,header\r\n1,2,3\r\n")
+    export(db, tmp_path / "stick")
+    assert [r["session_id"] for r in read_csv(out / "sessions.csv")] == ["1"]
+    (kept,) = out.glob("sessions-kept-*.csv")
+    assert kept.read_bytes() == b"not,our,header\r\n1,2,3\r\n"
+
+
+def test_every_figure_in_the_export_is_the_one_the_database_holds(tmp_path):
+    """sessions.csv, the TCX laps and the stored session statistics tell the same numbers."""
+    db = tmp_path / "b.db"
+    make_sessions(db, 4)
+    conn = sqlite3.connect(db)
+    with conn:  # as the station records it: a sample at each end, so 61 samples for a 60 s session
+        for sid in (1, 2):
+            conn.execute("insert into samples (session_id, t, at, mode, phase_idx, target_speed_kmh, "
+                         "actual_speed_kmh, incline_pct, rails_held, lanyard_clipped, distance_m) "
+                         "select session_id, t + 1, at, mode, phase_idx, target_speed_kmh, actual_speed_kmh, "
+                         "incline_pct, rails_held, lanyard_clipped, distance_m from samples "
+                         "where session_id = ? order by t desc limit 1", (sid,))
+    conn.close()
+    result = export(db, tmp_path / "stick")
+    rows = {int(r["session_id"]): r for r in read_csv(station_dir(tmp_path / "stick") / "sessions.csv")}
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    ns = {"t": "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"}
+    for sid, row in rows.items():
+        session = conn.execute("select * from sessions where id = ?", (sid,)).fetchone()
+        stats = conn.execute("select * from session_stats where session_id = ?", (sid,)).fetchone()
+        assert stats["distance_m"] == pytest.approx(float(row["distance_m"]))
+        assert row["distance_source"] == stats["distance_source"]
+        if session["distance_m"] is not None:
+            assert float(row["distance_m"]) == pytest.approx(session["distance_m"])
+        assert float(row["hands_free_percent"]) == pytest.approx(round(100 * stats["hands_free_share"], 1))
+        assert int(row["emergency_stops"]) == stats["emergency_stops"]
+        laps = etree.parse(str(station_dir(tmp_path / "stick") / row["tcx_file"])).findall(".//t:Lap", ns)
+        lap_seconds = sum(float(lap.find("t:TotalTimeSeconds", ns).text) for lap in laps)
+        lap_meters = sum(float(lap.find("t:DistanceMeters", ns).text) for lap in laps)
+        assert lap_seconds == pytest.approx(session["active_seconds"], abs=0.002)
+        assert lap_meters == pytest.approx(float(row["distance_m"]), abs=0.002)
+    assert result.sessions == 4
+
+
+def test_charts_of_unchanged_histories_are_not_drawn_again(tmp_path):
+    db = tmp_path / "b.db"
+    make_sessions(db, 3)  # members 7 and 9 and a guest
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    drawn = []
+
+    def renderer(history, title):
+        drawn.append(title)
+        return b"\x89PNG " + title.encode()
+
+    def export_all():
+        result = Exporter(db, charts=renderer).export(stick, selection="all")
+        assert result.ok, result.message
+
+    export_all()
+    assert sorted(drawn) == ["=HYPERLINK(\"http://x\")", "Ada Lovelace"]
+    export_all()
+    assert len(drawn) == 2  # the same histories: the charts on the stick stay as they are
+    charts = station_dir(stick) / "charts"
+    assert {p.name for p in charts.iterdir()} == {"member-7.png", "member-9.png"}
+    (charts / "member-7.png").unlink()  # removed on a computer: drawn again
+    store = Store(db)
+    add_session(store, start=T0 + 20 * 3600, member=Member(id=9, name="=HYPERLINK(\"http://x\")"))
+    store.close()
+    export_all()
+    assert sorted(drawn[2:]) == ["=HYPERLINK(\"http://x\")", "Ada Lovelace"]  # 7: file gone; 9: a new session
+    assert (charts / "member-7.png").exists()

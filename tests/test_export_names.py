@@ -90,7 +90,7 @@ def test_weird_names_still_give_valid_files(program_name, member_name):
         with (out / "sessions.csv").open(encoding="utf-8-sig", newline="") as handle:
             (row,) = list(csv.DictReader(handle))
         assert row["session_id"] == "1"
-        for line in (out / "backstep.jsonl").read_text(encoding="utf-8").splitlines():
+        for line in (Path(result.export_folder) / "backstep.jsonl").read_text(encoding="utf-8").splitlines():
             json.loads(line)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,7 +1,7 @@
 """Bad sticks: full, read-only, pulled mid-export, and a kill in the middle of an export.
 
 Real file systems: a 256 KiB tmpfs for "full", the same tmpfs remounted read-only, and a real
-``backstep export`` subprocess killed with SIGKILL. Each test checks the promise of issue 5: a
+``backstep export`` subprocess killed with SIGKILL. Each test checks the promise of docs/export.md: a
 one-line message, a non-zero exit, no half-written file under a final name, the database untouched.
 """
 
@@ -121,7 +121,7 @@ def test_stick_pulled_mid_export_leaves_no_half_file(tmp_path, monkeypatch):
     make_bulk(db, 5, 600)
     stick = tmp_path / "stick"
     stick.mkdir()
-    real_drain = export_module._Pending._drain
+    real_drain = export_module.PendingFile._drain
     calls = {"n": 0}
 
     def failing_drain(self):
@@ -130,7 +130,7 @@ def test_stick_pulled_mid_export_leaves_no_half_file(tmp_path, monkeypatch):
             raise OSError(errno.EIO, "Input/output error")
         real_drain(self)
 
-    monkeypatch.setattr(export_module._Pending, "_drain", failing_drain)
+    monkeypatch.setattr(export_module.PendingFile, "_drain", failing_drain)
     result = ExportJob(db, stick, Config()).run()
     assert not result.ok and "removed" in result.message and "\n" not in result.message
     assert final_files(stick) == []

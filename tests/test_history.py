@@ -1,5 +1,5 @@
 """A member walks three sessions in the simulated station, as a person would, and the suggestions
-and the history follow (issue 7 "Done means"). Plus the stats table: kept at close, backfilled.
+and the history follow (docs/architecture.md). Plus the stats table: kept at close, backfilled.
 
 The sessions run through :func:`app.shell.simulate.run_script` unchanged (real core, store, GPIO
 adapters on MockFactory pins). What the script language cannot say yet, the touchscreen's part, is
@@ -192,3 +192,19 @@ def test_history_for_everyone_and_for_a_member_with_no_sessions(station_db):
     assert history.sessions == [] and history.summary.sessions == 0 and history.summary.last_hands_free_share is None
     assert History(store).member_history(None).sessions == []
     assert isinstance(history.as_dict()["weeks"], list)
+
+
+def test_the_sessions_axis_counts_in_whole_sessions():
+    from hypothesis import given, strategies as st
+
+    from app.shell.history import WeekPoint
+    from app.ui.charts import sessions_axis
+
+    @given(st.lists(st.integers(0, 40), min_size=1, max_size=60), st.one_of(st.none(), st.integers(1, 14)))
+    def check(counts, goal):
+        weeks = [WeekPoint("2026-11-02", n, 0.0, goal, None) for n in counts]
+        top, ticks = sessions_axis(weeks, goal)
+        assert all(float(tick).is_integer() for tick in ticks)
+        assert top >= max(counts + [goal or 0]) and ticks[0] == 0 and ticks[-1] == top
+
+    check()

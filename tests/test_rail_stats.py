@@ -92,3 +92,31 @@ def test_top_backward_speed_ignores_forward_phases_and_details_may_be_dicts():
 def test_broken_event_details_are_ignored_not_fatal():
     stats = rail_stats(samples("HH"), [{"kind": "rails_released", "detail": "{not json"}, {"kind": "pause", "detail": None}])
     assert stats.early_releases == 0 and stats.walking_seconds == 2
+
+
+def test_lap_seconds_add_up_to_the_session():
+    from hypothesis import given, strategies as st
+
+    from app.core.rail_stats import split_seconds
+
+    @given(st.lists(st.integers(0, 4000), min_size=1, max_size=12), st.integers(0, 40000))
+    def check(parts, total):
+        laps = split_seconds([float(p) for p in parts], float(total))
+        assert sum(laps) == pytest.approx(total, abs=1e-6) and all(lap >= 0 for lap in laps)
+
+    check()
+    assert split_seconds([120.0, 121.0], 240.0) == [120.0, 120.0]  # the closing sample's extra second
+    assert split_seconds([5.0], None) == [5.0]
+
+
+def test_distance_is_measured_when_the_treadmill_reports_it_else_estimated():
+    from app.core.rail_stats import session_figures
+
+    walked = [{"mode": "running", "phase_idx": 0, "target_speed_kmh": 3.6, "actual_speed_kmh": None,
+               "distance_m": None, "at": f"t{i}"} for i in range(10)]
+    estimated = session_figures(walked)
+    assert (estimated.distance_m, estimated.distance_source, estimated.samples) == (10.0, "estimated", 10)
+    measured = session_figures([{**s, "distance_m": float(i)} for i, s in enumerate(walked)])
+    assert (measured.distance_m, measured.distance_source) == (9.0, "treadmill")
+    assert session_figures(walked, measured_distance_m=12.5).distance_m == 12.5
+    assert session_figures([]).distance_m is None and session_figures([]).distance_source == ""

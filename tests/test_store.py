@@ -118,3 +118,60 @@ def test_unwritable_folder_is_one_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot create the database folder"):
         Store(blocker / "sub" / "b.db")
+
+
+def _old_schema_database(path):
+    """A database as the previous Backstep left it: every table, no links to members."""
+    from sqlite_utils import Database
+
+    from app.shell.history import history_migrations
+    from app.shell.members import members_migrations
+    from app.shell.migrations import migrations
+
+    db = Database(path)
+    migrations.apply(db)
+    history_migrations.apply(db)
+    members_migrations.apply(db)
+    db.execute("PRAGMA user_version=1")
+    db["members"].insert({"id": 1, "name": "Ada", "units": "mph", "created_at": "x", "updated_at": "x"})
+    for sid, member in ((1, 1), (2, 7), (3, None)):  # member 7 has no members row (kept elsewhere)
+        db["sessions"].insert({"id": sid, "member_id": member, "member_name": f"walker {member}", "program_id": "p",
+                               "status": "completed", "started_at": f"2026-11-2{sid}T08:00:00+00:00"})
+        db["samples"].insert_all({"session_id": sid, "t": float(t), "mode": "running"} for t in range(5))
+        db["session_stats"].insert({"session_id": sid, "member_id": member, "version": 1})
+    db["suggestions"].insert({"id": 1, "member_id": 1, "session_id": 1, "status": "pending"})
+    db.conn.commit()
+    db.close()
+
+
+def test_links_to_members_and_sessions_are_foreign_keys_after_migrating_an_old_database(tmp_path):
+    path = tmp_path / "old.db"
+    _old_schema_database(path)
+    store = Store(path)
+    db = store.db
+    links = {(fk.table, fk.column, fk.other_table, fk.other_column)
+             for name in ("sessions", "session_stats", "suggestions") for fk in db[name].foreign_keys}
+    assert {("sessions", "member_id", "members", "id"), ("session_stats", "member_id", "members", "id"),
+            ("suggestions", "session_id", "sessions", "id")} <= links
+    assert ("samples", "session_id", "sessions", "id") in {
+        (fk.table, fk.column, fk.other_table, fk.other_column) for fk in db["samples"].foreign_keys}
+    # No row lost or changed; the member without a row got an archived placeholder.
+    assert [(r["id"], r["member_id"]) for r in db.query("select id, member_id from sessions order by id")] == [
+        (1, 1), (2, 7), (3, None)]
+    assert db["samples"].count == 15 and db["session_stats"].count == 3 and db["suggestions"].count == 1
+    placeholder = db["members"].get(7)
+    assert placeholder["name"] == "walker 7" and placeholder["archived"] == 1
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert {"idx_sessions_started_at", "idx_sessions_member_id_started_at"} <= {i.name for i in db["sessions"].indexes}
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    store.close()
+
+
+def test_a_session_of_a_member_missing_from_the_members_table_is_still_saved(tmp_path, program):
+    from app.core.member import Member
+
+    store = Store(tmp_path / "b.db")
+    sid = store.open_session(program=program, member=Member(id=42, name="Walk-in"), wall=time.time(), clock_s=0.0)
+    assert store.session(sid)["member_id"] == 42
+    assert store.db["members"].get(42)["archived"] == 1
+    store.close()

@@ -183,7 +183,7 @@ def test_history_and_export_pages_render_their_data():
     history = [SessionRecord(now - 86400, "Beginner flat", 240, "completed", 0.5, "mph")]
     data = history_from_records(history, "", now)
     _, words = render(Screen.HOME, overlay="history", history_data=data)
-    assert "1 sessions · 4 min · top 0.5 mph" in words
+    assert "1 session · 4 min · top 0.5 mph" in words
     assert "Sessions per week (last 8 weeks)" in words
     _, words = render(Screen.HOME, overlay="history", history_data=data, chart="minutes")
     assert "Minutes walked per week (last 8 weeks)" in words

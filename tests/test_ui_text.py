@@ -57,3 +57,52 @@ def test_unknown_keys_and_bad_params_never_raise():
     assert t("start_refused") == CATALOGUE["start_refused"]
     assert t("start_refused", other=1) == "Cannot start: {reasons}"
     assert say_text("turn_around", {"direction": "forward"}) == "Turn around: walk forward next"
+
+
+def test_counts_take_the_singular_for_one():
+    assert t("history_summary", sessions=1, minutes=5, speed="1.0", unit="mph").startswith("1 session ·")
+    assert t("history_summary", sessions=2, minutes=5, speed="1.0", unit="mph").startswith("2 sessions ·")
+    assert "1 weeks" not in t("chart_sessions_title", weeks=1) and "3 weeks" in t("chart_sessions_title", weeks=3)
+    assert t("chart_speed_title", unit="mph", count=1).endswith("last session")
+    assert t("export_done_count", count=1) == "1 session written"
+    assert t("export_done_count", count="many") == "many sessions written"  # never raises
+
+
+def test_the_gettext_template_is_up_to_date():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "make_pot.py"), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_po_file_translates_words_and_plurals(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    from app.ui import text
+
+    msgfmt = shutil.which("msgfmt")
+    if not msgfmt:
+        import pytest
+
+        pytest.skip("msgfmt not installed (apt install gettext)")
+    po = tmp_path / "de.po"
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n'
+                  '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n\n'
+                  'msgid "Choose a program"\nmsgstr "Programm wählen"\n\n'
+                  'msgid "{count} session written"\nmsgid_plural "{count} sessions written"\n'
+                  'msgstr[0] "{count} Einheit gespeichert"\nmsgstr[1] "{count} Einheiten gespeichert"\n', encoding="utf-8")
+    mo = tmp_path / "locale" / "de" / "LC_MESSAGES" / f"{text.DOMAIN}.mo"
+    mo.parent.mkdir(parents=True)
+    subprocess.run([msgfmt, "-o", str(mo), str(po)], check=True)
+    monkeypatch.setattr(text, "LOCALE_DIR", tmp_path / "locale")
+    try:
+        text.set_language("de")
+        assert t("home_title") == "Programm wählen"
+        assert t("export_done_count", count=1) == "1 Einheit gespeichert"
+        assert t("export_done_count", count=4) == "4 Einheiten gespeichert"
+        assert t("home_guest") == "Guest"  # not translated yet: English, never blank
+    finally:
+        text.set_language(None)
+    assert t("home_title") == "Choose a program"

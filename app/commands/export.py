@@ -15,8 +15,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "export",
         help="write the session logs (CSV, JSON Lines, TCX) to a USB stick or folder",
-        description="Write the sessions into DIR/Backstep/<station-id>/: sessions.csv, samples.csv, events.csv, "
-        "backstep.jsonl, one TCX file per session under tcx/, one PNG of history charts per member under charts/, "
+        description="Write the sessions into DIR/Backstep/<station-id>/: sessions.csv (every session ever exported "
+        "to that stick), a folder per export under exports/ (its sessions.csv, samples.csv, events.csv, "
+        "backstep.jsonl), one TCX file per session under tcx/, one PNG of history charts per member under charts/, "
         "README.txt and manifest.json (written last). "
         "By default only what is new since the last export to the same stick; --all writes everything.",
     )

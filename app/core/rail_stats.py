@@ -1,6 +1,6 @@
-"""Rail dependence of one session, from its stored samples and events (issue 7 item 3).
+"""Rail dependence of one session, from its stored samples and events (docs/practice.md, "Rails").
 
-PROTOCOLS.md "Rails": hold them at first; let go of one hand, then both, only once the movement is
+docs/practice.md, "Rails": hold them at first; let go of one hand, then both, only once the movement is
 mastered; the station keeps "a record of how much of each session was walked hands-free, to show
 progress off the rails". Three numbers per session say it:
 
@@ -22,7 +22,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
 
-#: DESIGN.md §5: samples are written at 1 Hz, so each walking sample stands for one second.
+#: docs/database.md: samples are written at 1 Hz, so each walking sample stands for one second.
 SAMPLE_INTERVAL_S = 1.0
 
 #: The pause reason the safety core stores for a rails pause (``PauseReason.RAILS.value``).
@@ -76,8 +76,27 @@ def _detail(event: Mapping[str, Any]) -> dict:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def number(value: Any) -> float | None:
+    """A stored number, or None for NULL and for anything another tool put where a number belongs
+    (text, a blob): such a value counts as missing, never stops the statistics."""
+    if type(value) in (int, float):
+        return value
+    return None
+
+
+def walking_speed(mode: Any, target_kmh: Any, actual_kmh: Any) -> float | None:
+    """The belt speed of a walking sample (running with a target above zero): the treadmill's
+    reading, else the target; None for a sample that is not walking. The one rule the distance
+    estimate, the TCX track and the walking seconds share."""
+    target = number(target_kmh)
+    if mode != "running" or not target or target <= 0:
+        return None
+    actual = number(actual_kmh)
+    return actual if actual is not None else target
+
+
 def _is_walking(sample: Mapping[str, Any]) -> bool:
-    return sample.get("mode") == "running" and (sample.get("target_speed_kmh") or 0) > 0
+    return walking_speed(sample.get("mode"), sample.get("target_speed_kmh"), 0.0) is not None
 
 
 def rail_stats(
@@ -139,7 +158,7 @@ def rail_stats(
         else:
             run = 0
         if backward is None or phase in backward:
-            top = max(top, float(sample.get("target_speed_kmh") or 0.0))
+            top = max(top, float(number(sample.get("target_speed_kmh")) or 0.0))
     return RailStats(
         walking_seconds=walking * sample_interval_s,
         rails_held_seconds=held * sample_interval_s,
@@ -148,3 +167,87 @@ def rail_stats(
         longest_hands_free_s=longest * sample_interval_s,
         top_backward_speed_kmh=round(top, 3),
     )
+
+
+# --- distance and per-phase figures: what the history, the CSV and the TCX laps all read -------------
+
+
+@dataclass(frozen=True)
+class PhaseFigures:
+    """One program phase's share of a session (a TCX lap). ``phase_idx`` None: samples taken
+    before any phase started."""
+
+    phase_idx: int | None
+    first_at: str | None = None         # the time of its first sample (ISO 8601, as stored)
+    walking_seconds: float = 0.0
+    estimated_m: float = 0.0            # from the belt speed while walking (actual, else target)
+    max_distance_m: float | None = None  # the treadmill's own counter, when it reports one
+    max_speed_kmh: float | None = None  # fastest belt speed the treadmill reported
+
+
+@dataclass(frozen=True)
+class SessionFigures:
+    """Counts and distance of one session: the one source for what history, CSV and TCX show."""
+
+    samples: int = 0
+    walking_seconds: float = 0.0
+    #: Metres; None when nothing was walked and the treadmill measured nothing.
+    distance_m: float | None = None
+    #: ``treadmill`` (measured) | ``estimated`` (from the belt speed) | ``""`` (no distance).
+    distance_source: str = ""
+    phases: tuple[PhaseFigures, ...] = ()
+
+
+def session_figures(samples: Iterable[Mapping[str, Any]], measured_distance_m: float | None = None,
+                    sample_interval_s: float = SAMPLE_INTERVAL_S) -> SessionFigures:
+    """Distance and per-phase figures from a session's samples in time order.
+
+    :param measured_distance_m: the distance the station stored when the session closed (the
+        treadmill's counter then); it wins over the samples' last reading.
+    The distance is measured when the treadmill reported one (the largest reading), else the
+    walking seconds' belt speed (actual, else the target) times their duration.
+    """
+    groups: dict[Any, list] = {}
+    count = 0
+    for sample in samples:
+        count += 1
+        phase = sample.get("phase_idx")
+        group = groups.get(phase)
+        if group is None:
+            group = groups[phase] = [sample.get("at"), 0, 0.0, None, None]
+        distance = number(sample.get("distance_m"))
+        if distance is not None and (group[3] is None or distance > group[3]):
+            group[3] = float(distance)
+        speed = number(sample.get("actual_speed_kmh"))
+        if speed is not None and (group[4] is None or speed > group[4]):
+            group[4] = float(speed)
+        belt = walking_speed(sample.get("mode"), sample.get("target_speed_kmh"), speed)
+        if belt is not None:
+            group[1] += 1
+            group[2] += belt / 3.6 * sample_interval_s
+    phases = tuple(PhaseFigures(idx, at, walking * sample_interval_s, estimated, max_distance, max_speed)
+                   for idx, (at, walking, estimated, max_distance, max_speed) in groups.items())
+    walking = sum(p.walking_seconds for p in phases)
+    readings = [p.max_distance_m for p in phases if p.max_distance_m is not None]
+    if measured_distance_m is not None:
+        distance, source = float(measured_distance_m), "treadmill"
+    elif readings:
+        distance, source = max(readings), "treadmill"
+    elif walking:
+        distance, source = round(sum(p.estimated_m for p in phases), 3), "estimated"
+    else:
+        distance, source = None, ""
+    return SessionFigures(count, walking, distance, source, phases)
+
+
+def split_seconds(parts: list[float], total: float | None) -> list[float]:
+    """Lap times that add up to the session's *total* active seconds: every part as counted but the
+    last, which takes what remains (the 1 Hz samples count one more second than elapsed, a sample
+    at each end); parts that exceed *total* are scaled down. *total* None keeps the parts."""
+    if total is None or not parts:
+        return list(parts)
+    head = sum(parts[:-1])
+    if head <= total:
+        return [*parts[:-1], total - head]
+    scale = total / sum(parts) if sum(parts) else 0.0
+    return [p * scale for p in parts]

@@ -5,6 +5,8 @@ Pure helpers (no I/O) so the naming rules and the file layout can be tested on t
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import textwrap
 import unicodedata
@@ -25,6 +27,10 @@ SAMPLES_CSV = "samples.csv"
 EVENTS_CSV = "events.csv"
 JSONL = "backstep.jsonl"
 TCX_FOLDER = "tcx"
+#: One folder per export under this one: that export's samples, events and JSON Lines (never rewritten).
+EXPORTS_FOLDER = "exports"
+#: A sessions.csv on a stick bigger than this is not read (about 200,000 sessions); it is kept aside.
+SESSIONS_MAX_BYTES = 64 * 2**20
 #: Suffix of a file still being written; never a final name (see README below).
 PARTIAL = ".partial"
 
@@ -33,6 +39,7 @@ SESSION_COLUMNS = (
     "status", "stop_reason", "started_at", "ended_at", "active_seconds", "elapsed_seconds",
     "phases_completed", "phases_total", "distance_m", "distance_source", "pauses", "emergency_stops",
     "pain_before", "pain_after", "effort", "hands_free_percent", "samples", "source", "tcx_file",
+    "export_folder",
 )
 SAMPLE_COLUMNS = (
     "session_id", "t", "at", "mode", "phase_idx", "target_speed_kmh", "actual_speed_kmh",
@@ -103,6 +110,47 @@ def cell(value) -> str | int | float:
     return value
 
 
+def session_key(row) -> tuple[str, str]:
+    """What makes two sessions.csv rows the same session: id *and* start time (a database that
+    was replaced starts its ids at 1 again; those are other sessions)."""
+    return str(row.get("session_id", "")), str(row.get("started_at", ""))
+
+
+def parse_sessions_csv(data: bytes) -> tuple[list[str], list[dict[str, str]]] | None:
+    """The columns and rows of a ``sessions.csv`` an export wrote, or None if *data* is not one
+    (then the caller keeps the file aside rather than replace it)."""
+    try:
+        text = data.decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    rows = [row for row in rows if row]
+    if not rows:
+        return None
+    header = rows[0]
+    if "session_id" not in header or "started_at" not in header or len(set(header)) != len(header):
+        return None
+    if any(len(row) != len(header) for row in rows[1:]):
+        return None
+    return header, [dict(zip(header, row)) for row in rows[1:]]
+
+
+def merge_sessions(previous: tuple[list[str], list[dict]] | None,
+                   new_rows: list[dict]) -> tuple[list[str], list[list]]:
+    """The cumulative ``sessions.csv``: every row already on the stick, in its place, with the rows
+    of this export replacing the same sessions (the database is the source of truth) and new
+    sessions appended. Columns of an earlier file that this version does not know are kept."""
+    old_columns, old_rows = previous or ([], [])
+    columns = [*SESSION_COLUMNS, *(c for c in old_columns if c not in SESSION_COLUMNS)]
+    fresh = {session_key(row): row for row in new_rows}
+    merged = []
+    for row in old_rows:
+        replacement = fresh.pop(session_key(row), None)
+        merged.append(row if replacement is None else {**row, **replacement})
+    merged.extend(row for row in new_rows if session_key(row) in fresh)
+    return columns, [[row.get(c, "") for c in columns] for row in merged]
+
+
 def readme_text(*, station_id: str, exported_at: str, selection: str, sessions: int,
                 pseudonymized: bool, first_id: int | None, last_id: int | None) -> str:
     """README.txt: what each file holds, in plain words, for whoever opens the stick."""
@@ -128,21 +176,25 @@ Speeds are km/h, distances metres, inclines percent, durations seconds.
 {members}
 
 FILES
-  sessions.csv    One row per session: member, program, status (completed, stopped,
-                  emergency_stop, interrupted), start and end, active seconds (program time
-                  walked, pauses excluded), distance, number of pauses and emergency stops,
-                  pain before and after (0-10), effort, and hands_free_percent: the share of
-                  the walking seconds with the hands off the rails. distance_source says whether
-                  the distance was measured by the treadmill or estimated from the set speed.
-  samples.csv     One row per second of each session (1 Hz): mode, phase, target and actual
-                  speed, incline, rails held (1/0), lanyard clipped (1/0), distance.
-  events.csv      Every event: phase changes, pauses and why, emergency stops, pain scores,
-                  refused starts. safety=1 marks safety events. detail is JSON. Rows with an
-                  empty session_id happened at the station outside a session.
-  backstep.jsonl  The same data as JSON Lines: one JSON object per line, each with a "type":
-                  "export" (first line: station, time, counts), then per session one
-                  "session" line (with the program as it was and its phases), its "sample"
-                  lines and its "event" lines; station events last.
+  sessions.csv    EVERY session exported to this stick, one row each, from every export so
+                  far: member, program, status (completed, stopped, emergency_stop,
+                  interrupted), start and end, active seconds (program time walked, pauses
+                  excluded), distance, number of pauses and emergency stops, pain before and
+                  after (0-10), effort, and hands_free_percent: the share of the walking seconds
+                  with the hands off the rails. distance_source says whether the distance was
+                  measured by the treadmill or estimated from the set speed. export_folder names
+                  the folder under exports/ that holds the session's samples and events.
+  exports/<date and time>/  One folder per export, never changed afterwards:
+    sessions.csv    the sessions of that export (same columns as above);
+    samples.csv     one row per second of each session (1 Hz): mode, phase, target and actual
+                    speed, incline, rails held (1/0), lanyard clipped (1/0), distance;
+    events.csv      every event: phase changes, pauses and why, emergency stops, pain scores,
+                    refused starts. safety=1 marks safety events. detail is JSON. Rows with an
+                    empty session_id happened at the station outside a session;
+    backstep.jsonl  the same data as JSON Lines: one JSON object per line, each with a "type":
+                    "export" (first line: station, time, counts), then per session one
+                    "session" line (with the program as it was and its phases), its "sample"
+                    lines and its "event" lines; station events last.
   tcx/*.tcx       One Training Center (TCX) file per session, sport Other, one lap per
                   program phase, a track point per second with the distance, for
                   training-log tools that import TCX (Garmin Connect, Strava, GoldenCheetah).
@@ -157,9 +209,12 @@ FILES
   .backstep-export.json  A random id for this stick, so the next export from the station
                   writes only what is new. Delete it to get everything again next time.
 
-Each export replaces the CSV and JSON files with the sessions it exported; TCX files of earlier
-exports are kept. Copy the folder to a computer before the next export, or ask staff for an
-export of everything (backstep export --all) to get the earlier sessions back in one file.
+Nothing an earlier export wrote is lost: sessions.csv is rewritten with the rows it held plus
+the new ones (a session exported again replaces its own row, found by session_id and
+started_at, so no session appears twice; rows of sessions the station no longer holds stay),
+and each export's samples and events go into a new folder under exports/. An export of
+everything (backstep export --all) writes one folder with every session. A sessions.csv that
+Backstep cannot read is kept as sessions-kept-<date>.csv, never overwritten.
 Files are written under a temporary name (ending in {PARTIAL}) and renamed when complete, so a
 file under its final name is always whole. Text a spreadsheet might take for a formula starts
 with an apostrophe. The CSV files are UTF-8 with a byte-order mark, so spreadsheets show

@@ -4,7 +4,7 @@ Why a ``session_stats`` table: rail dependence and the top backward speed come f
 1 Hz samples (thousands of rows per session). They are computed *once*, when the session closes
 (:func:`attach_stats` hooks a :class:`~app.shell.station.Station`), and kept one row per session, so a
 member's history is one indexed query over ``sessions`` joined with ``session_stats`` and never
-reads a sample (issue 7: 500 sessions open in under 100 ms). Sessions closed without the hook
+reads a sample (docs/architecture.md: 500 sessions open in under 100 ms). Sessions closed without the hook
 (older databases, a crash, ``backstep simulate``) are filled in by :meth:`History.backfill`, which
 :meth:`History.member_history` runs for just that member's missing rows first.
 
@@ -28,12 +28,12 @@ from sqlite_utils.migrations import Migrations
 
 from ..core.effects import CloseSession, Effect
 from ..core.progression import SessionOutcome
-from ..core.rail_stats import RailStats, rail_stats
+from ..core.rail_stats import RailStats, rail_stats, session_figures
 
 history_migrations = Migrations("backstep-history")
 
 #: Bump when the way stats are computed changes: rows of an older version are recomputed by backfill.
-STATS_VERSION = 1
+STATS_VERSION = 2  # 2: samples, distance and per-phase figures (the export's one source)
 
 
 @history_migrations()
@@ -61,6 +61,15 @@ def h001_session_stats(db: Database) -> None:
         foreign_keys=[("session_id", "sessions", "id")],
     )
     db["session_stats"].create_index(["member_id", "started_at"])
+
+
+@history_migrations()
+def h002_distance_and_phase_figures(db: Database) -> None:
+    """The figures the export read from samples itself: one source for history, CSV and TCX."""
+    table = db["session_stats"]
+    for name, kind in (("samples", int), ("distance_m", float), ("distance_source", str), ("phases", str)):
+        if name not in table.columns_dict:
+            table.add_column(name, kind)
 
 
 def ensure_schema(db: Database) -> None:
@@ -188,16 +197,18 @@ class MemberHistory:
 
 def compute_session_stats(db: Database, session_id: int) -> dict[str, Any] | None:
     """Read one session's samples and events once; return its ``session_stats`` row (not stored)."""
-    rows = list(db.query("select id, member_id, started_at from sessions where id = ?", [session_id]))
+    rows = list(db.query("select id, member_id, started_at, distance_m from sessions where id = ?", [session_id]))
     if not rows:
         return None
     session = rows[0]
     phases = list(db.query("select idx, rails, direction from phases where session_id = ?", [session_id]))
     optional = [p["idx"] for p in phases if p["rails"] == "optional"]
     backward = [p["idx"] for p in phases if p["direction"] == "backward"] if phases else None
-    samples = db.query("select mode, phase_idx, target_speed_kmh, rails_held from samples where session_id = ? order by t", [session_id])
+    samples = list(db.query("select at, mode, phase_idx, target_speed_kmh, actual_speed_kmh, rails_held, distance_m "
+                            "from samples where session_id = ? order by t", [session_id]))
     events = list(db.query("select kind, t, detail from events where session_id = ? order by id", [session_id]))
     stats: RailStats = rail_stats(samples, events, optional_phases=optional, backward_phases=backward)
+    figures = session_figures(samples, session["distance_m"])
     pain_taps = [e for e in events if e["kind"] == "pain"]
     return {
         "session_id": session_id,
@@ -214,6 +225,10 @@ def compute_session_stats(db: Database, session_id: int) -> dict[str, Any] | Non
         "emergency_stops": sum(1 for e in events if e["kind"] == "emergency_stop"),
         "pain_tapped": int(bool(pain_taps)),
         "pain_tap_t": pain_taps[0]["t"] if pain_taps else None,
+        "samples": figures.samples,
+        "distance_m": None if figures.distance_m is None else round(figures.distance_m, 3),
+        "distance_source": figures.distance_source,
+        "phases": json.dumps([asdict(p) for p in figures.phases]),
         "version": STATS_VERSION,
         "computed_at": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
     }

@@ -1,7 +1,7 @@
 """The database schema, as sqlite-utils migrations. Append new migrations; never edit old ones.
 
 Plain tables with clear names so the file reads well in ``sqlite-utils`` and Datasette
-(DESIGN.md §5). Times are ISO 8601 text with the UTC offset; ``clock_s`` is the station's clock
+(docs/database.md). Times are ISO 8601 text with the UTC offset; ``clock_s`` is the station's clock
 (monotonic seconds, or the script's clock in a simulation) so intervals stay exact; ``t`` is
 seconds since the session started.
 """
@@ -14,7 +14,7 @@ from sqlite_utils.migrations import Migrations
 migrations = Migrations("backstep")
 
 #: Bumped with every migration; a file with a higher number comes from a newer Backstep.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: foreign keys to members and sessions (app.shell.migrations_links)
 
 
 @migrations()
@@ -28,7 +28,7 @@ def m001_sessions_phases_samples_events(db: Database) -> None:
             "program_id": str,
             "program_name": str,
             "program_units": str,
-            # The program as it was when the session ran, so history stays true (DESIGN.md §5).
+            # The program as it was when the session ran, so history stays true (docs/database.md).
             "program_snapshot": str,
             "status": str,           # running | completed | stopped | emergency_stop | interrupted
             "stop_reason": str,

@@ -42,3 +42,18 @@ def e001_exports_and_keys(db: Database) -> None:
     )
     db["exports"].create_index(["stick_id", "id"])
     db["export_keys"].create({"name": str, "value": str, "created_at": str}, pk="name")
+
+
+@export_migrations()
+def e002_chart_fingerprints(db: Database) -> None:
+    """What each member's chart on a stick was drawn from, so an unchanged chart is not redrawn."""
+    db["export_charts"].create(
+        {
+            "stick_id": str,
+            "member_id": int,
+            "file": str,               # charts/<name>.png, as on the stick
+            "fingerprint": str,        # SHA-256 of the history drawn, the title and the Backstep version
+            "exported_at": str,
+        },
+        pk=("stick_id", "member_id"),
+    )

@@ -1,6 +1,6 @@
 """The session store: every session, phase, 1 Hz sample and event, in SQLite via sqlite-utils.
 
-Why it is built this way (DESIGN.md §5):
+Why it is built this way (docs/database.md):
 
 - WAL and ``synchronous=FULL``: a committed second survives a power cut.
 - One writer, the main loop. Samples and ordinary events are buffered and committed together at
@@ -23,9 +23,10 @@ from typing import Any, Iterator
 
 from sqlite_utils import Database
 
-from .migrations import SCHEMA_VERSION, migrations
+from .migrations import SCHEMA_VERSION
+from .migrations_links import apply_schema, ensure_member_row
 
-#: Events that are safety events (DESIGN.md §2 rule 8): committed at once, never only buffered.
+#: Events that are safety events (docs/safety.md, rule 8): committed at once, never only buffered.
 SAFETY_EVENTS = frozenset({
     "start_refused", "start_cancelled", "pause", "resume", "emergency_stop", "estop_cleared",
     "lanyard_pulled", "lanyard_clipped", "link_lost", "link_restored", "confirm_refused",
@@ -110,8 +111,10 @@ class Store:
         db = Database(conn)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
+        # Migrations first, with foreign keys not yet enforced: the links migration rebuilds tables
+        # that others point to, and rows that predate a link must survive it (docs/database.md).
+        apply_schema(db)
         db.execute("PRAGMA foreign_keys=ON")
-        migrations.apply(db)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return db
 
@@ -155,6 +158,9 @@ class Store:
         }
         self.flush()
         with self.db.atomic():
+            # sessions.member_id links to members: a member the caller knows but the table lacks
+            # gets an archived placeholder rather than a session that cannot be saved.
+            ensure_member_row(self.db, row["member_id"], row["member_name"], getattr(member, "units", None))
             return self.db["sessions"].insert(row).last_pk
 
     def add_phase(self, session_id: int, detail: dict, *, wall: float, t: float) -> None:

@@ -90,6 +90,19 @@ class TcxWriter:
         self._write(f"     <Trackpoint><Time>{text(time)}</Time>{distance}</Trackpoint>\n")
         self.points += 1
 
+    def points_text(self, text: str, count: int) -> None:
+        """*count* track points already formatted as :meth:`point` would write them (the export's
+        fast path formats a session's points in one go)."""
+        if not count:
+            return
+        if not self._in_lap:
+            raise ValueError("a track point needs a lap first")
+        if not self._in_track:
+            self._write("    <Track>\n")
+            self._in_track = True
+        self._write(text)
+        self.points += count
+
     def end(self, notes: str = "") -> None:
         self._close_lap()
         if not self.laps:

@@ -4,9 +4,34 @@ Scenes never hold a literal string meant for people; they call :func:`t` with a 
 core produces (``Check.key``, ``Say.key``, pause reasons, outcomes) live here too, so a new key in
 the core shows up as a missing key in ``tests/test_ui_text.py`` rather than as a blank on screen.
 Parameters use ``str.format`` names, so a translator can move them around in the sentence.
+
+Translation goes through the standard :mod:`gettext` machinery: the English words below are the
+source strings (msgids), a :class:`Plural` entry is an ``ngettext`` pair chosen by one of its
+parameters ("1 session", "2 sessions"; other languages have other plural rules, which their ``.po``
+file states). ``tools/make_pot.py`` writes the template ``app/locale/backstep.pot``; a translation
+is a ``.po`` file made from it, compiled with ``msgfmt`` to
+``app/locale/<language>/LC_MESSAGES/backstep.mo``. The language comes from the usual ``LANGUAGE`` /
+``LC_ALL`` / ``LC_MESSAGES`` / ``LANG`` environment, or :func:`set_language`; a language without a
+translation falls back to English, never to a blank.
 """
 
 from __future__ import annotations
+
+import gettext
+from pathlib import Path
+from typing import NamedTuple
+
+#: The gettext domain: ``backstep.pot`` / ``<language>/LC_MESSAGES/backstep.mo``.
+DOMAIN = "backstep"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+
+
+class Plural(NamedTuple):
+    """A message with a count: ``ngettext(singular, plural, params[count])``."""
+
+    singular: str
+    plural: str
+    count: str  # the parameter that holds the number
 
 
 def _progression_reasons() -> dict[str, str]:
@@ -15,7 +40,7 @@ def _progression_reasons() -> dict[str, str]:
     return dict(REASONS)
 
 
-CATALOGUE: dict[str, str] = {
+CATALOGUE: dict[str, "str | Plural"] = {
     # Start-up ----------------------------------------------------------------------------------
     "splash_title": "Backstep",
     "splash_starting": "Starting…",
@@ -48,7 +73,8 @@ CATALOGUE: dict[str, str] = {
     "check_ok": "yes",
     "check_missing": "not yet",
     "check_look": "check",
-    "preflight_plan": "{minutes} min · {phases} stages · starts {speed} {unit} {direction}",
+    "preflight_plan": Plural("{minutes} min · {phases} stage · starts {speed} {unit} {direction}",
+                             "{minutes} min · {phases} stages · starts {speed} {unit} {direction}", "phases"),
     "start": "Start",
     "start_blocked": "Start is locked until every live check says yes",
     "pain_before": "Pain now: {score}",
@@ -153,7 +179,8 @@ CATALOGUE: dict[str, str] = {
     "history_week_chart": "Minutes per week",
     "history_top_speed": "Top speed {speed} {unit}",
     "history_row": "{date}  {program}  {minutes} min  {status}",
-    "history_summary": "{sessions} sessions · {minutes} min · top {speed} {unit}",
+    "history_summary": Plural("{sessions} session · {minutes} min · top {speed} {unit}",
+                              "{sessions} sessions · {minutes} min · top {speed} {unit}", "sessions"),
     "chart_tab_sessions": "Sessions",
     "chart_tab_minutes": "Minutes",
     "chart_tab_speed": "Speed",
@@ -162,11 +189,15 @@ CATALOGUE: dict[str, str] = {
     "chart_tab_list": "List",
     "row_pain": "pain {before}→{after}",
     "row_hands_free": "{percent} % hands-free",
-    "chart_sessions_title": "Sessions per week (last {weeks} weeks)",
-    "chart_minutes_title": "Minutes walked per week (last {weeks} weeks)",
-    "chart_speed_title": "Top backward speed ({unit}), last {count} sessions",
-    "chart_pain_title": "Pain 0-10 before and after, last {count} sessions",
-    "chart_hands_free_title": "Hands-free share of walking time (%), last {count} sessions",
+    "chart_sessions_title": Plural("Sessions per week (this week)", "Sessions per week (last {weeks} weeks)", "weeks"),
+    "chart_minutes_title": Plural("Minutes walked per week (this week)", "Minutes walked per week (last {weeks} weeks)",
+                                  "weeks"),
+    "chart_speed_title": Plural("Top backward speed ({unit}), last session",
+                                "Top backward speed ({unit}), last {count} sessions", "count"),
+    "chart_pain_title": Plural("Pain 0-10 before and after, last session", "Pain 0-10 before and after, last {count} sessions",
+                               "count"),
+    "chart_hands_free_title": Plural("Hands-free share of walking time (%), last session",
+                                     "Hands-free share of walking time (%), last {count} sessions", "count"),
     "chart_goal": "goal {goal} a week",
     "chart_week_of": "week of {date}",
     "chart_x_sessions": "each session, oldest to newest",
@@ -239,7 +270,7 @@ CATALOGUE: dict[str, str] = {
     "export_start": "Export now",
     "export_running": "Exporting… {percent} %",
     "export_done": "Done. It is safe to remove the stick.",
-    "export_done_count": "{count} sessions written",
+    "export_done_count": Plural("{count} session written", "{count} sessions written", "count"),
     "export_error": "Export failed",
     "export_error_full": "The stick is full. Use a stick with more free space.",
     "export_error_readonly": "The stick is write-protected. Unlock it or use another stick.",
@@ -269,7 +300,8 @@ CATALOGUE: dict[str, str] = {
     "sensor_belt": "Belt speed",
     "sensor_unknown": "unknown",
     "programs_title": "Programs",
-    "program_row": "{name} · {minutes} min · {phases} stages · {id}",
+    "program_row": Plural("{name} · {minutes} min · {phases} stage · {id}", "{name} · {minutes} min · {phases} stages · {id}",
+                          "phases"),
     "settings_title": "Settings",
     "setting_sound": "Sound: {state}",
     "setting_speech": "Speech: {state}",
@@ -325,11 +357,32 @@ class _Lenient(dict):
         return "{" + key + "}"
 
 
+_translation: gettext.NullTranslations = gettext.translation(DOMAIN, LOCALE_DIR, fallback=True)
+
+
+def set_language(language: str | None) -> None:
+    """Show and speak *language* (``"de"``, ``"pt_BR"``); None: from the environment, as at start.
+    A language without a compiled translation falls back to the English source strings."""
+    global _translation
+    _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=[language] if language else None, fallback=True)
+
+
+def _count(value) -> int:
+    try:
+        return abs(int(value))
+    except (TypeError, ValueError):
+        return 2  # not a number: the plural form reads least wrong
+
+
 def t(key: str, **params) -> str:
     """The text for *key*, with *params* filled in. An unknown key shows as itself, never raises."""
-    template = CATALOGUE.get(key)
-    if template is None:
+    entry = CATALOGUE.get(key)
+    if entry is None:
         return key
+    if isinstance(entry, Plural):
+        template = _translation.ngettext(entry.singular, entry.plural, _count(params.get(entry.count)))
+    else:
+        template = _translation.gettext(entry)
     if not params:
         return template
     try:
