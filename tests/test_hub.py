@@ -293,3 +293,25 @@ def test_doctor_checks_the_hub_with_the_stations_login(tmp_path, pg, hub):
     hub_line = [c for c in json.loads(bad.stdout)["checks"] if c["check"] == "hub"][0]
     assert hub_line["status"] == "PROBLEM" and "front-1" in hub_line["message"] and "back-2" in hub_line["message"]
     assert bad.returncode == 1
+
+
+def test_a_members_history_and_suggestion_include_the_other_stations_sessions(tmp_path, hub):
+    front = station(tmp_path, hub, "front-1")
+    back = station(tmp_path, hub, "back-2")
+    front.cli("members", "add", "Ada", "--code", "A1")
+    front.walk(member="A1", seconds=60)
+    front.sync()
+    back.sync()
+    for seconds in (90, 120):
+        back.walk(member="A1", seconds=seconds)
+    back.sync()
+    front.sync()
+    history = json.loads(front.cli("members", "history", "A1", "--json").stdout)
+    walked = [(s["station_id"], round(s["active_seconds"])) for s in history["sessions"]]
+    assert [w[0] for w in walked] == [None, "back-2", "back-2"]          # oldest first, marked by station
+    assert sum(w["sessions"] for w in history["weeks"]) == 3
+    table = front.cli("members", "history", "A1").stdout
+    assert table.count("back-2") == 2 and "here" in table
+    # The progression suggestion sees all three sessions, and is kept at this station.
+    suggestion = json.loads(front.cli("members", "suggestion", "A1", "--json").stdout)
+    assert suggestion["status"] == "pending"

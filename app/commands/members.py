@@ -283,10 +283,12 @@ def run_history(args) -> int:
     for w in history.weeks:
         goal = f"/{w.goal}" if w.goal else ""
         print(f"  {w.week_start}  {w.sessions:>5}{goal:<5}  {w.minutes:7.1f}")
-    print("session  date        status          min  top speed     pain before/after  hands-free  early releases")
+    print("session  date        status          min  top speed     pain before/after  hands-free  early releases  station")
     for p in history.sessions:
         pain = f"{'-' if p.pain_before is None else p.pain_before}/{'-' if p.pain_after is None else p.pain_after}"
         free = "-" if p.hands_free_share is None else f"{p.hands_free_share:.0%}"
-        print(f"{p.session_id:>7}  {p.started_at[:10]}  {p.status:<15} {p.minutes:4.1f}  "
-              f"{from_kmh(p.top_backward_speed_kmh, member.units):4.1f} {unit:<5}   {pain:>9}          {free:>5}  {p.early_releases:>5}")
+        # Sessions walked at the clinic's other stations (docs/hub.md) carry their station's own id.
+        number = p.session_id if p.station_id is None else p.station_session_id
+        print(f"{number:>7}  {p.started_at[:10]}  {p.status:<15} {p.minutes:4.1f}  "
+              f"{from_kmh(p.top_backward_speed_kmh, member.units):4.1f} {unit:<5}   {pain:>9}          {free:>5}  {p.early_releases:>5}           {p.station_id or 'here'}")
     return 0

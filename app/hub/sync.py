@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 #: Sessions per hub transaction: big enough that a backlog goes up in seconds, small enough that
 #: a dropped connection costs little work again.
 BATCH_SESSIONS = 25
+#: Times come down as ISO 8601 in UTC, as the station writes its own (with an offset).
+_ISO = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
 #: Other stations' sessions are fetched again over this window, so a session that a slower
 #: transaction committed with an earlier received_at is not skipped.
 PULL_OVERLAP = "10 minutes"
@@ -377,7 +379,7 @@ class StationSync:
         since = local.state(self.db).get("sessions_pulled_until")
         cursor = conn.execute(f"""
             SELECT s.station_id, s.station_session_id, s.member_uuid::text, s.member_name, s.program_id,
-                   s.program_name, s.status, s.stop_reason, s.started_at::text, s.ended_at::text,
+                   s.program_name, s.status, s.stop_reason, {_ISO.format('s.started_at')}, {_ISO.format('s.ended_at')},
                    s.active_seconds, s.elapsed_seconds, s.phases_total, s.phases_completed, s.distance_m,
                    max(c.value) FILTER (WHERE c.kind = 'pain_before'),
                    max(c.value) FILTER (WHERE c.kind = 'pain_after'),

@@ -97,7 +97,9 @@ def history_data(history, name: str):
         return datetime(day.year, day.month, day.day).timestamp()
 
     sessions = tuple(HistorySession(
-        started_at=p.started_wall, program=p.program_name, active_seconds=p.active_seconds, status=p.status,
+        # A session walked at another of the clinic's stations says where (docs/hub.md).
+        started_at=p.started_wall, program=p.program_name if p.station_id is None else f"{p.program_name} · {p.station_id}",
+        active_seconds=p.active_seconds, status=p.status,
         top_speed=round(from_kmh(p.top_backward_speed_kmh or 0.0, units), 2), pain_before=p.pain_before,
         pain_after=p.pain_after, hands_free_share=p.hands_free_share, early_releases=p.early_releases)
         for p in history.sessions)

@@ -97,7 +97,7 @@ def wall_of(iso_text: str | None) -> float | None:
 class SessionPoint:
     """One session of a member's history. Speeds km/h; shares 0..1 or ``None`` (nothing walked)."""
 
-    session_id: int
+    session_id: int | None              # this station's session id; None for another station's
     started_at: str                     # ISO 8601 with offset, as stored
     started_wall: float                 # epoch seconds, for charts
     program_id: str
@@ -117,6 +117,9 @@ class SessionPoint:
     emergency_stops: int = 0
     pain_tapped: bool = False
     pain_tap_t: float | None = None
+    #: Where it was walked: None here, else the other station's id (the clinic hub, docs/hub.md).
+    station_id: str | None = None
+    station_session_id: int | None = None
 
     @property
     def minutes(self) -> float:
@@ -294,7 +297,19 @@ def _point(row: dict) -> SessionPoint:
         emergency_stops=row["emergency_stops"] or 0,
         pain_tapped=bool(row["pain_tapped"]),
         pain_tap_t=row["pain_tap_t"],
+        station_id=row.get("station_id"),
+        station_session_id=row.get("station_session_id"),
     )
+
+
+#: Other stations' sessions of the member, from the clinic hub (app.hub.local: ``hub_sessions``).
+_HUB_SESSION_COLUMNS = """
+    null as session_id, h.started_at, h.program_id, h.program_name, h.status, h.active_seconds,
+    h.pain_before, h.pain_after, h.effort,
+    h.walking_seconds, h.rails_held_share, h.hands_free_share, h.early_releases, h.rails_pauses,
+    h.longest_hands_free_s, h.top_backward_speed_kmh, h.emergency_stops, h.pain_tapped, h.pain_tap_t,
+    h.station_id, h.station_session_id
+"""
 
 
 def _monday(day: date) -> date:
@@ -372,12 +387,25 @@ class History:
             self.backfill(member_id)
         where = "where s.member_id = :member" if member_id is not None else ""
         sql = f"""
-            select {_SESSION_COLUMNS} from sessions s
+            select {_SESSION_COLUMNS}, null as station_id, null as station_session_id from sessions s
             left join session_stats st on st.session_id = s.id
-            {where} order by s.started_at desc, s.id desc {'limit :limit' if limit else ''}
+            {where}
         """
+        if member_id is not None and self._has_hub_sessions():
+            # The member's whole history: sessions walked at the clinic's other stations too.
+            sql += f"""
+            union all
+            select {_HUB_SESSION_COLUMNS} from hub_sessions h
+            join members m on m.hub_uuid = h.member_uuid and m.id = :member
+            """
+        # julianday: stations may write times with different UTC offsets; order by the instant.
+        sql = (f"select * from ({sql}) order by julianday(started_at) desc, session_id desc "
+               f"{'limit :limit' if limit else ''}")
         rows = list(self.db.query(sql, {"member": member_id, "limit": limit}))
         return [_point(r) for r in reversed(rows)]
+
+    def _has_hub_sessions(self) -> bool:
+        return "hub_sessions" in self.db.table_names() and "hub_uuid" in self.db["members"].columns_dict
 
     def outcomes(self, member_id: int, count: int = 3) -> list[SessionOutcome]:
         """The member's last *count* finished sessions as progression inputs, oldest first."""

@@ -474,6 +474,10 @@ class Members:
         member = self.get(member_id)
         fresh = self.compute_suggestion(member_id)
         session_id = fresh.based_on_session
+        if session_id is None:
+            # The last session was walked at another of the clinic's stations (docs/hub.md): the
+            # suggestion is kept under this station's own last session, recomputed while pending.
+            session_id = self.db.execute("select max(id) from sessions where member_id = ?", [member_id]).fetchone()[0]
         rows = list(self.db.query(
             "select * from suggestions where member_id = ? and session_id is ? order by id desc limit 1",
             [member_id, session_id]))
