@@ -6,10 +6,10 @@ import pygame
 import pytest
 from test_ui_support import SIZES, make_kiosk, views
 
-from app.core.view import ACTIVE_SCREENS, SAFETY_SCREENS, Screen
+from app.core.view import ACTIVE_SCREENS, SAFETY_SCREENS, PauseReason, Screen
 from app.ui import theme
 from app.ui.data import ExportStatus, SessionRecord, history_from_records
-from app.ui.scenes import OVERLAY_SCENES, SCREEN_SCENES
+from app.ui.scenes import OVERLAY_SCENES, SCREEN_SCENES, IntentKind
 
 VIEWS = views()
 OVERLAYS_ON = {"history": Screen.HOME, "pain_before": Screen.PREFLIGHT}
@@ -64,10 +64,10 @@ def test_pause_and_stop_on_every_active_screen(screen):
 def test_running_has_a_pain_button_and_every_paused_screen_can_end_the_session():
     kiosk, _ = make_kiosk()
     kiosk.update(VIEWS[Screen.RUNNING], 0.0)
-    assert kiosk.page().target("pain").intent.kind == "pain"
+    assert kiosk.page().target("pain").intent.kind is IntentKind.PAIN
     for screen in (Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.PAUSED_USER, Screen.TURNAROUND):
         kiosk.update(VIEWS[screen], 0.0)
-        assert kiosk.page().target("stop").intent.kind == "stop", screen
+        assert kiosk.page().target("stop").intent.kind is IntentKind.STOP, screen
 
 
 def test_start_is_enabled_only_when_the_view_allows_it():
@@ -228,7 +228,7 @@ def test_a_pause_for_a_suspected_sensor_fault_says_so():
     from dataclasses import replace
 
     kiosk, _ = make_kiosk()
-    kiosk.update(replace(VIEWS[Screen.PAUSED_USER], pause_reason="sensor fault"), 0.0)
+    kiosk.update(replace(VIEWS[Screen.PAUSED_USER], pause_reason=PauseReason.SENSOR), 0.0)
     kiosk.fonts.trace = []
     kiosk.render(pygame.Surface((800, 480)))
     assert "CHECK THE RAIL SENSOR" in kiosk.fonts.trace

@@ -16,7 +16,7 @@ from app.core.member import Member
 from app.core.view import Screen
 from app.ui import draw
 from app.ui.data import DoseData, StaticData, SuggestionData
-from app.ui.scenes import Intent
+from app.ui.scenes import Intent, IntentKind
 
 VIEWS = views()
 ALEX, SAM = Member(1, "Alex"), Member(2, "Sam", "kmh")
@@ -77,7 +77,7 @@ def test_a_member_gets_their_prescribed_program_first_and_it_carries_the_member(
     tap(kiosk, "member", 1.0)
     tap(kiosk, "member:1", 2.0)
     assert kiosk.ui.member_program == program()
-    cards = [t for t in kiosk.page().targets if t.intent.kind == "choose_program"]
+    cards = [t for t in kiosk.page().targets if t.intent.kind is IntentKind.CHOOSE_PROGRAM]
     assert cards[0].name == "program:ui-test"
     assert "Prescribed for Alex" in words(kiosk)
     tap(kiosk, "program:ui-test", 3.0)
@@ -87,7 +87,7 @@ def test_a_member_gets_their_prescribed_program_first_and_it_carries_the_member(
 def test_summary_goes_on_to_the_suggestion_for_a_member_and_home_for_a_guest():
     kiosk, posted, _ = kiosk_with()
     kiosk.update(VIEWS[Screen.SUMMARY], 1.0)
-    assert kiosk.page().target("done").intent == Intent("home")  # a guest: no suggestion
+    assert kiosk.page().target("done").intent == Intent(IntentKind.HOME)  # a guest: no suggestion
     kiosk.ui.member = ALEX
     kiosk.on_effect(ScoreSession("after", 2, 1.0))
     assert kiosk.ui.suggestion is not None
@@ -120,16 +120,16 @@ def test_the_suggestion_is_asked_again_when_the_pain_after_score_is_stored():
 
 def test_staff_members_page_is_behind_the_pin():
     kiosk, _, _ = kiosk_with()
-    kiosk.act(Intent("open", "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, "staff_members"))
     assert kiosk.scene().name == "pin"
-    kiosk.act(Intent("hands_free", None))  # ignored while locked
+    kiosk.act(Intent(IntentKind.HANDS_FREE, None))  # ignored while locked
     assert kiosk.ui.staff_infos == []
 
 
 def test_staff_toggles_hands_free_and_sees_the_console_hint():
     kiosk, _, static = kiosk_with()
     kiosk.staff_unlocked = True
-    kiosk.act(Intent("open", "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, "staff_members"))
     said = words(kiosk)
     assert "Alex · A1" in said and "Hands-free: off" in said
     assert "backstep members add" in said
@@ -142,7 +142,7 @@ def test_staff_toggles_hands_free_and_sees_the_console_hint():
 def test_staff_overrides_within_the_limits_and_accepts():
     kiosk, _, static = kiosk_with()
     kiosk.staff_unlocked = True
-    kiosk.act(Intent("open", "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, "staff_members"))
     tap(kiosk, "staff_member:1", 1.0)
     assert kiosk.scene().name == "staff_member"
     assert "Raising speed from 1.0 mph to 1.1 mph" in words(kiosk)
@@ -169,7 +169,7 @@ def test_a_store_error_is_one_line_on_the_page():
     kiosk, _ = make_kiosk(data=static)
     kiosk.update(VIEWS[Screen.HOME], 0.0)
     kiosk.staff_unlocked = True
-    kiosk.act(Intent("open", "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, "staff_members"))
     tap(kiosk, "staff_member:1", 1.0)
     tap(kiosk, "rx:speed:+", 2.0)
     tap(kiosk, "rx_save", 3.0)
@@ -307,7 +307,7 @@ def test_staff_creates_a_member_on_the_pad_and_a_clash_is_one_line(tmp_path):
         kiosk, _ = make_kiosk(data=StoreData([program()], store))
         kiosk.update(VIEWS[Screen.HOME], 0.0)
         kiosk.staff_unlocked = True
-        kiosk.act(Intent("open", "staff_members"))
+        kiosk.act(Intent(IntentKind.OPEN, "staff_members"))
         tap(kiosk, "staff_add", 1.0)
         assert kiosk.scene().name == "staff_add"
         assert not kiosk.page().target("add_create").enabled  # nothing typed

@@ -21,7 +21,7 @@ from app.core.events import (
     TreadmillReported,
 )
 from app.core.member import Member
-from app.core.safety import Link, Mode, step
+from app.core.safety import Link, Mode, PauseReason, step
 from app.core.view import ACTIVE_SCREENS, SAFETY_SCREENS, Screen, build_view, status_line
 
 try:
@@ -131,7 +131,7 @@ def test_rails_grace_flag_then_paused_rails_screen_with_hold_progress():
     view = view_of(station)
     assert view.screen is Screen.PAUSED_RAILS and view.screen in SAFETY_SCREENS
     assert view.status_line == "paused: rails released"
-    assert view.pause_reason == "rails released"
+    assert view.pause_reason is PauseReason.RAILS
     assert view.pauses == 1
     assert view.hold_progress == 0.0
     station.send(RailsHeld(), t0 + 20.0)
@@ -156,7 +156,7 @@ def test_paused_by_the_user_and_by_the_link():
     view = view_of(station)
     assert view.screen is Screen.PAUSED_LINK and view.screen in SAFETY_SCREENS
     assert view.status_line == "paused: treadmill link lost"
-    assert view.link == "down"
+    assert view.link is Link.DOWN
 
 
 def test_turnaround_screen():
@@ -252,4 +252,4 @@ def test_sensor_fault_pause_status_line():
     view = view_of(station)
     assert view.screen is Screen.PAUSED_USER
     assert view.status_line == "paused: sensor fault"
-    assert view.pause_reason == "sensor fault"
+    assert view.pause_reason is PauseReason.SENSOR
