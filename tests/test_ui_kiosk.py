@@ -3,17 +3,22 @@ sounds and speech, and when frames are drawn."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pygame
 import pytest
 from test_ui_support import make_kiosk, program, running, tap, views
 
 from app.core.effects import PlaySound, Say
-from app.core.events import HomeTapped, PainScored, PainTapped, ProgramChosen
+from app.core.events import TAP_EVENTS, HomeTapped, PainScored, PainTapped, ProgramChosen
 from app.core.member import Member
 from app.core.view import Screen
 from app.ui.audio import Sounds, Speaker
-from app.ui.data import StaticData
+from app.ui.data import STATION_DATA_METHODS, StaticData
+from app.ui.intents import Intent, IntentKind
+from app.ui.kiosk import Kiosk
 from app.ui.pin import DEFAULT_PIN, LOCKOUT_S, MAX_TRIES, PinPad, check_pin, hash_pin
+from app.ui.text import t
 
 VIEWS = views()
 
@@ -320,3 +325,69 @@ def test_a_drawing_bug_shows_the_state_in_words_instead_of_crashing(monkeypatch,
     kiosk.render(surface)
     assert "emergency stop: lanyard pulled" in kiosk.fonts.trace
     assert "drawing the estop screen failed" in caplog.text
+
+
+# --- typed intents: one handler per kind, refusals that show --------------------------------------
+
+
+def test_every_intent_kind_has_exactly_one_handler():
+    kiosk, _ = make_kiosk()
+    assert set(kiosk.handlers) == set(IntentKind)
+
+
+def test_a_kind_without_a_handler_stops_the_kiosk_from_starting(monkeypatch):
+    original = Kiosk._handlers
+
+    def without_exit(self):
+        handlers = original(self)
+        del handlers[IntentKind.EXIT]
+        return handlers
+
+    monkeypatch.setattr(Kiosk, "_handlers", without_exit)
+    with pytest.raises(TypeError, match=r"no handler for \['EXIT'\]: add one in Kiosk._handlers"):
+        make_kiosk()
+
+
+def test_every_tap_word_of_the_core_is_an_intent_posting_the_same_event():
+    kiosk, posted = make_kiosk()
+    kiosk.update(VIEWS[Screen.HOME], 0.0)
+    for word, event in TAP_EVENTS.items():
+        kiosk.act(Intent(IntentKind(word)))
+        assert posted[-1] == event(), word
+
+
+def test_an_intent_kind_must_be_an_intent_kind_not_its_spelling():
+    with pytest.raises(TypeError, match="'open' is not an IntentKind"):
+        Intent("open", "history")
+
+
+@pytest.mark.parametrize("bogus", ["open", ("open", "history"), None, IntentKind.OPEN])
+def test_an_unknown_intent_is_refused_on_screen_and_in_the_log(bogus, caplog):
+    kiosk, posted = make_kiosk()
+    kiosk.update(VIEWS[Screen.HOME], 0.0)
+    before = dataclasses.replace(kiosk.ui)
+    kiosk.act(bogus)
+    assert posted == [] and kiosk.scene().name == "home"
+    assert f"refused {bogus!r}" in caplog.text
+    assert kiosk.ui.toast == t("intent_refused") and kiosk.needs_frame()
+    kiosk.fonts.trace = []
+    kiosk.render(pygame.Surface((800, 480)))
+    assert t("intent_refused") in kiosk.fonts.trace
+    assert dataclasses.replace(kiosk.ui, toast=before.toast, toast_until=before.toast_until) == before
+
+
+def test_kiosk_data_must_have_every_station_data_method():
+    class ProgramsOnly:
+        def programs(self):
+            return []
+
+        def members(self):
+            return []
+
+        def history(self, member):
+            return []
+
+    with pytest.raises(TypeError, match="Kiosk data ProgramsOnly lacks search, program_for, suggestion"):
+        make_kiosk(data=ProgramsOnly())
+    assert set(STATION_DATA_METHODS) == {"programs", "members", "history", "search", "program_for", "suggestion",
+                                         "member_infos", "set_hands_free", "accept", "override", "add_member"}

@@ -4,6 +4,7 @@ composition root's parts for issue 7 (StoreData's indexed history, cue-mode belt
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pygame
@@ -15,7 +16,8 @@ from app.core.events import ProgramChosen, StartTapped, StopTapped
 from app.core.member import Member
 from app.core.view import Screen
 from app.ui import draw
-from app.ui.data import DoseData, StaticData, SuggestionData
+from app.ui.data import DoseData, MemberInfo, StaticData, SuggestionData
+from app.ui.intents import STAFF_ONLY
 from app.ui.scenes import Intent, IntentKind
 
 VIEWS = views()
@@ -124,6 +126,20 @@ def test_staff_members_page_is_behind_the_pin():
     assert kiosk.scene().name == "pin"
     kiosk.act(Intent(IntentKind.HANDS_FREE, None))  # ignored while locked
     assert kiosk.ui.staff_infos == []
+
+
+@pytest.mark.parametrize("kind", sorted(STAFF_ONLY, key=lambda k: k.name))
+def test_staff_only_intents_do_nothing_while_the_pin_is_locked(kind, caplog):
+    kiosk, posted, static = kiosk_with()
+    info = MemberInfo(ALEX, "A1")
+    # Everything a staff intent would act on is there: only the lock stands in the way.
+    kiosk.ui.search, kiosk.ui.staff_member, kiosk.ui.staff_dose = "B2", info, DoseData(1.1, 5, 0)
+    before, suggested = dataclasses.replace(kiosk.ui), dict(static.suggestions)
+    arg = {IntentKind.STAFF_MEMBER: info, IntentKind.HANDS_FREE: info, IntentKind.RX_STEP: ("speed", 0.1)}.get(kind)
+    kiosk.act(Intent(kind, arg))
+    assert kiosk.ui == before and posted == [] and not kiosk.quit_requested
+    assert static.member_list == [ALEX, SAM] and static.hands_free == {} and static.suggestions == suggested
+    assert f"refused {kind.name}: staff only" in caplog.text
 
 
 def test_staff_toggles_hands_free_and_sees_the_console_hint():

@@ -1,4 +1,5 @@
-"""The view (app.core.view): one screen per safety state, and the STATUS line of DESIGN.md §3.4."""
+"""The view (app.core.view): one screen per safety state, typed fields (Link, PauseReason) the scenes
+compare, and the STATUS line (docs/architecture.md, systemd)."""
 
 from __future__ import annotations
 
@@ -241,6 +242,9 @@ def test_every_reachable_state_has_one_screen_and_a_one_line_status(scenario):
                 assert view.countdown >= 1
             if view.screen in ACTIVE_SCREENS:
                 assert view.phase is not None
+            # The typed boundary: scenes compare members, so a string here would be a silent bug.
+            assert view.link is station.state.link
+            assert view.pause_reason is station.state.pause_reason
 
 
 def test_sensor_fault_pause_status_line():
@@ -253,3 +257,23 @@ def test_sensor_fault_pause_status_line():
     assert view.screen is Screen.PAUSED_USER
     assert view.status_line == "paused: sensor fault"
     assert view.pause_reason is PauseReason.SENSOR
+
+
+@pytest.mark.parametrize("field, value", [("link", "down"), ("link", None), ("pause_reason", "sensor fault"),
+                                          ("pause_reason", "rails released")])
+def test_a_view_refuses_a_spelling_where_an_enum_belongs(field, value):
+    view = view_of(Station())
+    with pytest.raises(TypeError, match=f"View.{field} {value!r}: use a"):
+        dataclasses.replace(view, **{field: value})
+
+
+@pytest.mark.parametrize("link, pause_reason", [("up", None), (Link.UP, "user"), (None, PauseReason.USER),
+                                                (3, 0)])
+def test_a_state_with_an_untyped_link_or_pause_reason_shows_the_fault_screen(link, pause_reason):
+    station = Station(link=Link.UP)
+    station.start(PROGRAM)
+    state = dataclasses.replace(station.state, link=link, pause_reason=pause_reason)
+    view = build_view(state, station.now, CFG)
+    assert view.screen is Screen.FAULT
+    assert view.link is (link if isinstance(link, Link) else Link.DOWN)
+    assert view.pause_reason is None

@@ -68,7 +68,8 @@ class Summary(Scene):
         label = t("summary_pain") if f.ui.pain_after is None else t("summary_pain_saved", score=f.ui.pain_after)
         draw.text(surface, fonts, label, page.rects["pain_label"], m.u(24), theme.WHITE, align="left")
         self.paint_targets(surface, f, page, pain_styles(f, f.ui.pain_after, {
-            "done": {"label": t("next_show") if page.target("done").intent.kind is IntentKind.OPEN else t("summary_done"),
+            "done": {"label": t("next_show") if page.target("done").intent.kind is IntentKind.OPEN
+                     else t("summary_done"),
                      "fill": theme.GREEN, "colour": theme.BLACK, "px": m.u(30)},
             "history": {"label": t("home_history"), "px": m.u(30)}}))
 
@@ -160,7 +161,8 @@ class NextTime(Scene):
         m = f.m
         page, body = titled_page(m, Intent(IntentKind.CLOSE))
         bar = bottom_bar(m)
-        page.add("done", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height), Intent(IntentKind.HOME))
+        page.add("done", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height),
+                 Intent(IntentKind.HOME))
         page.rects["plan"] = pygame.Rect(body.x, body.y, body.width, m.u(44))
         page.rects["now"] = pygame.Rect(body.x, page.rects["plan"].bottom, body.width, m.u(30))
         page.rects["reasons"] = pygame.Rect(body.x, page.rects["now"].bottom + m.gap, body.width,

@@ -11,7 +11,8 @@ from app.core.program import Program
 from .. import draw, theme
 from ..text import t
 from ..theme import Metrics
-from .base import (Frame, Intent, IntentKind, Page, Scene, add_paged_grid, bottom_bar, columns, fmt, paging_styles, titled_page)
+from .base import (Frame, Intent, IntentKind, Page, Scene, add_paged_grid, bottom_bar, columns, fmt, paging_styles,
+                   titled_page)
 
 
 class Home(Scene):
@@ -36,7 +37,8 @@ class Home(Scene):
         page.add("staff", staff_r, Intent(IntentKind.OPEN_PIN, "staff"))
         page.rects["cards"] = cards
         add_paged_grid(page, cards, m, home_programs(ui), ui.page, m.u(240), m.u(160),
-                       lambda program: f"program:{program.id}", lambda program: Intent(IntentKind.CHOOSE_PROGRAM, program))
+                       lambda program: f"program:{program.id}",
+                       lambda program: Intent(IntentKind.CHOOSE_PROGRAM, program))
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:

@@ -110,7 +110,8 @@ class Pin(Scene):
         page.rects["dots"] = pygame.Rect(left.x, page.rects["title"].bottom + m.u(20), left.width, m.u(60))
         page.rects["message"] = pygame.Rect(left.x, page.rects["dots"].bottom + m.u(10), left.width, m.u(40))
         if self.can_cancel:
-            page.add("pin_cancel", pygame.Rect(left.x, left.bottom - m.touch, left.width, m.touch), Intent(IntentKind.CLOSE))
+            page.add("pin_cancel", pygame.Rect(left.x, left.bottom - m.touch, left.width, m.touch),
+                     Intent(IntentKind.CLOSE))
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
@@ -396,7 +397,8 @@ class StaffMember(Scene):
         pending = s is not None and s.status == "pending"
         if s is not None:
             page.add("rx_accept", accept, Intent(IntentKind.RX_ACCEPT), enabled=pending)
-            page.add("rx_save", save, Intent(IntentKind.RX_SAVE), enabled=pending and dose is not None and dose != s.next)
+            page.add("rx_save", save, Intent(IntentKind.RX_SAVE),
+                     enabled=pending and dose is not None and dose != s.next)
         page.rects["status"] = pygame.Rect(body.x, body.y, body.width, m.u(30))
         steppers_h = m.u(34) + m.touch
         page.rects["reasons"] = pygame.Rect(body.x, page.rects["status"].bottom, body.width,
@@ -408,8 +410,10 @@ class StaffMember(Scene):
                 minus, plus = columns(pygame.Rect(cell.x, cell.bottom - m.touch, cell.width, m.touch), 2, m.gap)
                 value = getattr(dose, thing)
                 low, high = self.bounds(thing, s)
-                page.add(f"rx:{thing}:-", minus, Intent(IntentKind.RX_STEP, (thing, -step)), enabled=pending and value - step >= low - 1e-6)
-                page.add(f"rx:{thing}:+", plus, Intent(IntentKind.RX_STEP, (thing, step)), enabled=pending and value + step <= high + 1e-6)
+                page.add(f"rx:{thing}:-", minus, Intent(IntentKind.RX_STEP, (thing, -step)),
+                         enabled=pending and value - step >= low - 1e-6)
+                page.add(f"rx:{thing}:+", plus, Intent(IntentKind.RX_STEP, (thing, step)),
+                         enabled=pending and value + step <= high + 1e-6)
         return page
 
     @staticmethod

@@ -119,7 +119,8 @@ class LinkLost(FullScreenNotice):
     title_key = "link_title"
 
     def buttons(self, f):
-        return [("stop", Intent(IntentKind.STOP), True), ("resume", Intent(IntentKind.RESUME), f.view.link is not Link.DOWN)]
+        return [("stop", Intent(IntentKind.STOP), True),
+                ("resume", Intent(IntentKind.RESUME), f.view.link is not Link.DOWN)]
 
     def lines(self, f):
         todo = t("link_back") if f.view.link is not Link.DOWN else t("link_todo")
