@@ -30,7 +30,7 @@ from app.shell.members import Members
 from app.shell.script import parse_script
 from app.shell.store import Store
 from app.ui import draw
-from app.ui.scenes import Intent, IntentKind
+from app.ui.scenes import Intent, IntentKind, Overlay
 
 # Countdown 3 s: the session starts at 4; the prescription is 60 s warm-up + 5 min main = 364 s.
 START = "0 lanyard clipped\n0 rails held\n1 tap start\n"
@@ -146,7 +146,7 @@ def test_three_sessions_suggestions_history_and_export(journey, tmp_path):
     assert j.kiosk.scene().name == "home"
     # The therapist accepts it on the staff Members page (behind the PIN).
     j.kiosk.staff_unlocked = True
-    j.kiosk.act(Intent(IntentKind.OPEN, "staff_members"))
+    j.kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
     assert "Anna · A1" in j.words()
     j.tap(f"staff_member:{anna.id}")
     assert "Raising speed from 0.5 mph to 0.6 mph" in j.words()

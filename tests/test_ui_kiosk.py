@@ -15,9 +15,10 @@ from app.core.member import Member
 from app.core.view import Screen
 from app.ui.audio import Sounds, Speaker
 from app.ui.data import STATION_DATA_METHODS, StaticData
-from app.ui.intents import Intent, IntentKind
+from app.ui.intents import Intent, IntentKind, Overlay
 from app.ui.kiosk import Kiosk
 from app.ui.pin import DEFAULT_PIN, LOCKOUT_S, MAX_TRIES, PinPad, check_pin, hash_pin
+from app.ui.scenes import OVERLAY_SCENES
 from app.ui.text import t
 
 VIEWS = views()
@@ -358,7 +359,18 @@ def test_every_tap_word_of_the_core_is_an_intent_posting_the_same_event():
 
 def test_an_intent_kind_must_be_an_intent_kind_not_its_spelling():
     with pytest.raises(TypeError, match="'open' is not an IntentKind"):
-        Intent("open", "history")
+        Intent("open", Overlay.HISTORY)
+
+
+@pytest.mark.parametrize("kind", [IntentKind.OPEN, IntentKind.OPEN_PIN])
+def test_a_page_to_open_must_be_an_overlay_not_its_name(kind):
+    with pytest.raises(TypeError, match=f"Intent {kind.name} 'history': the page must be an Overlay member"):
+        Intent(kind, "history")
+
+
+def test_every_overlay_has_its_scene():
+    assert set(OVERLAY_SCENES) == set(Overlay)
+    assert all(scene.name == overlay.value for overlay, scene in OVERLAY_SCENES.items())
 
 
 @pytest.mark.parametrize("bogus", ["open", ("open", "history"), None, IntentKind.OPEN])

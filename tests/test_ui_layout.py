@@ -9,10 +9,10 @@ from test_ui_support import SIZES, make_kiosk, views
 from app.core.view import ACTIVE_SCREENS, SAFETY_SCREENS, PauseReason, Screen
 from app.ui import theme
 from app.ui.data import ExportStatus, SessionRecord, history_from_records
-from app.ui.scenes import OVERLAY_SCENES, SCREEN_SCENES, IntentKind
+from app.ui.scenes import OVERLAY_SCENES, SCREEN_SCENES, IntentKind, Overlay
 
 VIEWS = views()
-OVERLAYS_ON = {"history": Screen.HOME, "pain_before": Screen.PREFLIGHT}
+OVERLAYS_ON = {Overlay.HISTORY: Screen.HOME, Overlay.PAIN_BEFORE: Screen.PREFLIGHT, Overlay.NEXT_TIME: Screen.SUMMARY}
 
 
 def scenes_at(size):
@@ -26,7 +26,8 @@ def scenes_at(size):
         kiosk.update(VIEWS[OVERLAYS_ON.get(name, Screen.HOME)], 0.0)
         kiosk.ui.overlay = name
         kiosk.staff_unlocked = True
-        yield name, kiosk
+        assert kiosk.scene() is OVERLAY_SCENES[name]
+        yield name.value, kiosk
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -182,10 +183,10 @@ def test_history_and_export_pages_render_their_data():
     now = time.time()
     history = [SessionRecord(now - 86400, "Beginner flat", 240, "completed", 0.5, "mph")]
     data = history_from_records(history, "", now)
-    _, words = render(Screen.HOME, overlay="history", history_data=data)
+    _, words = render(Screen.HOME, overlay=Overlay.HISTORY, history_data=data)
     assert "1 sessions · 4 min · top 0.5 mph" in words
     assert "Sessions per week (last 8 weeks)" in words
-    _, words = render(Screen.HOME, overlay="history", history_data=data, chart="minutes")
+    _, words = render(Screen.HOME, overlay=Overlay.HISTORY, history_data=data, chart="minutes")
     assert "Minutes walked per week (last 8 weeks)" in words
     for status, expected in [(ExportStatus("detected", "STICK"), "USB stick found: STICK"),
                              (ExportStatus("exporting", progress=0.5), "Exporting… 50 %"),
@@ -195,7 +196,7 @@ def test_history_and_export_pages_render_their_data():
         kiosk.export = type("E", (), {"status": lambda self, s=status: s})()
         kiosk.staff_unlocked = True
         kiosk.update(VIEWS[Screen.HOME], 0.0)
-        kiosk.ui.overlay = "export"
+        kiosk.ui.overlay = Overlay.EXPORT
         kiosk.fonts.trace = []
         kiosk.render(pygame.Surface((800, 480)))
         assert expected in " ".join(kiosk.fonts.trace), (status, kiosk.fonts.trace)
@@ -217,7 +218,7 @@ def test_every_core_screen_has_a_scene_and_safety_screens_use_their_own():
     for screen in SAFETY_SCREENS:
         kiosk, _ = make_kiosk()
         kiosk.update(VIEWS[Screen.HOME], 0.0)
-        kiosk.ui.overlay = "staff"
+        kiosk.ui.overlay = Overlay.STAFF
         kiosk.staff_unlocked = True
         kiosk.update(VIEWS[screen], 1.0)
         assert kiosk.scene() is SCREEN_SCENES[screen]

@@ -18,7 +18,7 @@ from app.core.view import Screen
 from app.ui import draw
 from app.ui.data import DoseData, MemberInfo, StaticData, SuggestionData
 from app.ui.intents import STAFF_ONLY
-from app.ui.scenes import Intent, IntentKind
+from app.ui.scenes import Intent, IntentKind, Overlay
 
 VIEWS = views()
 ALEX, SAM = Member(1, "Alex"), Member(2, "Sam", "kmh")
@@ -122,7 +122,7 @@ def test_the_suggestion_is_asked_again_when_the_pain_after_score_is_stored():
 
 def test_staff_members_page_is_behind_the_pin():
     kiosk, _, _ = kiosk_with()
-    kiosk.act(Intent(IntentKind.OPEN, "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
     assert kiosk.scene().name == "pin"
     kiosk.act(Intent(IntentKind.HANDS_FREE, None))  # ignored while locked
     assert kiosk.ui.staff_infos == []
@@ -145,7 +145,7 @@ def test_staff_only_intents_do_nothing_while_the_pin_is_locked(kind, caplog):
 def test_staff_toggles_hands_free_and_sees_the_console_hint():
     kiosk, _, static = kiosk_with()
     kiosk.staff_unlocked = True
-    kiosk.act(Intent(IntentKind.OPEN, "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
     said = words(kiosk)
     assert "Alex · A1" in said and "Hands-free: off" in said
     assert "backstep members add" in said
@@ -158,7 +158,7 @@ def test_staff_toggles_hands_free_and_sees_the_console_hint():
 def test_staff_overrides_within_the_limits_and_accepts():
     kiosk, _, static = kiosk_with()
     kiosk.staff_unlocked = True
-    kiosk.act(Intent(IntentKind.OPEN, "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
     tap(kiosk, "staff_member:1", 1.0)
     assert kiosk.scene().name == "staff_member"
     assert "Raising speed from 1.0 mph to 1.1 mph" in words(kiosk)
@@ -185,7 +185,7 @@ def test_a_store_error_is_one_line_on_the_page():
     kiosk, _ = make_kiosk(data=static)
     kiosk.update(VIEWS[Screen.HOME], 0.0)
     kiosk.staff_unlocked = True
-    kiosk.act(Intent(IntentKind.OPEN, "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
     tap(kiosk, "staff_member:1", 1.0)
     tap(kiosk, "rx:speed:+", 2.0)
     tap(kiosk, "rx_save", 3.0)
@@ -300,7 +300,7 @@ def test_chart_pngs_render_on_another_thread_while_the_kiosk_draws():
     worker = threading.Thread(target=export_thread)
     kiosk, _, _ = kiosk_with()
     kiosk.ui.history_data = data
-    kiosk.ui.overlay = "history"
+    kiosk.ui.overlay = Overlay.HISTORY
     worker.start()
     while worker.is_alive():
         for chart in ("sessions", "pain", "speed"):
@@ -323,7 +323,7 @@ def test_staff_creates_a_member_on_the_pad_and_a_clash_is_one_line(tmp_path):
         kiosk, _ = make_kiosk(data=StoreData([program()], store))
         kiosk.update(VIEWS[Screen.HOME], 0.0)
         kiosk.staff_unlocked = True
-        kiosk.act(Intent(IntentKind.OPEN, "staff_members"))
+        kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
         tap(kiosk, "staff_add", 1.0)
         assert kiosk.scene().name == "staff_add"
         assert not kiosk.page().target("add_create").enabled  # nothing typed
@@ -367,7 +367,7 @@ def test_history_list_tab_shows_recent_sessions_with_pain_and_hands_free():
 
     kiosk, _, _ = kiosk_with()
     kiosk.ui.history_data = demo_data([], time.time()).sessions
-    kiosk.ui.overlay = "history"
+    kiosk.ui.overlay = Overlay.HISTORY
     tap(kiosk, "chart:list", 1.0)
     said = words(kiosk)
     assert "pain 1→1 · 50 % hands-free" in said and "e-stop · pain 1→3" in said

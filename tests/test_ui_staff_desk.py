@@ -7,7 +7,7 @@ from test_ui_members import ALEX, SAM, suggestion
 from test_ui_support import program
 
 from app.ui.data import DoseData, MemberInfo, StaticData
-from app.ui.scenes import UiState
+from app.ui.scenes import Overlay, UiState
 from app.ui.scenes.choose import SEARCH_PAGES
 from app.ui.staff_desk import CODE_MAX, StaffDesk
 from app.ui.text import t
@@ -20,7 +20,7 @@ def desk_with(**data) -> tuple[StaffDesk, StaticData]:
 
 def test_the_code_pad_types_deletes_and_pages_through_its_keys():
     desk, _ = desk_with()
-    desk.ui.overlay = "member_search"
+    desk.ui.overlay = Overlay.MEMBER_SEARCH
     desk.type_key("A")
     assert desk.ui.search_results == [ALEX, SAM]  # Alex's code, and the a in Sam
     desk.type_key("1")
@@ -39,7 +39,7 @@ def test_the_code_pad_types_deletes_and_pages_through_its_keys():
 
 def test_typing_a_new_members_code_does_not_search():
     desk, _ = desk_with()
-    desk.ui.overlay = "staff_add"
+    desk.ui.overlay = Overlay.STAFF_ADD
     desk.type_key("A")
     assert desk.ui.search == "A" and desk.ui.search_results == []
 
@@ -62,7 +62,7 @@ def test_accepting_updates_the_walkers_prescribed_program():
     desk, static = desk_with(suggestions={1: suggestion()}, prescribed={1: rx})
     desk.ui.member = ALEX
     desk.open_member(MemberInfo(ALEX, "A1"))
-    assert desk.ui.overlay == "staff_member" and desk.ui.staff_dose == DoseData(1.1, 5, 0)
+    assert desk.ui.overlay is Overlay.STAFF_MEMBER and desk.ui.staff_dose == DoseData(1.1, 5, 0)
     desk.step_dose("speed", 0.1)
     assert desk.ui.staff_dose == DoseData(1.2, 5, 0)
     assert desk.accept()

@@ -26,8 +26,8 @@ class IntentKind(enum.Enum):
     PAIN_BEFORE = "pain_before"         # arg: the 0-10 score
     PAIN_AFTER = "pain_after"           # arg: the 0-10 score
     # Moving between the UI-only pages (never over a screen on which the belt may move).
-    OPEN = "open"                       # arg: the page (a scene name)
-    OPEN_PIN = "open_pin"               # arg: the page to show once the PIN is right
+    OPEN = "open"                       # arg: the Overlay to show
+    OPEN_PIN = "open_pin"               # arg: the Overlay to show once the PIN is right
     CLOSE = "close"
     PAGE = "page"                       # arg: +1 / -1
     CHART = "chart"                     # arg: the history chart's name
@@ -58,6 +58,31 @@ class IntentKind(enum.Enum):
     EXPORT_DISMISS = "export_dismiss"
 
 
+class Overlay(enum.Enum):
+    """A UI-only page, shown over the core's screen only where the belt cannot move. The value is
+    its scene's ``name`` (app.ui.scenes.OVERLAY_SCENES has one scene per member)."""
+
+    MEMBERS = "members"
+    MEMBER_SEARCH = "member_search"
+    HISTORY = "history"
+    NEXT_TIME = "next_time"
+    PAIN_BEFORE = "pain_before"
+    EXPORT = "export"
+    PIN = "pin"
+    SET_PIN = "set_pin"
+    SERVICE = "service"
+    STAFF = "staff"
+    SENSORS = "sensors"
+    PROGRAMS = "programs"
+    SETTINGS = "settings"
+    STAFF_MEMBERS = "staff_members"
+    STAFF_MEMBER = "staff_member"
+    STAFF_ADD = "staff_add"
+
+
+#: Kinds whose ``arg`` is the page to open.
+OPENING = frozenset({IntentKind.OPEN, IntentKind.OPEN_PIN})
+
 #: Kinds that only staff may use: refused (and logged) while the PIN is locked.
 STAFF_ONLY = frozenset({IntentKind.ADD_UNITS, IntentKind.ADD_CREATE, IntentKind.STAFF_MEMBER,
                         IntentKind.HANDS_FREE, IntentKind.RX_STEP, IntentKind.RX_ACCEPT, IntentKind.RX_SAVE,
@@ -75,3 +100,5 @@ class Intent:
         if not isinstance(self.kind, IntentKind):
             raise TypeError(f"Intent kind {self.kind!r} is not an IntentKind: use a member of "
                             f"app.ui.intents.IntentKind (add one, with its handler in the kiosk, for a new kind)")
+        if self.kind in OPENING and not isinstance(self.arg, Overlay):
+            raise TypeError(f"Intent {self.kind.name} {self.arg!r}: the page must be an Overlay member")

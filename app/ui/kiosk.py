@@ -43,7 +43,7 @@ from .data import (
     StationData,
     history_from_records,
 )
-from .intents import STAFF_ONLY, Intent, IntentKind
+from .intents import STAFF_ONLY, Intent, IntentKind, Overlay
 from .pin import NewPin, PinPad, hash_pin
 from .pointer import Pointer, Press, Release, Taps
 from .scenes import OVERLAY_SCENES, SCREEN_SCENES, Frame, Page, Scene, UiState
@@ -64,13 +64,14 @@ CORE_INTENTS: dict[IntentKind, type[Event]] = {
     IntentKind.HOME: HomeTapped,
 }
 #: Where each UI-only page may appear: never over a screen on which the belt may move.
-OVERLAY_ALLOWED: dict[str, frozenset[Screen]] = {
-    "history": frozenset({Screen.HOME, Screen.SUMMARY}),
-    "next_time": frozenset({Screen.SUMMARY}),
-    "pain_before": frozenset({Screen.PREFLIGHT}),
+OVERLAY_ALLOWED: dict[Overlay, frozenset[Screen]] = {
+    Overlay.HISTORY: frozenset({Screen.HOME, Screen.SUMMARY}),
+    Overlay.NEXT_TIME: frozenset({Screen.SUMMARY}),
+    Overlay.PAIN_BEFORE: frozenset({Screen.PREFLIGHT}),
 }
 HOME_ONLY = frozenset({Screen.HOME})
-STAFF_PAGES = frozenset({"staff", "sensors", "programs", "settings", "staff_members", "staff_member", "staff_add"})
+STAFF_PAGES = frozenset({Overlay.STAFF, Overlay.SENSORS, Overlay.PROGRAMS, Overlay.SETTINGS, Overlay.STAFF_MEMBERS,
+                         Overlay.STAFF_MEMBER, Overlay.STAFF_ADD})
 #: Escape (with the PIN) may leave only from screens where nobody is on a moving belt.
 EXIT_SCREENS = frozenset({Screen.HOME, Screen.PREFLIGHT, Screen.SUMMARY, Screen.FAULT})
 TOAST_S = 4.0
@@ -236,11 +237,11 @@ class Kiosk:
         view = self.view
         overlay = self.ui.overlay
         if self.ui.new_pin is not None and view.screen in SET_PIN_SCREENS:
-            return OVERLAY_SCENES["set_pin"]
+            return OVERLAY_SCENES[Overlay.SET_PIN]
         if overlay and view.screen in OVERLAY_ALLOWED.get(overlay, HOME_ONLY):
             return OVERLAY_SCENES[overlay]
         if self.ui.service is not None and view.screen is Screen.HOME:
-            return OVERLAY_SCENES["service"]
+            return OVERLAY_SCENES[Overlay.SERVICE]
         return SCREEN_SCENES[view.screen]
 
     def frame(self) -> Frame:
@@ -292,13 +293,14 @@ class Kiosk:
         if self.fullscreen and window_close:
             return  # Alt+F4 / a window manager close: a member cannot leave this way
         if self.view is not None and self.view.screen in EXIT_SCREENS and not self.fullscreen:
-            self._open_pin("exit")
+            self._open_pin(None)
 
-    def _open_pin(self, then: str) -> None:
+    def _open_pin(self, then: Overlay | None) -> None:
+        """The PIN pad; a right PIN opens *then* (``None``: leaves the kiosk)."""
         self.ui.pin_then = then
         self.ui.pin.clear()
         self.ui.pin.message = ""
-        self.ui.overlay = "pin"
+        self.ui.overlay = Overlay.PIN
         self._dirty = True
 
     def _handlers(self) -> dict[IntentKind, Callable[[Any], None]]:
@@ -384,14 +386,14 @@ class Kiosk:
     def _add_member(self) -> None:
         added = self.desk.add_member()
         if added is not None:
-            self._open("staff_members")
+            self._open(Overlay.STAFF_MEMBERS)
             self.ui.staff_message = t("add_done", name=added.name)
 
     def _pin_ok(self) -> None:
         ui = self.ui
         if ui.pin.submit(self.now):
             self.staff_unlocked = True
-            if ui.pin_then == "exit":
+            if ui.pin_then is None:
                 self.quit_requested = True
             else:
                 ui.overlay = ui.pin_then
@@ -421,21 +423,21 @@ class Kiosk:
         self.ui.pin = PinPad(stored)
         self.ui.new_pin = None  # the home screen appearing says it worked
 
-    def _open(self, name: str) -> None:
+    def _open(self, name: Overlay) -> None:
         ui = self.ui
         if name in STAFF_PAGES and not self.staff_unlocked:
             self._open_pin(name)
             return
-        if name == "export" and self.export_requires_pin and not self.staff_unlocked:
-            self._open_pin("export")
+        if name is Overlay.EXPORT and self.export_requires_pin and not self.staff_unlocked:
+            self._open_pin(Overlay.EXPORT)
             return
-        if name == "history":
+        if name is Overlay.HISTORY:
             self._refresh_history()
-        elif name in ("member_search", "staff_add"):
+        elif name in (Overlay.MEMBER_SEARCH, Overlay.STAFF_ADD):
             self.desk.start_typing()
-        elif name == "staff_members":
+        elif name is Overlay.STAFF_MEMBERS:
             self.desk.open_members()
-        elif name == "next_time" and ui.suggestion is None:
+        elif name is Overlay.NEXT_TIME and ui.suggestion is None:
             self.refresh_suggestion()
         ui.overlay = name
         ui.page = 0
@@ -509,9 +511,9 @@ class Kiosk:
             due.append(now + 0.1)
         elif screen in (Screen.PAUSED_RAILS, Screen.TURNAROUND) and view.rails_held:
             due.append(now + 0.1)
-        if self.ui.overlay == "export" and self.ui.export.state == "exporting":
+        if self.ui.overlay is Overlay.EXPORT and self.ui.export.state == "exporting":
             due.append(now + 0.25)
-        if self.ui.overlay == "pin" and self.ui.pin.locked(now):
+        if self.ui.overlay is Overlay.PIN and self.ui.pin.locked(now):
             due.append(now + 1.0)
         return min(due) if due else None
 

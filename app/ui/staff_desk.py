@@ -19,6 +19,7 @@ from typing import Callable, TypeVar
 from app.core.member import Member
 
 from .data import MemberInfo, StationData
+from .intents import Overlay
 from .scenes import UiState
 from .scenes.choose import SEARCH_PAGES
 from .text import t
@@ -73,7 +74,7 @@ class StaffDesk:
         ui.staff_suggestion = self.ask(self.data.suggestion, info.member)
         s = ui.staff_suggestion
         ui.staff_dose = (s.final or s.next) if s is not None else None
-        ui.overlay = "staff_member"
+        ui.overlay = Overlay.STAFF_MEMBER
 
     def step_dose(self, thing: str, step: float) -> None:
         """Speed, minutes or incline up or down by *step* (the scene offers only steps in range)."""
@@ -144,6 +145,6 @@ class StaffDesk:
         """On the member search, the members matching what is typed so far."""
         ui = self.ui
         ui.staff_message = ""
-        if ui.overlay != "member_search":
+        if ui.overlay is not Overlay.MEMBER_SEARCH:
             return
         ui.search_results = list(self.ask(self.data.search, ui.search, default=[]) or []) if ui.search else []

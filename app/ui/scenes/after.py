@@ -11,7 +11,7 @@ from .. import draw, theme
 from ..charts import TABS, draw_chart, session_rows, summary_line
 from ..data import HistoryData
 from ..text import reason_words, t
-from .base import Frame, Intent, IntentKind, Page, Scene, bottom_bar, columns, fmt, titled_page
+from .base import Frame, Intent, IntentKind, Overlay, Page, Scene, bottom_bar, columns, fmt, titled_page
 from .choose import pain_styles
 
 
@@ -40,13 +40,13 @@ class Summary(Scene):
             if slot < 11:
                 page.add(f"pain_after:{slot}", rect, Intent(IntentKind.PAIN_AFTER, slot))
             elif f.ui.member is not None and f.ui.suggestion is not None:
-                page.add("done", rect, Intent(IntentKind.OPEN, "next_time"))
+                page.add("done", rect, Intent(IntentKind.OPEN, Overlay.NEXT_TIME))
             else:
                 page.add("done", rect, Intent(IntentKind.HOME))
         left = pygame.Rect(body.x, body.y, right.x - body.x - m.u(16), body.height)
         page.rects["stats"] = pygame.Rect(left.x, left.y, left.width, m.u(114))
         history = pygame.Rect(left.x, left.bottom - m.touch, min(left.width, m.u(240)), m.touch)
-        page.add("history", history, Intent(IntentKind.OPEN, "history"))
+        page.add("history", history, Intent(IntentKind.OPEN, Overlay.HISTORY))
         page.rects["chart"] = pygame.Rect(left.x, page.rects["stats"].bottom + m.gap, left.width,
                                           history.y - page.rects["stats"].bottom - 2 * m.gap)
         return page

@@ -15,7 +15,7 @@ from app.core.view import Link, Screen, View
 
 from .. import draw, theme
 from ..data import DoseData, ExportStatus, HistoryData, MemberInfo, Sample, SessionRecord, SuggestionData
-from ..intents import Intent, IntentKind
+from ..intents import Intent, IntentKind, Overlay
 from ..pin import NewPin, PinPad
 from ..text import t
 from ..theme import Fonts, Metrics
@@ -54,11 +54,11 @@ class Page:
 class UiState:
     """What only the kiosk knows: navigation, the chosen member, typed PIN, chosen scores, data."""
 
-    overlay: str | None = None
+    overlay: Overlay | None = None
     member: Member | None = None
     page: int = 0
     pin: PinPad = field(default_factory=lambda: PinPad(""))
-    pin_then: str = "staff"
+    pin_then: Overlay | None = Overlay.STAFF      # the page a right PIN opens; None: leave the kiosk
     pain_after: int | None = None
     pain_before: int | None = None
     toast: str = ""

@@ -11,8 +11,8 @@ from app.core.program import Program
 from .. import draw, theme
 from ..text import t
 from ..theme import Metrics
-from .base import (Frame, Intent, IntentKind, Page, Scene, add_paged_grid, bottom_bar, columns, fmt, paging_styles,
-                   titled_page)
+from .base import (Frame, Intent, IntentKind, Overlay, Page, Scene, add_paged_grid, bottom_bar, columns, fmt,
+                   paging_styles, titled_page)
 
 
 class Home(Scene):
@@ -31,10 +31,10 @@ class Home(Scene):
         member_r, history_r, staff_r = columns(buttons, 3, m.gap)
         page.rects["title"] = pygame.Rect(top.x, top.y, buttons.x - top.x - m.gap, top.height)
         if ui.export.state in ("detected", "done", "error", "exporting"):
-            page.add("stick", page.rects["title"], Intent(IntentKind.OPEN, "export"))
-        page.add("member", member_r, Intent(IntentKind.OPEN, "members"))
-        page.add("history", history_r, Intent(IntentKind.OPEN, "history"))
-        page.add("staff", staff_r, Intent(IntentKind.OPEN_PIN, "staff"))
+            page.add("stick", page.rects["title"], Intent(IntentKind.OPEN, Overlay.EXPORT))
+        page.add("member", member_r, Intent(IntentKind.OPEN, Overlay.MEMBERS))
+        page.add("history", history_r, Intent(IntentKind.OPEN, Overlay.HISTORY))
+        page.add("staff", staff_r, Intent(IntentKind.OPEN_PIN, Overlay.STAFF))
         page.rects["cards"] = cards
         add_paged_grid(page, cards, m, home_programs(ui), ui.page, m.u(240), m.u(160),
                        lambda program: f"program:{program.id}",
@@ -106,7 +106,7 @@ class Members(Scene):
         page, body = titled_page(f.m, Intent(IntentKind.CLOSE))
         bar = bottom_bar(f.m)
         page.add("search", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height),
-                 Intent(IntentKind.OPEN, "member_search"))
+                 Intent(IntentKind.OPEN, Overlay.MEMBER_SEARCH))
         add_paged_grid(page, body, f.m, [None, *f.ui.members], f.ui.page, f.m.u(240), f.m.touch,
                        lambda member: f"member:{member.id if member else 'guest'}",
                        lambda member: Intent(IntentKind.MEMBER, member))
@@ -170,7 +170,7 @@ class MemberSearch(Scene):
 
     def layout(self, f: Frame) -> Page:
         m, ui = f.m, f.ui
-        page, body = titled_page(m, Intent(IntentKind.OPEN, "members"))
+        page, body = titled_page(m, Intent(IntentKind.OPEN, Overlay.MEMBERS))
         pad = code_pad(page, body, m, ui)
         left = pygame.Rect(body.x, body.y, pad.x - body.x - m.u(16), body.height)
         page.rects["typed"] = pygame.Rect(left.x, left.y, left.width, m.u(44))
@@ -213,7 +213,7 @@ class Preflight(Scene):
         bar = bottom_bar(m)
         back, pain, start = columns(bar, 3, m.gap)
         page.add("back", back, Intent(IntentKind.HOME))
-        page.add("pain_before", pain, Intent(IntentKind.OPEN, "pain_before"))
+        page.add("pain_before", pain, Intent(IntentKind.OPEN, Overlay.PAIN_BEFORE))
         page.add("start", start, Intent(IntentKind.START), enabled=v.start_enabled)
         checks = pygame.Rect(m.pad, page.rects["plan"].bottom + m.gap, bar.width, bar.y - page.rects["plan"].bottom - 2 * m.gap)
         n = max(1, len(v.checks))

@@ -12,7 +12,7 @@ from app.core.view import Link
 
 from .. import draw, theme
 from ..text import reason_words, t
-from .base import Frame, Intent, IntentKind, Page, Scene, bottom_bar, columns, fmt, grid, titled_page
+from .base import Frame, Intent, IntentKind, Overlay, Page, Scene, bottom_bar, columns, fmt, grid, titled_page
 from .choose import code_pad, code_pad_styles
 
 
@@ -177,6 +177,14 @@ class Staff(Scene):
     name = "staff"
     ITEMS = (("members", "staff_members"), ("sensors", "staff_sensors"), ("programs", "staff_programs"),
              ("export", "staff_export"), ("settings", "staff_settings"), ("exit", "staff_exit"), ("lock", "staff_lock"))
+    #: What each item does (its target keeps the item's name).
+    INTENTS = {"members": Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS),
+               "sensors": Intent(IntentKind.OPEN, Overlay.SENSORS),
+               "programs": Intent(IntentKind.OPEN, Overlay.PROGRAMS),
+               "export": Intent(IntentKind.OPEN, Overlay.EXPORT),
+               "settings": Intent(IntentKind.OPEN, Overlay.SETTINGS),
+               "exit": Intent(IntentKind.EXIT),
+               "lock": Intent(IntentKind.CLOSE)}
 
     def layout(self, f: Frame) -> Page:
         m = f.m
@@ -185,9 +193,7 @@ class Staff(Scene):
                            m.screen.bottom - page.rects["title"].bottom - m.gap - m.pad)
         cells = grid(area, len(self.ITEMS), m, m.u(240), m.touch, max_cols=3)
         for (name, _), cell in zip(self.ITEMS, cells):
-            intent = {"exit": Intent(IntentKind.EXIT), "lock": Intent(IntentKind.CLOSE),
-                      "members": Intent(IntentKind.OPEN, "staff_members")}.get(name, Intent(IntentKind.OPEN, name))
-            page.add(name, cell, intent)
+            page.add(name, cell, self.INTENTS[name])
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
@@ -203,7 +209,7 @@ class StaffPage(Scene):
     title_key = ""
 
     def layout(self, f: Frame) -> Page:
-        page, _ = titled_page(f.m, Intent(IntentKind.OPEN, "staff"))
+        page, _ = titled_page(f.m, Intent(IntentKind.OPEN, Overlay.STAFF))
         self.more(page, f)
         return page
 
@@ -311,8 +317,8 @@ class StaffMembers(Scene):
             page.add(f"hands_free:{info.member.id}", toggle, Intent(IntentKind.HANDS_FREE, info))
         bar = bottom_bar(m)
         back, add, prev, more = columns(bar, 4, m.gap)
-        page.add("back", back, Intent(IntentKind.OPEN, "staff"))
-        page.add("staff_add", add, Intent(IntentKind.OPEN, "staff_add"))
+        page.add("back", back, Intent(IntentKind.OPEN, Overlay.STAFF))
+        page.add("staff_add", add, Intent(IntentKind.OPEN, Overlay.STAFF_ADD))
         if number > 0:
             page.add("page_prev", prev, Intent(IntentKind.PAGE, -1))
         if number < pages - 1:
@@ -354,7 +360,7 @@ class StaffAdd(Scene):
 
     def layout(self, f: Frame) -> Page:
         m, ui = f.m, f.ui
-        page, body = titled_page(m, Intent(IntentKind.OPEN, "staff_members"))
+        page, body = titled_page(m, Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
         pad = code_pad(page, body, m, ui)
         left = pygame.Rect(body.x, body.y, pad.x - body.x - m.u(16), body.height)
         page.rects["typed"] = pygame.Rect(left.x, left.y, left.width, m.u(44))
@@ -390,7 +396,7 @@ class StaffMember(Scene):
 
     def layout(self, f: Frame) -> Page:
         m, ui = f.m, f.ui
-        page, body = titled_page(m, Intent(IntentKind.OPEN, "staff_members"))
+        page, body = titled_page(m, Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
         bar = bottom_bar(m)
         _, accept, save = columns(bar, 3, m.gap)
         s, dose = ui.staff_suggestion, ui.staff_dose
@@ -471,7 +477,7 @@ class Service(Scene):
         page, body = titled_page(f.m, None)
         bar = bottom_bar(f.m)
         page.add("staff", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height),
-                 Intent(IntentKind.OPEN_PIN, "staff"))
+                 Intent(IntentKind.OPEN_PIN, Overlay.STAFF))
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
