@@ -123,10 +123,7 @@ class Kiosk:
         if save_pin is not None and not pin_hash:
             self.ui.new_pin = NewPin()
         self.desk = StaffDesk(self.ui, self.data)
-        self.handlers = self._handlers()
-        unhandled = set(IntentKind) - set(self.handlers)
-        if unhandled:  # a new kind without its handler: refuse to start, not a dead button later
-            raise TypeError(f"no handler for {sorted(k.name for k in unhandled)}: add one in Kiosk._handlers")
+        check_handlers(HANDLERS)
         self.ui.sound_on = bool(sounds and sounds.enabled)
         self.ui.speech_on = bool(speaker and speaker.enabled)
         self.resize(size)
@@ -303,59 +300,21 @@ class Kiosk:
         self.ui.overlay = Overlay.PIN
         self._dirty = True
 
-    def _handlers(self) -> dict[IntentKind, Callable[[Any], None]]:
-        """One handler per intent kind: what a tap of that kind does, given the intent's ``arg``."""
-        ui, desk = self.ui, self.desk
-        handlers: dict[IntentKind, Callable[[Any], None]] = {
-            kind: (lambda arg, event=event: self.post(event())) for kind, event in CORE_INTENTS.items()}
-        handlers.update({
-            IntentKind.CHOOSE_PROGRAM: lambda program: self.post(ProgramChosen(program, ui.member)),
-            IntentKind.PAIN_BEFORE: self._pain_before,
-            IntentKind.PAIN_AFTER: self._pain_after,
-            IntentKind.OPEN: self._open,
-            IntentKind.OPEN_PIN: self._open_pin,
-            IntentKind.CLOSE: lambda _: self._close(),
-            IntentKind.PAGE: lambda step: setattr(ui, "page", ui.page + step),
-            IntentKind.MEMBER: self._choose_member,
-            IntentKind.CHART: lambda chart: setattr(ui, "chart", chart),
-            IntentKind.TOGGLE: self._toggle,
-            IntentKind.EXIT: lambda _: setattr(self, "quit_requested", True),
-            IntentKind.CODE_KEY: desk.type_key,
-            IntentKind.CODE_BACK: lambda _: desk.delete_key(),
-            IntentKind.CODE_PAGE: lambda _: desk.next_keys(),
-            IntentKind.ADD_UNITS: lambda _: desk.toggle_units(),
-            IntentKind.ADD_CREATE: lambda _: self._add_member(),
-            IntentKind.STAFF_MEMBER: desk.open_member,
-            IntentKind.HANDS_FREE: desk.toggle_hands_free,
-            IntentKind.RX_STEP: lambda thing_step: desk.step_dose(*thing_step),
-            IntentKind.RX_ACCEPT: lambda _: desk.accept(),
-            IntentKind.RX_SAVE: lambda _: desk.override(),
-            IntentKind.PIN_DIGIT: lambda digit: ui.pin.press(digit),  # ui.pin is replaced by a new PIN
-            IntentKind.PIN_CLEAR: lambda _: ui.pin.clear(),
-            IntentKind.PIN_OK: lambda _: self._pin_ok(),
-            IntentKind.NEW_PIN_DIGIT: self._new_pin_digit,
-            IntentKind.NEW_PIN_CLEAR: lambda _: self._new_pin_clear(),
-            IntentKind.NEW_PIN_OK: lambda _: self._new_pin_ok(),
-            IntentKind.EXPORT_START: lambda _: self._call_export(self.export.start),
-            IntentKind.EXPORT_DISMISS: lambda _: self._call_export(self.export.dismiss),
-        })
-        return handlers
-
     def act(self, intent: Intent) -> None:
         """Carry out one intent: post a core event or move between UI pages. Anything that is not
         an :class:`Intent` with a handler is refused where people see it (a banner) and logged,
         never dropped without a word; a staff-only kind while the PIN is locked does nothing."""
         self._dirty = True
-        handler = self.handlers.get(intent.kind) if isinstance(intent, Intent) else None
+        handler = HANDLERS.get(intent.kind) if isinstance(intent, Intent) else None
         if handler is None:
-            log.error("refused %r: not an Intent with a handler in Kiosk._handlers", intent)
+            log.error("refused %r: not an Intent with a handler in app.ui.kiosk.HANDLERS", intent)
             self.ui.toast = t("intent_refused")
             self.ui.toast_until = self.now + TOAST_S
             return
         if intent.kind in STAFF_ONLY and not self.staff_unlocked:
             log.warning("refused %s: staff only, and the staff PIN is locked", intent.kind.name)
             return
-        handler(intent.arg)
+        handler(self, intent.arg)
 
     def _pain_before(self, score: int) -> None:
         self.ui.pain_before = score
@@ -587,3 +546,55 @@ class Kiosk:
         draw.warning(surface, icon, theme.BLACK, theme.WHITE)
         draw.text(surface, self.fonts, ui.toast, pygame.Rect(icon.right + m.u(10), rect.y, rect.right - icon.right - m.u(20),
                                                             rect.height), m.u(28), theme.BLACK, bold=True, align="left")
+
+
+def _posts(event: type[Event]) -> Callable[[Kiosk, Any], None]:
+    return lambda kiosk, _: kiosk.post(event())
+
+
+#: What each intent kind does: ``handler(kiosk, intent.arg)``. A module-level table, not bound
+#: methods on the instance: a kiosk that held closures over itself would only be freed by the
+#: cycle collector, with its font and tile caches.
+HANDLERS: dict[IntentKind, Callable[[Kiosk, Any], None]] = {
+    **{kind: _posts(event) for kind, event in CORE_INTENTS.items()},
+    IntentKind.CHOOSE_PROGRAM: lambda k, program: k.post(ProgramChosen(program, k.ui.member)),
+    IntentKind.PAIN_BEFORE: Kiosk._pain_before,
+    IntentKind.PAIN_AFTER: Kiosk._pain_after,
+    IntentKind.OPEN: Kiosk._open,
+    IntentKind.OPEN_PIN: Kiosk._open_pin,
+    IntentKind.CLOSE: lambda k, _: k._close(),
+    IntentKind.PAGE: lambda k, step: setattr(k.ui, "page", k.ui.page + step),
+    IntentKind.MEMBER: Kiosk._choose_member,
+    IntentKind.CHART: lambda k, chart: setattr(k.ui, "chart", chart),
+    IntentKind.TOGGLE: Kiosk._toggle,
+    IntentKind.EXIT: lambda k, _: setattr(k, "quit_requested", True),
+    IntentKind.CODE_KEY: lambda k, key: k.desk.type_key(key),
+    IntentKind.CODE_BACK: lambda k, _: k.desk.delete_key(),
+    IntentKind.CODE_PAGE: lambda k, _: k.desk.next_keys(),
+    IntentKind.ADD_UNITS: lambda k, _: k.desk.toggle_units(),
+    IntentKind.ADD_CREATE: lambda k, _: k._add_member(),
+    IntentKind.STAFF_MEMBER: lambda k, info: k.desk.open_member(info),
+    IntentKind.HANDS_FREE: lambda k, info: k.desk.toggle_hands_free(info),
+    IntentKind.RX_STEP: lambda k, thing_step: k.desk.step_dose(*thing_step),
+    IntentKind.RX_ACCEPT: lambda k, _: k.desk.accept(),
+    IntentKind.RX_SAVE: lambda k, _: k.desk.override(),
+    IntentKind.PIN_DIGIT: lambda k, digit: k.ui.pin.press(digit),
+    IntentKind.PIN_CLEAR: lambda k, _: k.ui.pin.clear(),
+    IntentKind.PIN_OK: lambda k, _: k._pin_ok(),
+    IntentKind.NEW_PIN_DIGIT: Kiosk._new_pin_digit,
+    IntentKind.NEW_PIN_CLEAR: lambda k, _: k._new_pin_clear(),
+    IntentKind.NEW_PIN_OK: lambda k, _: k._new_pin_ok(),
+    IntentKind.EXPORT_START: lambda k, _: k._call_export(k.export.start),
+    IntentKind.EXPORT_DISMISS: lambda k, _: k._call_export(k.export.dismiss),
+}
+
+
+def check_handlers(handlers: dict[IntentKind, Callable]) -> None:
+    """Every intent kind has its handler: a new kind without one stops the kiosk from starting,
+    instead of becoming a button that does nothing."""
+    unhandled = set(IntentKind) - set(handlers)
+    if unhandled:
+        raise TypeError(f"no handler for {sorted(k.name for k in unhandled)}: add one to app.ui.kiosk.HANDLERS")
+
+
+check_handlers(HANDLERS)
