@@ -4,6 +4,11 @@ events or navigation, plays the core's sounds, and paints frames.
 It owns no safety state. The core's :class:`~app.core.view.View` decides the screen; UI-only pages
 (history, export, staff) are only ever shown where the belt cannot move, and vanish the moment the
 core changes screen, so nothing can cover a safety state.
+
+A tap arrives as an :class:`~app.ui.intents.Intent`; :data:`HANDLERS` holds one handler per
+:class:`~app.ui.intents.IntentKind` (checked complete at import). What the staff pages do with
+member data lives in :class:`~app.ui.staff_desk.StaffDesk`; the data itself comes through the
+typed :class:`~app.ui.data.StationData` protocol.
 """
 
 from __future__ import annotations
@@ -406,7 +411,7 @@ class Kiosk:
             call()
             self.ui.export = self.export.status()
         except Exception as exc:  # noqa: BLE001 - the exporter reports errors through status()
-            log.warning("export %s failed: %s", call.__name__, exc)
+            log.warning("export %s failed: %s", getattr(call, "__name__", call), exc)
 
     # --- effects from the core -----------------------------------------------------------------
     def on_effect(self, effect: Effect) -> None:

@@ -28,11 +28,14 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: The longest code or pseudonym the pad types (what fits the search line at 800x480).
+#: The longest code the pad types: the member store takes 1 to 12 letters, digits or "-".
 CODE_MAX = 12
 
 
 class StaffDesk:
+    """The staff pages' actions on *ui* (the kiosk's UiState) and *data*. The kiosk checks the PIN
+    before routing a staff-only intent here."""
+
     def __init__(self, ui: UiState, data: StationData):
         self.ui = ui
         self.data = data
