@@ -269,7 +269,7 @@ def test_a_safety_state_needs_a_frame_at_once():
     assert kiosk.needs_frame()
 
 
-# --- start-up states (issue 6): service screen, safe-mode banner ----------------------------------
+# --- start-up states (docs/architecture.md, start-up): service screen, safe-mode banner ---------
 
 
 def test_a_service_screen_replaces_home_and_starts_nothing():

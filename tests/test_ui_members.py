@@ -1,6 +1,6 @@
 """Members on the kiosk: the code search pad, the prescribed program, the staff Members page (hands-free,
 accept, override within the limits), the suggestion refreshed after the pain score; and the
-composition root's parts for issue 7 (StoreData's indexed history, cue-mode belt commands)."""
+composition root's parts for members (StoreData's indexed history, cue-mode belt commands)."""
 
 from __future__ import annotations
 

@@ -36,8 +36,8 @@ class Screen(enum.Enum):
     FAULT = "fault"
 
 
-#: Screens on which the belt is, or may soon be, moving: Pause and Stop must be on them
-#: (docs/safety.md, rule 1: the person can always stop it from the screen).
+#: Screens on which the belt is, or may soon be, moving: Pause and Stop must be on them, one tap
+#: from a stopped belt (docs/safety.md, rule 1: the station fails toward "belt stopped").
 ACTIVE_SCREENS = frozenset({Screen.COUNTDOWN, Screen.RUNNING, Screen.RESUMING})
 #: Full-screen safety states: nothing else may cover them.
 SAFETY_SCREENS = frozenset({Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.ESTOP, Screen.FAULT})

@@ -1,5 +1,6 @@
 """While the belt may move: the start/resume countdown and the running screen. Pause and Stop are
-always in the bottom bar (DESIGN.md §2; issue 4)."""
+always in the bottom bar: stopping the belt is one tap away (docs/safety.md, rule 1: the station fails
+toward a stopped belt)."""
 
 from __future__ import annotations
 
