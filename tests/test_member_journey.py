@@ -30,7 +30,7 @@ from app.shell.members import Members
 from app.shell.script import parse_script
 from app.shell.store import Store
 from app.ui import draw
-from app.ui.scenes import Intent
+from app.ui.scenes import Intent, IntentKind, Overlay
 
 # Countdown 3 s: the session starts at 4; the prescription is 60 s warm-up + 5 min main = 364 s.
 START = "0 lanyard clipped\n0 rails held\n1 tap start\n"
@@ -107,7 +107,7 @@ class Journey:
                 if self.kiosk.scene().name == "summary":
                     self.tap(f"pain_after:{pain_after}")
                 else:
-                    self.kiosk.act(Intent("pain_after", pain_after))
+                    self.kiosk.act(Intent(IntentKind.PAIN_AFTER, pain_after))
                 done["scored"] = True
 
         result = simulate.run_script(program, parse_script(START + middle + AFTER), self.store, Config(),
@@ -146,7 +146,7 @@ def test_three_sessions_suggestions_history_and_export(journey, tmp_path):
     assert j.kiosk.scene().name == "home"
     # The therapist accepts it on the staff Members page (behind the PIN).
     j.kiosk.staff_unlocked = True
-    j.kiosk.act(Intent("open", "staff_members"))
+    j.kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
     assert "Anna · A1" in j.words()
     j.tap(f"staff_member:{anna.id}")
     assert "Raising speed from 0.5 mph to 0.6 mph" in j.words()
@@ -155,7 +155,7 @@ def test_three_sessions_suggestions_history_and_export(journey, tmp_path):
     assert j.members.get(anna.id).rx_speed_kmh == pytest.approx(0.6 * 1.609344)
     j.tap("back")
     assert j.kiosk.scene().name == "staff_members"
-    j.kiosk.act(Intent("close"))
+    j.kiosk.act(Intent(IntentKind.CLOSE))
 
     # Session 2: two early releases (one re-gripped in the grace time, one that pauses), pain 2 -> 5.
     second = j.session(anna.id, "100 rails released\n100.5 rails held\n200 rails released\n205 rails held\n",
@@ -240,5 +240,5 @@ def test_guest_sees_no_suggestion(journey):
 
     j.kiosk.update(views()[Screen.SUMMARY], 1.0)
     assert j.kiosk.ui.member is None
-    assert j.kiosk.page().target("done").intent == Intent("home")
+    assert j.kiosk.page().target("done").intent == Intent(IntentKind.HOME)
     assert "Next time" not in j.words()

@@ -37,7 +37,7 @@ from app.core.safety import Link
 from app.core.view import Screen
 from app.shell.station import Station
 from app.ui.audio import VOLUME_TOUCH_MIN, Sounds, Volume
-from app.ui.scenes import Intent
+from app.ui.intents import Intent, IntentKind, Overlay
 from app.ui.speech import QUEUE_LIMIT, PhraseCache, Speaker, render_wav, spoken
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -413,8 +413,10 @@ def test_a_station_fault_is_spoken_with_what_to_do():
     from app.ui.announce import Announcer
 
     view = views()[Screen.RUNNING]
-    for link, what in (("up", "The belt has been stopped. Please call staff."),
-                       ("none", "Press STOP on the treadmill. Please call staff.")):
+    from app.core.view import Link
+
+    for link, what in ((Link.UP, "The belt has been stopped. Please call staff."),
+                       (Link.NONE, "Press STOP on the treadmill. Please call staff.")):
         announcer = Announcer()
         for effect in (StopBelt("internal error"), PlaySound("estop"), RecordEvent("fault", 0.0, {"error": "x"})):
             announcer.hear(effect, replace(view, link=link))
@@ -429,7 +431,7 @@ def open_settings(kiosk) -> None:
     from test_ui_support import views
 
     kiosk.update(views()[Screen.HOME], 0.0)
-    kiosk.act(Intent("open", "settings"))
+    kiosk.act(Intent(IntentKind.OPEN_PIN, Overlay.SETTINGS))
     for i, digit in enumerate("0000"):
         tap(kiosk, f"pin:{digit}", 1.0 + i)
     tap(kiosk, "pin_ok", 6.0)

@@ -3,18 +3,26 @@ sounds and speech, and when frames are drawn."""
 
 from __future__ import annotations
 
+import dataclasses
+import gc
+import weakref
+
 import pygame
 import pytest
 from test_ui_support import make_kiosk, program, running, tap, views
 
 from app.core.effects import PlaySound, Say
-from app.core.events import HomeTapped, PainScored, PainTapped, ProgramChosen
+from app.core.events import TAP_EVENTS, HomeTapped, PainScored, PainTapped, ProgramChosen
 from app.core.member import Member
 from app.core.view import Screen
 from app.ui.audio import Sounds
 from app.ui.speech import Speaker
-from app.ui.data import StaticData
+from app.ui.data import STATION_DATA_METHODS, StaticData
+from app.ui.intents import Intent, IntentKind, Overlay
+from app.ui.kiosk import HANDLERS
 from app.ui.pin import DEFAULT_PIN, LOCKOUT_S, MAX_TRIES, PinPad, check_pin, hash_pin
+from app.ui.scenes import OVERLAY_SCENES
+from app.ui.text import t
 
 VIEWS = views()
 
@@ -263,7 +271,7 @@ def test_a_safety_state_needs_a_frame_at_once():
     assert kiosk.needs_frame()
 
 
-# --- start-up states (issue 6): service screen, safe-mode banner ----------------------------------
+# --- start-up states (docs/architecture.md, start-up): service screen, safe-mode banner ---------
 
 
 def test_a_service_screen_replaces_home_and_starts_nothing():
@@ -322,3 +330,88 @@ def test_a_drawing_bug_shows_the_state_in_words_instead_of_crashing(monkeypatch,
     kiosk.render(surface)
     assert "emergency stop: lanyard pulled" in kiosk.fonts.trace
     assert "drawing the estop screen failed" in caplog.text
+
+
+# --- typed intents: one handler per kind, refusals that show --------------------------------------
+
+
+def test_every_intent_kind_has_exactly_one_handler():
+    assert set(HANDLERS) == set(IntentKind)
+
+
+def test_a_kind_without_a_handler_stops_the_kiosk_from_starting(monkeypatch):
+    monkeypatch.delitem(HANDLERS, IntentKind.EXIT)
+    with pytest.raises(TypeError, match=r"no handler for \['EXIT'\]: add one to app.ui.kiosk.HANDLERS"):
+        make_kiosk()
+
+
+def test_every_tap_word_of_the_core_is_an_intent_posting_the_same_event():
+    kiosk, posted = make_kiosk()
+    kiosk.update(VIEWS[Screen.HOME], 0.0)
+    for word, event in TAP_EVENTS.items():
+        kiosk.act(Intent(IntentKind(word)))
+        assert posted[-1] == event(), word
+
+
+def test_an_intent_kind_must_be_an_intent_kind_not_its_spelling():
+    with pytest.raises(TypeError, match="'open' is not an IntentKind"):
+        Intent("open", Overlay.HISTORY)
+
+
+@pytest.mark.parametrize("kind", [IntentKind.OPEN, IntentKind.OPEN_PIN])
+def test_a_page_to_open_must_be_an_overlay_not_its_name(kind):
+    with pytest.raises(TypeError, match=f"Intent {kind.name} 'history': the page must be an Overlay member"):
+        Intent(kind, "history")
+
+
+def test_every_overlay_has_its_scene():
+    assert set(OVERLAY_SCENES) == set(Overlay)
+    assert all(scene.name == overlay.value for overlay, scene in OVERLAY_SCENES.items())
+
+
+@pytest.mark.parametrize("bogus", ["open", ("open", "history"), None, IntentKind.OPEN])
+def test_an_unknown_intent_is_refused_on_screen_and_in_the_log(bogus, caplog):
+    kiosk, posted = make_kiosk()
+    kiosk.update(VIEWS[Screen.HOME], 0.0)
+    before = dataclasses.replace(kiosk.ui)
+    kiosk.act(bogus)
+    assert posted == [] and kiosk.scene().name == "home"
+    assert f"refused {bogus!r}" in caplog.text
+    assert kiosk.ui.toast == t("intent_refused") and kiosk.needs_frame()
+    kiosk.fonts.trace = []
+    kiosk.render(pygame.Surface((800, 480)))
+    assert t("intent_refused") in kiosk.fonts.trace
+    assert dataclasses.replace(kiosk.ui, toast=before.toast, toast_until=before.toast_until) == before
+
+
+def test_kiosk_data_must_have_every_station_data_method():
+    class ProgramsOnly:
+        def programs(self):
+            return []
+
+        def members(self):
+            return []
+
+        def history(self, member):
+            return []
+
+    with pytest.raises(TypeError, match="Kiosk data ProgramsOnly lacks search, program_for, suggestion"):
+        make_kiosk(data=ProgramsOnly())
+    assert set(STATION_DATA_METHODS) == {"programs", "members", "history", "search", "program_for", "suggestion",
+                                         "member_infos", "set_hands_free", "accept", "override", "add_member"}
+
+
+def test_a_dropped_kiosk_is_freed_at_once_not_by_the_cycle_collector():
+    # A kiosk holding closures over itself lingers with its font and tile caches until a full
+    # collection (the UI benchmark's memory grew by a third when the intent table did that).
+    kiosk, _ = make_kiosk()
+    kiosk.update(VIEWS[Screen.HOME], 0.0)
+    kiosk.act(Intent(IntentKind.OPEN, Overlay.HISTORY))
+    kiosk.render(pygame.Surface((800, 480)))
+    freed = weakref.ref(kiosk)
+    gc.disable()
+    try:
+        del kiosk
+        assert freed() is None
+    finally:
+        gc.enable()

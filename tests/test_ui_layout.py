@@ -6,13 +6,13 @@ import pygame
 import pytest
 from test_ui_support import SIZES, make_kiosk, views
 
-from app.core.view import ACTIVE_SCREENS, SAFETY_SCREENS, Screen
+from app.core.view import ACTIVE_SCREENS, SAFETY_SCREENS, PauseReason, Screen
 from app.ui import theme
 from app.ui.data import ExportStatus, SessionRecord, history_from_records
-from app.ui.scenes import OVERLAY_SCENES, SCREEN_SCENES
+from app.ui.scenes import OVERLAY_SCENES, SCREEN_SCENES, IntentKind, Overlay
 
 VIEWS = views()
-OVERLAYS_ON = {"history": Screen.HOME, "pain_before": Screen.PREFLIGHT}
+OVERLAYS_ON = {Overlay.HISTORY: Screen.HOME, Overlay.PAIN_BEFORE: Screen.PREFLIGHT, Overlay.NEXT_TIME: Screen.SUMMARY}
 
 
 def scenes_at(size):
@@ -26,7 +26,8 @@ def scenes_at(size):
         kiosk.update(VIEWS[OVERLAYS_ON.get(name, Screen.HOME)], 0.0)
         kiosk.ui.overlay = name
         kiosk.staff_unlocked = True
-        yield name, kiosk
+        assert kiosk.scene() is OVERLAY_SCENES[name]
+        yield name.value, kiosk
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -64,10 +65,10 @@ def test_pause_and_stop_on_every_active_screen(screen):
 def test_running_has_a_pain_button_and_every_paused_screen_can_end_the_session():
     kiosk, _ = make_kiosk()
     kiosk.update(VIEWS[Screen.RUNNING], 0.0)
-    assert kiosk.page().target("pain").intent.kind == "pain"
+    assert kiosk.page().target("pain").intent.kind is IntentKind.PAIN
     for screen in (Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.PAUSED_USER, Screen.TURNAROUND):
         kiosk.update(VIEWS[screen], 0.0)
-        assert kiosk.page().target("stop").intent.kind == "stop", screen
+        assert kiosk.page().target("stop").intent.kind is IntentKind.STOP, screen
 
 
 def test_start_is_enabled_only_when_the_view_allows_it():
@@ -182,10 +183,10 @@ def test_history_and_export_pages_render_their_data():
     now = time.time()
     history = [SessionRecord(now - 86400, "Beginner flat", 240, "completed", 0.5, "mph")]
     data = history_from_records(history, "", now)
-    _, words = render(Screen.HOME, overlay="history", history_data=data)
+    _, words = render(Screen.HOME, overlay=Overlay.HISTORY, history_data=data)
     assert "1 session · 4 min · top 0.5 mph" in words
     assert "Sessions per week (last 8 weeks)" in words
-    _, words = render(Screen.HOME, overlay="history", history_data=data, chart="minutes")
+    _, words = render(Screen.HOME, overlay=Overlay.HISTORY, history_data=data, chart="minutes")
     assert "Minutes walked per week (last 8 weeks)" in words
     for status, expected in [(ExportStatus("detected", "STICK"), "USB stick found: STICK"),
                              (ExportStatus("exporting", progress=0.5), "Exporting… 50 %"),
@@ -195,7 +196,7 @@ def test_history_and_export_pages_render_their_data():
         kiosk.export = type("E", (), {"status": lambda self, s=status: s})()
         kiosk.staff_unlocked = True
         kiosk.update(VIEWS[Screen.HOME], 0.0)
-        kiosk.ui.overlay = "export"
+        kiosk.ui.overlay = Overlay.EXPORT
         kiosk.fonts.trace = []
         kiosk.render(pygame.Surface((800, 480)))
         assert expected in " ".join(kiosk.fonts.trace), (status, kiosk.fonts.trace)
@@ -217,7 +218,7 @@ def test_every_core_screen_has_a_scene_and_safety_screens_use_their_own():
     for screen in SAFETY_SCREENS:
         kiosk, _ = make_kiosk()
         kiosk.update(VIEWS[Screen.HOME], 0.0)
-        kiosk.ui.overlay = "staff"
+        kiosk.ui.overlay = Overlay.STAFF
         kiosk.staff_unlocked = True
         kiosk.update(VIEWS[screen], 1.0)
         assert kiosk.scene() is SCREEN_SCENES[screen]
@@ -228,7 +229,7 @@ def test_a_pause_for_a_suspected_sensor_fault_says_so():
     from dataclasses import replace
 
     kiosk, _ = make_kiosk()
-    kiosk.update(replace(VIEWS[Screen.PAUSED_USER], pause_reason="sensor fault"), 0.0)
+    kiosk.update(replace(VIEWS[Screen.PAUSED_USER], pause_reason=PauseReason.SENSOR), 0.0)
     kiosk.fonts.trace = []
     kiosk.render(pygame.Surface((800, 480)))
     assert "CHECK THE RAIL SENSOR" in kiosk.fonts.trace

@@ -1,9 +1,10 @@
 """Members on the kiosk: the code search pad, the prescribed program, the staff Members page (hands-free,
 accept, override within the limits), the suggestion refreshed after the pain score; and the
-composition root's parts for issue 7 (StoreData's indexed history, cue-mode belt commands)."""
+composition root's parts for members (StoreData's indexed history, cue-mode belt commands)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pygame
@@ -15,8 +16,9 @@ from app.core.events import ProgramChosen, StartTapped, StopTapped
 from app.core.member import Member
 from app.core.view import Screen
 from app.ui import draw
-from app.ui.data import DoseData, StaticData, SuggestionData
-from app.ui.scenes import Intent
+from app.ui.data import DoseData, MemberInfo, StaticData, SuggestionData
+from app.ui.intents import STAFF_ONLY
+from app.ui.scenes import Intent, IntentKind, Overlay
 
 VIEWS = views()
 ALEX, SAM = Member(1, "Alex"), Member(2, "Sam", "kmh")
@@ -77,7 +79,7 @@ def test_a_member_gets_their_prescribed_program_first_and_it_carries_the_member(
     tap(kiosk, "member", 1.0)
     tap(kiosk, "member:1", 2.0)
     assert kiosk.ui.member_program == program()
-    cards = [t for t in kiosk.page().targets if t.intent.kind == "choose_program"]
+    cards = [t for t in kiosk.page().targets if t.intent.kind is IntentKind.CHOOSE_PROGRAM]
     assert cards[0].name == "program:ui-test"
     assert "Prescribed for Alex" in words(kiosk)
     tap(kiosk, "program:ui-test", 3.0)
@@ -87,7 +89,7 @@ def test_a_member_gets_their_prescribed_program_first_and_it_carries_the_member(
 def test_summary_goes_on_to_the_suggestion_for_a_member_and_home_for_a_guest():
     kiosk, posted, _ = kiosk_with()
     kiosk.update(VIEWS[Screen.SUMMARY], 1.0)
-    assert kiosk.page().target("done").intent == Intent("home")  # a guest: no suggestion
+    assert kiosk.page().target("done").intent == Intent(IntentKind.HOME)  # a guest: no suggestion
     kiosk.ui.member = ALEX
     kiosk.on_effect(ScoreSession("after", 2, 1.0))
     assert kiosk.ui.suggestion is not None
@@ -120,16 +122,30 @@ def test_the_suggestion_is_asked_again_when_the_pain_after_score_is_stored():
 
 def test_staff_members_page_is_behind_the_pin():
     kiosk, _, _ = kiosk_with()
-    kiosk.act(Intent("open", "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
     assert kiosk.scene().name == "pin"
-    kiosk.act(Intent("hands_free", None))  # ignored while locked
+    kiosk.act(Intent(IntentKind.HANDS_FREE, None))  # ignored while locked
     assert kiosk.ui.staff_infos == []
+
+
+@pytest.mark.parametrize("kind", sorted(STAFF_ONLY, key=lambda k: k.name))
+def test_staff_only_intents_do_nothing_while_the_pin_is_locked(kind, caplog):
+    kiosk, posted, static = kiosk_with()
+    info = MemberInfo(ALEX, "A1")
+    # Everything a staff intent would act on is there: only the lock stands in the way.
+    kiosk.ui.search, kiosk.ui.staff_member, kiosk.ui.staff_dose = "B2", info, DoseData(1.1, 5, 0)
+    before, suggested = dataclasses.replace(kiosk.ui), dict(static.suggestions)
+    arg = {IntentKind.STAFF_MEMBER: info, IntentKind.HANDS_FREE: info, IntentKind.RX_STEP: ("speed", 0.1)}.get(kind)
+    kiosk.act(Intent(kind, arg))
+    assert kiosk.ui == before and posted == [] and not kiosk.quit_requested
+    assert static.member_list == [ALEX, SAM] and static.hands_free == {} and static.suggestions == suggested
+    assert f"refused {kind.name}: staff only" in caplog.text
 
 
 def test_staff_toggles_hands_free_and_sees_the_console_hint():
     kiosk, _, static = kiosk_with()
     kiosk.staff_unlocked = True
-    kiosk.act(Intent("open", "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
     said = words(kiosk)
     assert "Alex · A1" in said and "Hands-free: off" in said
     assert "backstep members add" in said
@@ -142,7 +158,7 @@ def test_staff_toggles_hands_free_and_sees_the_console_hint():
 def test_staff_overrides_within_the_limits_and_accepts():
     kiosk, _, static = kiosk_with()
     kiosk.staff_unlocked = True
-    kiosk.act(Intent("open", "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
     tap(kiosk, "staff_member:1", 1.0)
     assert kiosk.scene().name == "staff_member"
     assert "Raising speed from 1.0 mph to 1.1 mph" in words(kiosk)
@@ -169,7 +185,7 @@ def test_a_store_error_is_one_line_on_the_page():
     kiosk, _ = make_kiosk(data=static)
     kiosk.update(VIEWS[Screen.HOME], 0.0)
     kiosk.staff_unlocked = True
-    kiosk.act(Intent("open", "staff_members"))
+    kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
     tap(kiosk, "staff_member:1", 1.0)
     tap(kiosk, "rx:speed:+", 2.0)
     tap(kiosk, "rx_save", 3.0)
@@ -284,7 +300,7 @@ def test_chart_pngs_render_on_another_thread_while_the_kiosk_draws():
     worker = threading.Thread(target=export_thread)
     kiosk, _, _ = kiosk_with()
     kiosk.ui.history_data = data
-    kiosk.ui.overlay = "history"
+    kiosk.ui.overlay = Overlay.HISTORY
     worker.start()
     while worker.is_alive():
         for chart in ("sessions", "pain", "speed"):
@@ -307,7 +323,7 @@ def test_staff_creates_a_member_on_the_pad_and_a_clash_is_one_line(tmp_path):
         kiosk, _ = make_kiosk(data=StoreData([program()], store))
         kiosk.update(VIEWS[Screen.HOME], 0.0)
         kiosk.staff_unlocked = True
-        kiosk.act(Intent("open", "staff_members"))
+        kiosk.act(Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
         tap(kiosk, "staff_add", 1.0)
         assert kiosk.scene().name == "staff_add"
         assert not kiosk.page().target("add_create").enabled  # nothing typed
@@ -351,7 +367,7 @@ def test_history_list_tab_shows_recent_sessions_with_pain_and_hands_free():
 
     kiosk, _, _ = kiosk_with()
     kiosk.ui.history_data = demo_data([], time.time()).sessions
-    kiosk.ui.overlay = "history"
+    kiosk.ui.overlay = Overlay.HISTORY
     tap(kiosk, "chart:list", 1.0)
     said = words(kiosk)
     assert "pain 1→1 · 50 % hands-free" in said and "e-stop · pain 1→3" in said

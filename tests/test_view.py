@@ -1,4 +1,5 @@
-"""The view (app.core.view): one screen per safety state, and the STATUS line of DESIGN.md §3.4."""
+"""The view (app.core.view): one screen per safety state, typed fields (Link, PauseReason) the scenes
+compare, and the STATUS line (docs/architecture.md, systemd)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from app.core.events import (
     TreadmillReported,
 )
 from app.core.member import Member
-from app.core.safety import Link, Mode, step
+from app.core.safety import Link, Mode, PauseReason, step
 from app.core.view import ACTIVE_SCREENS, SAFETY_SCREENS, Screen, build_view, status_line
 
 try:
@@ -131,7 +132,7 @@ def test_rails_grace_flag_then_paused_rails_screen_with_hold_progress():
     view = view_of(station)
     assert view.screen is Screen.PAUSED_RAILS and view.screen in SAFETY_SCREENS
     assert view.status_line == "paused: rails released"
-    assert view.pause_reason == "rails released"
+    assert view.pause_reason is PauseReason.RAILS
     assert view.pauses == 1
     assert view.hold_progress == 0.0
     station.send(RailsHeld(), t0 + 20.0)
@@ -156,7 +157,7 @@ def test_paused_by_the_user_and_by_the_link():
     view = view_of(station)
     assert view.screen is Screen.PAUSED_LINK and view.screen in SAFETY_SCREENS
     assert view.status_line == "paused: treadmill link lost"
-    assert view.link == "down"
+    assert view.link is Link.DOWN
 
 
 def test_turnaround_screen():
@@ -241,6 +242,9 @@ def test_every_reachable_state_has_one_screen_and_a_one_line_status(scenario):
                 assert view.countdown >= 1
             if view.screen in ACTIVE_SCREENS:
                 assert view.phase is not None
+            # The typed boundary: scenes compare members, so a string here would be a silent bug.
+            assert view.link is station.state.link
+            assert view.pause_reason is station.state.pause_reason
 
 
 def test_sensor_fault_pause_status_line():
@@ -252,4 +256,24 @@ def test_sensor_fault_pause_status_line():
     view = view_of(station)
     assert view.screen is Screen.PAUSED_USER
     assert view.status_line == "paused: sensor fault"
-    assert view.pause_reason == "sensor fault"
+    assert view.pause_reason is PauseReason.SENSOR
+
+
+@pytest.mark.parametrize("field, value", [("link", "down"), ("link", None), ("pause_reason", "sensor fault"),
+                                          ("pause_reason", "rails released")])
+def test_a_view_refuses_a_spelling_where_an_enum_belongs(field, value):
+    view = view_of(Station())
+    with pytest.raises(TypeError, match=f"View.{field} {value!r}: use a"):
+        dataclasses.replace(view, **{field: value})
+
+
+@pytest.mark.parametrize("link, pause_reason", [("up", None), (Link.UP, "user"), (None, PauseReason.USER),
+                                                (3, 0)])
+def test_a_state_with_an_untyped_link_or_pause_reason_shows_the_fault_screen(link, pause_reason):
+    station = Station(link=Link.UP)
+    station.start(PROGRAM)
+    state = dataclasses.replace(station.state, link=link, pause_reason=pause_reason)
+    view = build_view(state, station.now, CFG)
+    assert view.screen is Screen.FAULT
+    assert view.link is (link if isinstance(link, Link) else Link.DOWN)
+    assert view.pause_reason is None

@@ -2,7 +2,11 @@
 
 The kiosk draws a :class:`View`; it never reads :class:`~app.core.safety.State` directly, so every
 safety state has exactly one screen and the screen can never disagree with the core. The same view
-gives the systemd STATUS line (DESIGN.md §3.4).
+gives the systemd STATUS line (docs/architecture.md, systemd).
+
+What the screen compares is typed: ``View.link`` is a :class:`Link` and ``View.pause_reason`` a
+:class:`PauseReason` (both re-exported here for the UI), so a scene tests ``view.link is Link.NONE``,
+never a spelling of it.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ class Screen(enum.Enum):
     FAULT = "fault"
 
 
-#: Screens on which the belt is, or may soon be, moving: Pause and Stop must be on them (issue 4).
+#: Screens on which the belt is, or may soon be, moving: Pause and Stop must be on them, one tap
+#: from a stopped belt (docs/safety.md, rule 1: the station fails toward "belt stopped").
 ACTIVE_SCREENS = frozenset({Screen.COUNTDOWN, Screen.RUNNING, Screen.RESUMING})
 #: Full-screen safety states: nothing else may cover them.
 SAFETY_SCREENS = frozenset({Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.ESTOP, Screen.FAULT})
@@ -68,7 +73,7 @@ class View:
     member_name: str | None
     lanyard_clipped: bool
     rails_held: bool
-    link: str                         # none | up | down
+    link: Link
     checks: tuple[Check, ...] = ()
     start_enabled: bool = False
     countdown: int | None = None      # whole seconds left in a start/resume countdown
@@ -87,7 +92,7 @@ class View:
     actual_incline: float | None = None
     distance_m: float | None = None
     hold_progress: float = 0.0         # 0..1 of the hold-the-rails time before a resume countdown
-    pause_reason: str | None = None
+    pause_reason: PauseReason | None = None   # why the core paused, if it did
     outcome: str | None = None
     outcome_reason: str = ""
     phases_completed: int = 0
@@ -95,6 +100,14 @@ class View:
     pauses: int = 0
     fault: str = ""
     status_line: str = ""
+
+    def __post_init__(self) -> None:
+        # The typed boundary: a string here would compare unequal to every member and pick the
+        # wrong words on a safety screen without any error.
+        if not isinstance(self.link, Link):
+            raise TypeError(f"View.link {self.link!r}: use a Link member (Link.NONE, Link.UP, Link.DOWN)")
+        if self.pause_reason is not None and not isinstance(self.pause_reason, PauseReason):
+            raise TypeError(f"View.pause_reason {self.pause_reason!r}: use a PauseReason member or None")
 
 
 def _phase_info(state: State, index: int, units: str) -> PhaseInfo | None:
@@ -131,13 +144,18 @@ def build_view(state: State, now: float, cfg: SafetyConfig) -> View:
     the core to FAULT may still be in it) gets the fault screen instead of crashing the kiosk."""
     try:
         return _build_view(state, now, cfg)
-    except Exception as exc:  # noqa: BLE001 - DESIGN §2.1: fail toward the stopped, fault screen
+    except Exception as exc:  # noqa: BLE001 - docs/safety.md, rule 1: fail toward the stopped, fault screen
         fault = getattr(state, "fault", "") or f"cannot show the state: {type(exc).__name__}"
         return _with_status(View(screen=Screen.FAULT, units="mph", unit_label=unit_label("mph"), program_id=None,
                                  program_name=None, member_name=None,
                                  lanyard_clipped=getattr(state, "lanyard_clipped", False) is True,
                                  rails_held=getattr(state, "rails_held", False) is True,
-                                 link=getattr(getattr(state, "link", None), "value", "down"), fault=str(fault)))
+                                 link=_link_or_down(getattr(state, "link", None)), fault=str(fault)))
+
+
+def _link_or_down(link) -> Link:
+    """The state's link, or DOWN when the state is too broken to say (the safe reading)."""
+    return link if isinstance(link, Link) else Link.DOWN
 
 
 def _build_view(state: State, now: float, cfg: SafetyConfig) -> View:
@@ -183,7 +201,7 @@ def _build_view(state: State, now: float, cfg: SafetyConfig) -> View:
         member_name=state.member.name if state.member else None,
         lanyard_clipped=state.lanyard_clipped,
         rails_held=state.rails_held,
-        link=state.link.value,
+        link=state.link,
         checks=checks,
         start_enabled=state.mode is Mode.READY and all(c.ok for c in checks),
         countdown=countdown,
@@ -202,7 +220,7 @@ def _build_view(state: State, now: float, cfg: SafetyConfig) -> View:
         actual_incline=state.belt_incline_pct,
         distance_m=state.distance_m,
         hold_progress=hold,
-        pause_reason=state.pause_reason.value if state.pause_reason else None,
+        pause_reason=state.pause_reason,
         outcome=state.outcome,
         outcome_reason=state.outcome_reason,
         phases_completed=state.ended_phases_completed if state.outcome else min(index, len(program.phases) if program else 0),
@@ -221,7 +239,7 @@ def _with_status(view: View) -> View:
 
 
 def status_line(view: View) -> str:
-    """The short systemd STATUS= line (DESIGN.md §3.4): ``running: Warm-up 1:20 left``."""
+    """The short systemd STATUS= line (docs/architecture.md, systemd): ``running: Warm-up 1:20 left``."""
     screen = view.screen
     if screen is Screen.RUNNING and view.phase:
         return f"running: {view.phase.name} {session.format_clock(view.phase_left_s)} left"
@@ -230,7 +248,7 @@ def status_line(view: View) -> str:
     if screen is Screen.PAUSED_LINK:
         return "paused: treadmill link lost"
     if screen is Screen.PAUSED_USER:
-        return "paused: sensor fault" if view.pause_reason == "sensor fault" else "paused: by the user"
+        return "paused: sensor fault" if view.pause_reason is PauseReason.SENSOR else "paused: by the user"
     if screen is Screen.TURNAROUND:
         return "paused: turn around"
     if screen is Screen.ESTOP:

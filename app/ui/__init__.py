@@ -1,4 +1,4 @@
-"""The kiosk's screens: pygame scenes that read a view and emit intents (DESIGN.md §1).
+"""The kiosk's screens: pygame scenes that read a view and emit intents (docs/architecture.md, Layers).
 
 Imports only :mod:`app.core`, pygame and the standard library (a test enforces it).
 """

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from app.core.effects import Effect, PlaySound, RecordEvent, Say, SetBelt
 from app.core.units import from_kmh
-from app.core.view import Screen, View
+from app.core.view import Link, Screen, View
 
 from .text import say_text, t
 
@@ -56,7 +56,7 @@ class Announcer:
             if effect.kind == "emergency_stop":
                 self.add(t("speak_estop"), urgent=True)
             elif effect.kind == "fault":
-                cue_mode = view is not None and view.link == "none"
+                cue_mode = view is not None and view.link is Link.NONE
                 self.add(f"{t('speak_fault')}. {t('fault_what_cue' if cue_mode else 'fault_what')}", urgent=True)
             elif effect.kind == "pause" and effect.detail.get("reason") == "user":
                 self.add(t("speak_paused"), urgent=True)
@@ -64,7 +64,7 @@ class Announcer:
             self._warned = True  # said from the view after the step: the seconds left, the next phase
         elif isinstance(effect, SetBelt) and view is not None:
             self._belt_set = True
-            if view.link != "none":  # cue mode says "set the treadmill to ..." instead (the kiosk)
+            if view.link is not Link.NONE:  # cue mode says "set the treadmill to ..." instead (the kiosk)
                 key = "speak_belt_incline" if effect.incline_pct > 0 else "speak_belt"
                 self.add(t(key, direction=t(f"direction_{effect.direction}"),
                            speed=f"{from_kmh(effect.speed_kmh, view.units):.1f}", unit=view.unit_label,

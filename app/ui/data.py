@@ -114,16 +114,16 @@ class MemberInfo:
 
 
 class StationData(Protocol):
+    """Everything the kiosk asks of the station's data, as real methods: the kiosk calls them by
+    name in code (a type checker sees a typo), never by a string. A station without a member store
+    implements the member methods by raising an error that says so in one line (the staff page shows
+    it); ``StaticData`` is the in-memory implementation."""
+
     def programs(self) -> Sequence[Program]: ...
 
     def members(self) -> Sequence[Member]: ...
 
     def history(self, member: Member | None) -> "HistoryData | Sequence[SessionRecord]": ...
-
-
-class MemberData(Protocol):
-    """Optional: a station with a member store (``app.kiosk.data.StoreData``). The kiosk checks
-    for each method and leaves its feature out when it is missing."""
 
     def search(self, text: str) -> Sequence[Member]: ...
 
@@ -140,6 +140,12 @@ class MemberData(Protocol):
     def override(self, member: Member, by: str, dose: DoseData) -> SuggestionData | None: ...
 
     def add_member(self, name: str, code: str, units: str) -> Member: ...
+
+
+#: The methods every station data has: the kiosk checks them when it starts, so a missing one is a
+#: one-line error at start-up instead of a staff button that does nothing.
+STATION_DATA_METHODS = tuple(name for name, value in vars(StationData).items()
+                             if not name.startswith("_") and callable(value))
 
 
 @dataclass

@@ -4,6 +4,11 @@ events or navigation, plays the core's sounds, and paints frames.
 It owns no safety state. The core's :class:`~app.core.view.View` decides the screen; UI-only pages
 (history, export, staff) are only ever shown where the belt cannot move, and vanish the moment the
 core changes screen, so nothing can cover a safety state.
+
+A tap arrives as an :class:`~app.ui.intents.Intent`; :data:`HANDLERS` holds one handler per
+:class:`~app.ui.intents.IntentKind` (checked complete at import). What the staff pages do with
+member data lives in :class:`~app.ui.staff_desk.StaffDesk`; the data itself comes through the
+typed :class:`~app.ui.data.StationData` protocol.
 """
 
 from __future__ import annotations
@@ -11,44 +16,69 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import replace
-from typing import Callable
+from typing import Any, Callable
 
 import pygame
 
 from app.core.effects import CloseSession, Effect, PlaySound, Say, ScoreSession, SetBelt, StopBelt
 from app.core.events import (
+    ConfirmTapped,
     Event,
     HomeTapped,
     PainScored,
+    PainTapped,
+    PauseTapped,
     ProgramChosen,
-    TAP_EVENTS,
+    ResumeTapped,
+    StartTapped,
+    StopTapped,
 )
 from app.core.units import from_kmh
-from app.core.view import Screen, View
+from app.core.view import Link, Screen, View
 
 from . import draw, theme
 from .announce import Announcer
 from .audio import Sounds, Volume
-from .data import ExportController, HistoryData, NoExport, Sample, StaticData, StationData, history_from_records
+from .data import (
+    STATION_DATA_METHODS,
+    ExportController,
+    HistoryData,
+    NoExport,
+    Sample,
+    StaticData,
+    StationData,
+    history_from_records,
+)
+from .intents import STAFF_ONLY, Intent, IntentKind, Overlay
 from .pin import NewPin, PinPad, hash_pin
 from .pointer import Pointer, Press, Release, Taps
-from .scenes import OVERLAY_SCENES, SCREEN_SCENES, Frame, Intent, Page, Scene, UiState
+from .scenes import OVERLAY_SCENES, SCREEN_SCENES, Frame, Page, Scene, UiState
 from .speech import Speaker
+from .staff_desk import StaffDesk
 from .text import say_text, t
 from .theme import Fonts, Metrics
 
 log = logging.getLogger(__name__)
 
-#: Intents that are simply a core event.
-CORE_INTENTS: dict[str, type[Event]] = {**TAP_EVENTS, "home": HomeTapped}
+#: Intents that are simply a core event (the touchscreen's taps, as ``tap WORD`` names them).
+CORE_INTENTS: dict[IntentKind, type[Event]] = {
+    IntentKind.START: StartTapped,
+    IntentKind.PAUSE: PauseTapped,
+    IntentKind.RESUME: ResumeTapped,
+    IntentKind.STOP: StopTapped,
+    IntentKind.CONFIRM: ConfirmTapped,
+    IntentKind.PAIN: PainTapped,
+    IntentKind.HOME: HomeTapped,
+}
 #: Where each UI-only page may appear: never over a screen on which the belt may move.
-OVERLAY_ALLOWED: dict[str, frozenset[Screen]] = {
-    "history": frozenset({Screen.HOME, Screen.SUMMARY}),
-    "next_time": frozenset({Screen.SUMMARY}),
-    "pain_before": frozenset({Screen.PREFLIGHT}),
+OVERLAY_ALLOWED: dict[Overlay, frozenset[Screen]] = {
+    Overlay.HISTORY: frozenset({Screen.HOME, Screen.SUMMARY}),
+    Overlay.NEXT_TIME: frozenset({Screen.SUMMARY}),
+    Overlay.PAIN_BEFORE: frozenset({Screen.PREFLIGHT}),
 }
 HOME_ONLY = frozenset({Screen.HOME})
-STAFF_PAGES = frozenset({"staff", "sensors", "programs", "settings", "staff_members", "staff_member", "staff_add"})
+STAFF_PAGES = frozenset({Overlay.STAFF, Overlay.SENSORS, Overlay.PROGRAMS, Overlay.SETTINGS, Overlay.STAFF_MEMBERS,
+                         Overlay.STAFF_MEMBER, Overlay.STAFF_ADD})
 #: Escape (with the PIN) may leave only from screens where nobody is on a moving belt.
 EXIT_SCREENS = frozenset({Screen.HOME, Screen.PREFLIGHT, Screen.SUMMARY, Screen.FAULT})
 TOAST_S = 4.0
@@ -58,20 +88,6 @@ SET_PIN_SCREENS = frozenset({Screen.HOME, Screen.PREFLIGHT})
 #: would only cover their own words or the hold bar.
 NO_TOAST_SCREENS = frozenset({Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.TURNAROUND, Screen.ESTOP,
                               Screen.FAULT, Screen.COOLDOWN})
-
-
-def intent_event(intent: Intent, member=None) -> Event | None:
-    """The core event an intent stands for, or None for UI navigation."""
-    cls = CORE_INTENTS.get(intent.kind)
-    if cls is not None:
-        return cls()
-    if intent.kind == "choose_program":
-        return ProgramChosen(intent.arg, member)
-    if intent.kind == "pain_after":
-        return PainScored("after", intent.arg)
-    if intent.kind == "pain_before":
-        return PainScored("before", intent.arg)
-    return None
 
 
 def display_key(view: View) -> tuple:
@@ -101,6 +117,10 @@ class Kiosk:
         self.post = post
         self.banner = banner
         self.data = data or StaticData()
+        missing = [name for name in STATION_DATA_METHODS if not callable(getattr(self.data, name, None))]
+        if missing:
+            raise TypeError(f"Kiosk data {type(self.data).__name__} lacks {', '.join(missing)}: implement "
+                            f"every method of app.ui.data.StationData (raise an error saying why one cannot work)")
         self.export = export or NoExport()
         self.fullscreen = fullscreen
         self.export_requires_pin = export_requires_pin
@@ -111,6 +131,8 @@ class Kiosk:
         self.save_pin = save_pin
         if save_pin is not None and not pin_hash:
             self.ui.new_pin = NewPin()
+        self.desk = StaffDesk(self.ui, self.data)
+        check_handlers(HANDLERS)
         self.ui.sound_on = bool(sounds and sounds.enabled)
         self.ui.speech_on = bool(speaker and speaker.enabled)
         self.volume = volume or (sounds.volume if sounds else speaker.volume if speaker else Volume())
@@ -165,48 +187,20 @@ class Kiosk:
             data = history_from_records(self.ui.history, member.name if member else "", time.time())
         self.ui.history_data = data
 
-    def _member_call(self, method: str, *args, default=None):
-        """Call an optional member-store method of the data; a missing one or an error gives
-        *default* (errors also land in ``ui.staff_message`` as one line)."""
-        call = getattr(self.data, method, None)
-        if call is None:
-            return default
-        try:
-            return call(*args)
-        except Exception as exc:  # noqa: BLE001 - a store problem is a message, never a crash
-            log.warning("%s failed: %s", method, exc)
-            self.ui.staff_message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return default
-
     def refresh_suggestion(self) -> None:
         """The chosen member's suggestion for next time (recomputed by the store: after the session
         closed and again once the pain-after score is stored)."""
         member = self.ui.member
-        self.ui.suggestion = self._member_call("suggestion", member) if member is not None else None
+        self.ui.suggestion = self.desk.ask(self.data.suggestion, member) if member is not None else None
         self._dirty = True
 
     def _choose_member(self, member) -> None:
         ui = self.ui
         ui.member = member
-        ui.member_program = self._member_call("program_for", member) if member is not None else None
+        ui.member_program = self.desk.ask(self.data.program_for, member) if member is not None else None
         ui.suggestion = None
         ui.overlay = None
         ui.page = 0
-
-    def _refresh_staff_members(self) -> None:
-        self.ui.staff_infos = list(self._member_call("member_infos", default=[]) or [])
-        if self.ui.staff_member is not None:
-            ident = self.ui.staff_member.member.id
-            self.ui.staff_member = next((i for i in self.ui.staff_infos if i.member.id == ident), None)
-
-    def _open_staff_member(self, info) -> None:
-        ui = self.ui
-        ui.staff_member = info
-        ui.staff_message = ""
-        ui.staff_suggestion = self._member_call("suggestion", info.member)
-        s = ui.staff_suggestion
-        ui.staff_dose = (s.final or s.next) if s is not None else None
-        ui.overlay = "staff_member"
 
     # --- the view ----------------------------------------------------------------------------
     def update(self, view: View, now: float) -> None:
@@ -244,7 +238,7 @@ class Kiosk:
                 self.ui.member, self.ui.member_program, self.ui.suggestion = None, None, None
             self.refresh_data()
             if self.ui.member is not None:  # the prescription may have changed after a session
-                self.ui.member_program = self._member_call("program_for", self.ui.member)
+                self.ui.member_program = self.desk.ask(self.data.program_for, self.ui.member)
         if new is Screen.COUNTDOWN and old is not Screen.RESUMING:
             self.ui.samples = []
             self.ui.pain_after = None
@@ -265,11 +259,11 @@ class Kiosk:
         view = self.view
         overlay = self.ui.overlay
         if self.ui.new_pin is not None and view.screen in SET_PIN_SCREENS:
-            return OVERLAY_SCENES["set_pin"]
+            return OVERLAY_SCENES[Overlay.SET_PIN]
         if overlay and view.screen in OVERLAY_ALLOWED.get(overlay, HOME_ONLY):
             return OVERLAY_SCENES[overlay]
         if self.ui.service is not None and view.screen is Screen.HOME:
-            return OVERLAY_SCENES["service"]
+            return OVERLAY_SCENES[Overlay.SERVICE]
         return SCREEN_SCENES[view.screen]
 
     def frame(self) -> Frame:
@@ -321,177 +315,133 @@ class Kiosk:
         if self.fullscreen and window_close:
             return  # Alt+F4 / a window manager close: a member cannot leave this way
         if self.view is not None and self.view.screen in EXIT_SCREENS and not self.fullscreen:
-            self._open_pin("exit")
+            self._open_pin(None)
 
-    def _open_pin(self, then: str) -> None:
+    def _open_pin(self, then: Overlay | None) -> None:
+        """The PIN pad; a right PIN opens *then* (``None``: leaves the kiosk)."""
         self.ui.pin_then = then
         self.ui.pin.clear()
         self.ui.pin.message = ""
-        self.ui.overlay = "pin"
+        self.ui.overlay = Overlay.PIN
         self._dirty = True
 
     def act(self, intent: Intent) -> None:
-        """Carry out one intent: post a core event or move between UI pages."""
+        """Carry out one intent: post a core event or move between UI pages. Anything that is not
+        an :class:`Intent` with a handler is refused where people see it (a banner) and logged,
+        never dropped without a word; a staff-only kind while the PIN is locked does nothing."""
         self._dirty = True
-        ui = self.ui
-        event = intent_event(intent, ui.member)
-        if intent.kind == "pain_after":
-            ui.pain_after = intent.arg
-        elif intent.kind == "pain_before":
-            ui.pain_before = intent.arg
-            ui.overlay = None
-        if event is not None:
-            self.post(event)
+        handler = HANDLERS.get(intent.kind) if isinstance(intent, Intent) else None
+        if handler is None:
+            log.error("refused %r: not an Intent with a handler in app.ui.kiosk.HANDLERS", intent)
+            self.ui.toast = t("intent_refused")
+            self.ui.toast_until = self.now + TOAST_S
             return
-        kind, arg = intent.kind, intent.arg
-        if kind == "open":
-            self._open(arg)
-        elif kind == "open_pin":
-            self._open_pin(arg)
-        elif kind == "close":
-            ui.overlay = None
-            ui.page = 0
-            self.staff_unlocked = False
-        elif kind == "page":
-            ui.page += arg
-        elif kind == "member":
-            self._choose_member(arg)
-        elif kind == "chart":
-            ui.chart = arg
-        elif kind == "code_key":
-            if len(ui.search) < 12:
-                ui.search += arg
-            self._search()
-        elif kind == "code_back":
-            ui.search = ui.search[:-1]
-            self._search()
-        elif kind == "code_page":
-            ui.search_keys = (ui.search_keys + 1) % 4
-        elif kind == "add_units" and self.staff_unlocked:
-            ui.add_units = "kmh" if ui.add_units == "mph" else "mph"
-        elif kind == "add_create" and self.staff_unlocked and ui.search:
-            ui.staff_message = ""
-            added = self._member_call("add_member", ui.search, ui.search, ui.add_units)
-            if added is not None:
-                self._open("staff_members")
-                ui.staff_message = t("add_done", name=added.name)
-        elif kind == "staff_member" and self.staff_unlocked:
-            self._open_staff_member(arg)
-        elif kind == "hands_free" and self.staff_unlocked:
-            ui.staff_message = ""
-            self._member_call("set_hands_free", arg.member, not arg.hands_free_allowed)
-            self._refresh_staff_members()
-        elif kind == "rx_step" and self.staff_unlocked and ui.staff_dose is not None:
-            thing, step = arg
-            value = round(getattr(ui.staff_dose, thing) + step, 1)
-            ui.staff_dose = replace(ui.staff_dose, **{thing: value})
-            ui.staff_message = ""
-        elif kind in ("rx_accept", "rx_save") and self.staff_unlocked and ui.staff_member is not None:
-            ui.staff_message = ""
-            member = ui.staff_member.member
-            if kind == "rx_accept":
-                decided = self._member_call("accept", member, t("staff_by"))
-            else:
-                decided = self._member_call("override", member, t("staff_by"), ui.staff_dose)
-            if decided is not None:
-                ui.staff_suggestion = decided
-                ui.staff_dose = decided.final or decided.next
-                ui.staff_message = t("rx_saved")
-                if ui.member is not None and ui.member.id == member.id:
-                    ui.member_program = self._member_call("program_for", member)
-        elif kind.startswith("new_pin_") and ui.new_pin is not None:
-            self._choose_pin(kind, arg)
-        elif kind == "pin_digit":
-            ui.pin.press(arg)
-        elif kind == "pin_clear":
-            ui.pin.clear()
-        elif kind == "pin_ok":
-            if ui.pin.submit(self.now):
-                self.staff_unlocked = True
-                if ui.pin_then == "exit":
-                    self.quit_requested = True
-                else:
-                    ui.overlay = ui.pin_then
-        elif kind == "export_start":
-            self._call_export("start")
-        elif kind == "export_dismiss":
-            self._call_export("dismiss")
-        elif kind == "toggle":
-            if arg == "sound":
-                ui.sound_on = not ui.sound_on
-                if self.sounds:
-                    self.sounds.enabled = ui.sound_on
-            elif arg == "speech":
-                ui.speech_on = not ui.speech_on
-                if self.speaker:
-                    self.speaker.enabled = ui.speech_on
-                    self.speaker.stop()
-        elif kind == "volume" and self.staff_unlocked:
-            ui.volume = self.volume.step(arg)
-            # The level is heard, not read: said (or chimed) at the new volume.
-            if self.speaker and self.speaker.enabled and self.speaker.available:
+        if intent.kind in STAFF_ONLY and not self.staff_unlocked:
+            log.warning("refused %s: staff only, and the staff PIN is locked", intent.kind.name)
+            return
+        handler(self, intent.arg)
+
+    def _pain_before(self, score: int) -> None:
+        self.ui.pain_before = score
+        self.ui.overlay = None
+        self.post(PainScored("before", score))
+
+    def _pain_after(self, score: int) -> None:
+        self.ui.pain_after = score
+        self.post(PainScored("after", score))
+
+    def _close(self) -> None:
+        self.ui.overlay = None
+        self.ui.page = 0
+        self.staff_unlocked = False
+
+    def _toggle(self, what: str) -> None:
+        ui = self.ui
+        if what == "sound":
+            ui.sound_on = not ui.sound_on
+            if self.sounds:
+                self.sounds.enabled = ui.sound_on
+        elif what == "speech":
+            ui.speech_on = not ui.speech_on
+            if self.speaker:
+                self.speaker.enabled = ui.speech_on
                 self.speaker.stop()
-                self.speaker.say(t("speak_volume", percent=ui.volume), urgent=True)
-            elif self.sounds:
-                self.sounds.play("phase")
-        elif kind == "exit":
-            if self.staff_unlocked:
+
+    def _volume(self, step: int) -> None:
+        ui = self.ui
+        ui.volume = self.volume.step(step)
+        # The level is heard, not read: said (or chimed) at the new volume.
+        if self.speaker and self.speaker.enabled and self.speaker.available:
+            self.speaker.stop()
+            self.speaker.say(t("speak_volume", percent=ui.volume), urgent=True)
+        elif self.sounds:
+            self.sounds.play("phase")
+
+    def _add_member(self) -> None:
+        added = self.desk.add_member()
+        if added is not None:
+            self._open(Overlay.STAFF_MEMBERS)
+            self.ui.staff_message = t("add_done", name=added.name)
+
+    def _pin_ok(self) -> None:
+        ui = self.ui
+        if ui.pin.submit(self.now):
+            self.staff_unlocked = True
+            if ui.pin_then is None:
                 self.quit_requested = True
+            else:
+                ui.overlay = ui.pin_then
 
-    def _choose_pin(self, kind: str, arg) -> None:
+    def _new_pin_digit(self, digit: str) -> None:
+        if self.ui.new_pin is not None:
+            self.ui.new_pin.press(digit)
+
+    def _new_pin_clear(self) -> None:
+        if self.ui.new_pin is not None:
+            self.ui.new_pin.clear()
+
+    def _new_pin_ok(self) -> None:
         entry = self.ui.new_pin
-        if kind == "new_pin_digit":
-            entry.press(arg)
-        elif kind == "new_pin_clear":
-            entry.clear()
-        elif kind == "new_pin_ok":
-            pin = entry.submit()
-            if pin is None:
-                return
-            stored = hash_pin(pin)
-            try:
-                self.save_pin(stored)
-            except (OSError, ValueError) as exc:
-                log.error("the staff PIN could not be saved: %s", exc)
-                entry.first, entry.message = None, "set_pin_failed"
-                return
-            self.ui.pin = PinPad(stored)
-            self.ui.new_pin = None  # the home screen appearing says it worked
+        if entry is None:
+            return
+        pin = entry.submit()
+        if pin is None:
+            return
+        stored = hash_pin(pin)
+        try:
+            self.save_pin(stored)
+        except (OSError, ValueError) as exc:
+            log.error("the staff PIN could not be saved: %s", exc)
+            entry.first, entry.message = None, "set_pin_failed"
+            return
+        self.ui.pin = PinPad(stored)
+        self.ui.new_pin = None  # the home screen appearing says it worked
 
-    def _open(self, name: str) -> None:
+    def _open(self, name: Overlay) -> None:
         ui = self.ui
         if name in STAFF_PAGES and not self.staff_unlocked:
             self._open_pin(name)
             return
-        if name == "export" and self.export_requires_pin and not self.staff_unlocked:
-            self._open_pin("export")
+        if name is Overlay.EXPORT and self.export_requires_pin and not self.staff_unlocked:
+            self._open_pin(Overlay.EXPORT)
             return
-        if name == "history":
+        if name is Overlay.HISTORY:
             self._refresh_history()
-        elif name in ("member_search", "staff_add"):
-            ui.search, ui.search_keys, ui.search_results = "", 0, []
-            ui.staff_message = ""
-        elif name == "staff_members":
-            ui.staff_message = ""
-            self._refresh_staff_members()
-        elif name == "next_time" and ui.suggestion is None:
+        elif name in (Overlay.MEMBER_SEARCH, Overlay.STAFF_ADD):
+            self.desk.start_typing()
+        elif name is Overlay.STAFF_MEMBERS:
+            self.desk.open_members()
+        elif name is Overlay.NEXT_TIME and ui.suggestion is None:
             self.refresh_suggestion()
         ui.overlay = name
         ui.page = 0
 
-    def _search(self) -> None:
-        ui = self.ui
-        ui.staff_message = ""
-        if ui.overlay != "member_search":
-            return
-        ui.search_results = list(self._member_call("search", ui.search, default=[]) or []) if ui.search else []
-
-    def _call_export(self, what: str) -> None:
+    def _call_export(self, call: Callable[[], None]) -> None:
         try:
-            getattr(self.export, what)()
+            call()
             self.ui.export = self.export.status()
         except Exception as exc:  # noqa: BLE001 - the exporter reports errors through status()
-            log.warning("export %s failed: %s", what, exc)
+            log.warning("export %s failed: %s", getattr(call, "__name__", call), exc)
 
     # --- effects from the core -----------------------------------------------------------------
     def on_effect(self, effect: Effect) -> None:
@@ -503,7 +453,7 @@ class Kiosk:
                 self.refresh_suggestion()
             return
         self.announcer.hear(effect, self.view)
-        if isinstance(effect, (SetBelt, StopBelt)) and self.view is not None and self.view.link == "none":
+        if isinstance(effect, (SetBelt, StopBelt)) and self.view is not None and self.view.link is Link.NONE:
             # Cue mode: the station cannot drive the belt, so it tells the person what to do.
             if isinstance(effect, SetBelt):
                 self._belt_set = True
@@ -552,9 +502,9 @@ class Kiosk:
             due.append(now + 0.1)
         elif screen in (Screen.PAUSED_RAILS, Screen.TURNAROUND) and view.rails_held:
             due.append(now + 0.1)
-        if self.ui.overlay == "export" and self.ui.export.state == "exporting":
+        if self.ui.overlay is Overlay.EXPORT and self.ui.export.state == "exporting":
             due.append(now + 0.25)
-        if self.ui.overlay == "pin" and self.ui.pin.locked(now):
+        if self.ui.overlay is Overlay.PIN and self.ui.pin.locked(now):
             due.append(now + 1.0)
         return min(due) if due else None
 
@@ -589,7 +539,7 @@ class Kiosk:
         for screen in (Screen.ESTOP, Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.TURNAROUND, Screen.FAULT):
             for clipped, held in ((False, True), (True, True), (True, False)):
                 view = replace(self.view, screen=screen, lanyard_clipped=clipped, rails_held=held,
-                               link="down" if screen is Screen.PAUSED_LINK else self.view.link)
+                               link=Link.DOWN if screen is Screen.PAUSED_LINK else self.view.link)
                 scene = SCREEN_SCENES[screen]
                 frame = Frame(view, self.metrics, self.fonts, self.ui, now=self.now)
                 scratch.fill(scene.background)
@@ -628,3 +578,56 @@ class Kiosk:
         draw.warning(surface, icon, theme.BLACK, theme.WHITE)
         draw.text(surface, self.fonts, ui.toast, pygame.Rect(icon.right + m.u(10), rect.y, rect.right - icon.right - m.u(20),
                                                             rect.height), m.u(28), theme.BLACK, bold=True, align="left")
+
+
+def _posts(event: type[Event]) -> Callable[[Kiosk, Any], None]:
+    return lambda kiosk, _: kiosk.post(event())
+
+
+#: What each intent kind does: ``handler(kiosk, intent.arg)``. A module-level table, not bound
+#: methods on the instance: a kiosk that held closures over itself would only be freed by the
+#: cycle collector, with its font and tile caches.
+HANDLERS: dict[IntentKind, Callable[[Kiosk, Any], None]] = {
+    **{kind: _posts(event) for kind, event in CORE_INTENTS.items()},
+    IntentKind.CHOOSE_PROGRAM: lambda k, program: k.post(ProgramChosen(program, k.ui.member)),
+    IntentKind.PAIN_BEFORE: Kiosk._pain_before,
+    IntentKind.PAIN_AFTER: Kiosk._pain_after,
+    IntentKind.OPEN: Kiosk._open,
+    IntentKind.OPEN_PIN: Kiosk._open_pin,
+    IntentKind.CLOSE: lambda k, _: k._close(),
+    IntentKind.PAGE: lambda k, step: setattr(k.ui, "page", k.ui.page + step),
+    IntentKind.MEMBER: Kiosk._choose_member,
+    IntentKind.CHART: lambda k, chart: setattr(k.ui, "chart", chart),
+    IntentKind.TOGGLE: Kiosk._toggle,
+    IntentKind.VOLUME: Kiosk._volume,
+    IntentKind.EXIT: lambda k, _: setattr(k, "quit_requested", True),
+    IntentKind.CODE_KEY: lambda k, key: k.desk.type_key(key),
+    IntentKind.CODE_BACK: lambda k, _: k.desk.delete_key(),
+    IntentKind.CODE_PAGE: lambda k, _: k.desk.next_keys(),
+    IntentKind.ADD_UNITS: lambda k, _: k.desk.toggle_units(),
+    IntentKind.ADD_CREATE: lambda k, _: k._add_member(),
+    IntentKind.STAFF_MEMBER: lambda k, info: k.desk.open_member(info),
+    IntentKind.HANDS_FREE: lambda k, info: k.desk.toggle_hands_free(info),
+    IntentKind.RX_STEP: lambda k, thing_step: k.desk.step_dose(*thing_step),
+    IntentKind.RX_ACCEPT: lambda k, _: k.desk.accept(),
+    IntentKind.RX_SAVE: lambda k, _: k.desk.override(),
+    IntentKind.PIN_DIGIT: lambda k, digit: k.ui.pin.press(digit),
+    IntentKind.PIN_CLEAR: lambda k, _: k.ui.pin.clear(),
+    IntentKind.PIN_OK: lambda k, _: k._pin_ok(),
+    IntentKind.NEW_PIN_DIGIT: Kiosk._new_pin_digit,
+    IntentKind.NEW_PIN_CLEAR: lambda k, _: k._new_pin_clear(),
+    IntentKind.NEW_PIN_OK: lambda k, _: k._new_pin_ok(),
+    IntentKind.EXPORT_START: lambda k, _: k._call_export(k.export.start),
+    IntentKind.EXPORT_DISMISS: lambda k, _: k._call_export(k.export.dismiss),
+}
+
+
+def check_handlers(handlers: dict[IntentKind, Callable]) -> None:
+    """Every intent kind has its handler: a new kind without one stops the kiosk from starting,
+    instead of becoming a button that does nothing."""
+    unhandled = set(IntentKind) - set(handlers)
+    if unhandled:
+        raise TypeError(f"no handler for {sorted(k.name for k in unhandled)}: add one to app.ui.kiosk.HANDLERS")
+
+
+check_handlers(HANDLERS)

@@ -148,6 +148,7 @@ CATALOGUE: dict[str, "str | Plural"] = {
     "estop_clip_first": "Clip the lanyard first",
     "fault_title": "STATION FAULT",
     "fault_what": "The belt has been stopped. Please call staff.",
+    "intent_refused": "That button does nothing here. Please tell staff.",
     "fault_detail": "Detail: {detail}",
     "fault_confirm": "Confirm",
     # Cool-down / summary -----------------------------------------------------------------------

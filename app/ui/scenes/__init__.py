@@ -11,7 +11,7 @@ from __future__ import annotations
 from app.core.view import Screen
 
 from .after import History, NextTime, Summary
-from .base import Frame, Intent, Page, Scene, Target, UiState
+from .base import Frame, Intent, IntentKind, Overlay, Page, Scene, Target, UiState
 from .choose import Home, MemberSearch, Members, PainBefore, Preflight
 from .session import Countdown, Running
 from .staff import (
@@ -29,7 +29,8 @@ from .staff import (
 )
 from .stopped import Cooldown, EStop, Fault, HoldRails, LinkLost, PausedUser, Turnaround
 
-__all__ = ["Frame", "Intent", "Page", "Scene", "Target", "UiState", "SCREEN_SCENES", "OVERLAY_SCENES"]
+__all__ = ["Frame", "Intent", "IntentKind", "Overlay", "Page", "Scene", "Target", "UiState", "SCREEN_SCENES",
+           "OVERLAY_SCENES"]
 
 #: The scene for every core screen. RESUMING shares the countdown's scene.
 SCREEN_SCENES: dict[Screen, Scene] = {
@@ -47,7 +48,7 @@ SCREEN_SCENES: dict[Screen, Scene] = {
     Screen.SUMMARY: Summary(),
     Screen.FAULT: Fault(),
 }
-#: UI-only scenes, reached from home (and the summary, for history).
-OVERLAY_SCENES: dict[str, Scene] = {s.name: s for s in (
+#: UI-only scenes, reached from home (and the summary, for history): one per Overlay, by its name.
+OVERLAY_SCENES: dict[Overlay, Scene] = {Overlay(s.name): s for s in (
     Members(), MemberSearch(), History(), NextTime(), Export(), Pin(), Staff(), Sensors(), Programs(), Settings(),
     PainBefore(), Service(), StaffMembers(), StaffMember(), StaffAdd(), SetPin())}

@@ -11,7 +11,7 @@ from .. import draw, theme
 from ..charts import TABS, draw_chart, session_rows, summary_line
 from ..data import HistoryData
 from ..text import reason_words, t
-from .base import Frame, Intent, Page, Scene, bottom_bar, columns, fmt, titled_page
+from .base import Frame, Intent, IntentKind, Overlay, Page, Scene, bottom_bar, columns, fmt, titled_page
 from .choose import pain_styles
 
 
@@ -38,15 +38,15 @@ class Summary(Scene):
             r, c = divmod(slot, 4)
             rect = pygame.Rect(right.x + c * (cell_w + m.gap), top + r * (cell_h + m.gap), cell_w, cell_h)
             if slot < 11:
-                page.add(f"pain_after:{slot}", rect, Intent("pain_after", slot))
+                page.add(f"pain_after:{slot}", rect, Intent(IntentKind.PAIN_AFTER, slot))
             elif f.ui.member is not None and f.ui.suggestion is not None:
-                page.add("done", rect, Intent("open", "next_time"))
+                page.add("done", rect, Intent(IntentKind.OPEN, Overlay.NEXT_TIME))
             else:
-                page.add("done", rect, Intent("home"))
+                page.add("done", rect, Intent(IntentKind.HOME))
         left = pygame.Rect(body.x, body.y, right.x - body.x - m.u(16), body.height)
         page.rects["stats"] = pygame.Rect(left.x, left.y, left.width, m.u(114))
         history = pygame.Rect(left.x, left.bottom - m.touch, min(left.width, m.u(240)), m.touch)
-        page.add("history", history, Intent("open", "history"))
+        page.add("history", history, Intent(IntentKind.OPEN, Overlay.HISTORY))
         page.rects["chart"] = pygame.Rect(left.x, page.rects["stats"].bottom + m.gap, left.width,
                                           history.y - page.rects["stats"].bottom - 2 * m.gap)
         return page
@@ -68,7 +68,8 @@ class Summary(Scene):
         label = t("summary_pain") if f.ui.pain_after is None else t("summary_pain_saved", score=f.ui.pain_after)
         draw.text(surface, fonts, label, page.rects["pain_label"], m.u(24), theme.WHITE, align="left")
         self.paint_targets(surface, f, page, pain_styles(f, f.ui.pain_after, {
-            "done": {"label": t("next_show") if page.target("done").intent.kind == "open" else t("summary_done"),
+            "done": {"label": t("next_show") if page.target("done").intent.kind is IntentKind.OPEN
+                     else t("summary_done"),
                      "fill": theme.GREEN, "colour": theme.BLACK, "px": m.u(30)},
             "history": {"label": t("home_history"), "px": m.u(30)}}))
 
@@ -117,9 +118,9 @@ class History(Scene):
         page.rects["title"] = pygame.Rect(m.pad, m.pad, m.screen.width - 2 * m.pad, m.u(46))
         bar = bottom_bar(m)
         cells = columns(bar, 1 + len(TABS), m.gap)
-        page.add("back", cells[0], Intent("close"))
+        page.add("back", cells[0], Intent(IntentKind.CLOSE))
         for (name, _), cell in zip(TABS, cells[1:]):
-            page.add(f"chart:{name}", cell, Intent("chart", name))
+            page.add(f"chart:{name}", cell, Intent(IntentKind.CHART, name))
         page.rects["summary"] = pygame.Rect(m.pad, page.rects["title"].bottom, page.rects["title"].width, m.u(32))
         page.rects["chart"] = pygame.Rect(m.pad, page.rects["summary"].bottom + m.gap, page.rects["title"].width,
                                           bar.y - page.rects["summary"].bottom - 2 * m.gap)
@@ -158,9 +159,10 @@ class NextTime(Scene):
 
     def layout(self, f: Frame) -> Page:
         m = f.m
-        page, body = titled_page(m, Intent("close"))
+        page, body = titled_page(m, Intent(IntentKind.CLOSE))
         bar = bottom_bar(m)
-        page.add("done", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height), Intent("home"))
+        page.add("done", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height),
+                 Intent(IntentKind.HOME))
         page.rects["plan"] = pygame.Rect(body.x, body.y, body.width, m.u(44))
         page.rects["now"] = pygame.Rect(body.x, page.rects["plan"].bottom, body.width, m.u(30))
         page.rects["reasons"] = pygame.Rect(body.x, page.rects["now"].bottom + m.gap, body.width,

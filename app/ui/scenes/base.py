@@ -6,28 +6,21 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import pygame
 
 from app.core.member import Member
 from app.core.program import Program
-from app.core.view import Screen, View
+from app.core.view import Link, Screen, View
 
 from .. import draw, theme
 from ..audio import VOLUME_DEFAULT
 from ..data import DoseData, ExportStatus, HistoryData, MemberInfo, Sample, SessionRecord, SuggestionData
+from ..intents import Intent, IntentKind, Overlay
 from ..pin import NewPin, PinPad
 from ..text import t
 from ..theme import Fonts, Metrics
 
-
-@dataclass(frozen=True)
-class Intent:
-    """What a tap asks for: ``kind`` names it, ``arg`` carries the choice (a program, a score)."""
-
-    kind: str
-    arg: Any = None
 
 @dataclass(frozen=True)
 class Target:
@@ -62,11 +55,11 @@ class Page:
 class UiState:
     """What only the kiosk knows: navigation, the chosen member, typed PIN, chosen scores, data."""
 
-    overlay: str | None = None
+    overlay: Overlay | None = None
     member: Member | None = None
     page: int = 0
     pin: PinPad = field(default_factory=lambda: PinPad(""))
-    pin_then: str = "staff"
+    pin_then: Overlay | None = Overlay.STAFF      # the page a right PIN opens; None: leave the kiosk
     pain_after: int | None = None
     pain_before: int | None = None
     toast: str = ""
@@ -160,9 +153,9 @@ def add_paged_grid(page: Page, area: pygame.Rect, m: Metrics, items: list, page_
     for cell, item in zip(cells, shown):
         page.add(name_of(item), cell, intent_of(item))
     if prev:
-        page.add("page_prev", cells[len(shown)], Intent("page", -1))
+        page.add("page_prev", cells[len(shown)], Intent(IntentKind.PAGE, -1))
     if more:
-        page.add("page_next", cells[len(shown) + prev], Intent("page", 1))
+        page.add("page_next", cells[len(shown) + prev], Intent(IntentKind.PAGE, 1))
 
 def titled_page(m: Metrics, back: Intent | None) -> tuple[Page, pygame.Rect]:
     """A page with a title line, a Back button at the bottom left, and the body between."""
@@ -241,8 +234,8 @@ def status_strip(surface, f: Frame, rect: pygame.Rect, with_link: bool = True) -
         chips.append((t("rails_label"), t("rails_grace") if v.rails_grace else t("rails_released"), False))
     chips.append((t("lanyard_label"), t("lanyard_clipped") if v.lanyard_clipped else t("lanyard_pulled"),
                   v.lanyard_clipped))
-    if with_link and v.link != "none":
-        chips.append((t("link_label"), t("link_up") if v.link == "up" else t("link_down"), v.link == "up"))
+    if with_link and v.link is not Link.NONE:
+        chips.append((t("link_label"), t("link_up") if v.link is Link.UP else t("link_down"), v.link is Link.UP))
     width = min(m.u(210), (rect.width - m.gap * 3) // 3)
     for i, (label, word, ok) in enumerate(chips):
         chip = pygame.Rect(rect.x + i * (width + m.gap), rect.y, width, rect.height)

@@ -11,7 +11,8 @@ from app.core.program import Program
 from .. import draw, theme
 from ..text import t
 from ..theme import Metrics
-from .base import (Frame, Intent, Page, Scene, add_paged_grid, bottom_bar, columns, fmt, paging_styles, titled_page)
+from .base import (Frame, Intent, IntentKind, Overlay, Page, Scene, add_paged_grid, bottom_bar, columns, fmt,
+                   paging_styles, titled_page)
 
 
 class Home(Scene):
@@ -30,13 +31,14 @@ class Home(Scene):
         member_r, history_r, staff_r = columns(buttons, 3, m.gap)
         page.rects["title"] = pygame.Rect(top.x, top.y, buttons.x - top.x - m.gap, top.height)
         if ui.export.state in ("detected", "done", "error", "exporting"):
-            page.add("stick", page.rects["title"], Intent("open", "export"))
-        page.add("member", member_r, Intent("open", "members"))
-        page.add("history", history_r, Intent("open", "history"))
-        page.add("staff", staff_r, Intent("open_pin", "staff"))
+            page.add("stick", page.rects["title"], Intent(IntentKind.OPEN, Overlay.EXPORT))
+        page.add("member", member_r, Intent(IntentKind.OPEN, Overlay.MEMBERS))
+        page.add("history", history_r, Intent(IntentKind.OPEN, Overlay.HISTORY))
+        page.add("staff", staff_r, Intent(IntentKind.OPEN_PIN, Overlay.STAFF))
         page.rects["cards"] = cards
         add_paged_grid(page, cards, m, home_programs(ui), ui.page, m.u(240), m.u(160),
-                       lambda program: f"program:{program.id}", lambda program: Intent("choose_program", program))
+                       lambda program: f"program:{program.id}",
+                       lambda program: Intent(IntentKind.CHOOSE_PROGRAM, program))
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
@@ -52,10 +54,10 @@ class Home(Scene):
         self.paint_targets(surface, f, page, styles)
         if "stick" not in page.rects:
             self.title(surface, f, t("home_title"), page.rects["title"], px=40)
-        if not page.rects["cards"] or not any(tg.intent.kind == "choose_program" for tg in page.targets):
+        if not page.rects["cards"] or not any(tg.intent.kind is IntentKind.CHOOSE_PROGRAM for tg in page.targets):
             draw.paragraph(surface, fonts, t("home_no_programs"), page.rects["cards"], m.u(32), theme.YELLOW)
         for target in page.targets:
-            if target.intent.kind == "choose_program":
+            if target.intent.kind is IntentKind.CHOOSE_PROGRAM:
                 program = target.intent.arg
                 prescribed = (t("home_prescribed", name=ui.member.name)
                               if ui.member is not None and ui.member_program is not None
@@ -101,19 +103,19 @@ class Members(Scene):
     name = "members"
 
     def layout(self, f: Frame) -> Page:
-        page, body = titled_page(f.m, Intent("close"))
+        page, body = titled_page(f.m, Intent(IntentKind.CLOSE))
         bar = bottom_bar(f.m)
         page.add("search", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height),
-                 Intent("open", "member_search"))
+                 Intent(IntentKind.OPEN, Overlay.MEMBER_SEARCH))
         add_paged_grid(page, body, f.m, [None, *f.ui.members], f.ui.page, f.m.u(240), f.m.touch,
                        lambda member: f"member:{member.id if member else 'guest'}",
-                       lambda member: Intent("member", member))
+                       lambda member: Intent(IntentKind.MEMBER, member))
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
         styles = paging_styles()
         for target in page.targets:
-            if target.intent.kind == "member":
+            if target.intent.kind is IntentKind.MEMBER:
                 member = target.intent.arg
                 current = f.ui.member
                 styles[target.name] = {"label": member.name if member else t("home_guest"),
@@ -142,11 +144,11 @@ def code_pad(page: Page, body: pygame.Rect, m: Metrics, ui) -> pygame.Rect:
         r, c = divmod(i, 4)
         rect = pygame.Rect(pad.x + c * (key + m.gap), pad.y + r * (key + m.gap), key, key)
         if ch == "<":
-            page.add("code_back", rect, Intent("code_back"), enabled=bool(ui.search))
+            page.add("code_back", rect, Intent(IntentKind.CODE_BACK), enabled=bool(ui.search))
         elif ch == ">":
-            page.add("code_page", rect, Intent("code_page"))
+            page.add("code_page", rect, Intent(IntentKind.CODE_PAGE))
         else:
-            page.add(f"code:{ch}", rect, Intent("code_key", ch))
+            page.add(f"code:{ch}", rect, Intent(IntentKind.CODE_KEY, ch))
     return pad
 
 
@@ -155,7 +157,7 @@ def code_pad_styles(page: Page, m: Metrics, ui) -> dict:
     styles = {"back": {"label": t("back")}, "code_back": {"label": t("search_back"), "px": m.u(40)},
               "code_page": {"label": t("search_page", label=next_label), "px": m.u(24)}}
     for target in page.targets:
-        if target.intent.kind == "code_key":
+        if target.intent.kind is IntentKind.CODE_KEY:
             styles[target.name] = {"label": target.intent.arg, "px": m.u(40)}
     return styles
 
@@ -168,7 +170,7 @@ class MemberSearch(Scene):
 
     def layout(self, f: Frame) -> Page:
         m, ui = f.m, f.ui
-        page, body = titled_page(m, Intent("open", "members"))
+        page, body = titled_page(m, Intent(IntentKind.OPEN, Overlay.MEMBERS))
         pad = code_pad(page, body, m, ui)
         left = pygame.Rect(body.x, body.y, pad.x - body.x - m.u(16), body.height)
         page.rects["typed"] = pygame.Rect(left.x, left.y, left.width, m.u(44))
@@ -179,7 +181,7 @@ class MemberSearch(Scene):
         if ui.search:
             for i, member in enumerate(ui.search_results[:fit]):
                 page.add(f"found:{member.id}", pygame.Rect(results.x, results.y + i * (m.touch + m.gap), results.width,
-                                                           m.touch), Intent("member", member))
+                                                           m.touch), Intent(IntentKind.MEMBER, member))
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
@@ -195,7 +197,7 @@ class MemberSearch(Scene):
             draw.paragraph(surface, f.fonts, t("search_empty"), page.rects["results"], m.u(26), theme.GREY)
         styles = code_pad_styles(page, m, ui)
         for target in page.targets:
-            if target.intent.kind == "member":
+            if target.intent.kind is IntentKind.MEMBER:
                 styles[target.name] = {"label": target.intent.arg.name, "px": m.u(32)}
         self.paint_targets(surface, f, page, styles)
 
@@ -210,9 +212,9 @@ class Preflight(Scene):
         page.rects["plan"] = pygame.Rect(m.pad, page.rects["title"].bottom, page.rects["title"].width, m.u(32))
         bar = bottom_bar(m)
         back, pain, start = columns(bar, 3, m.gap)
-        page.add("back", back, Intent("home"))
-        page.add("pain_before", pain, Intent("open", "pain_before"))
-        page.add("start", start, Intent("start"), enabled=v.start_enabled)
+        page.add("back", back, Intent(IntentKind.HOME))
+        page.add("pain_before", pain, Intent(IntentKind.OPEN, Overlay.PAIN_BEFORE))
+        page.add("start", start, Intent(IntentKind.START), enabled=v.start_enabled)
         checks = pygame.Rect(m.pad, page.rects["plan"].bottom + m.gap, bar.width, bar.y - page.rects["plan"].bottom - 2 * m.gap)
         n = max(1, len(v.checks))
         row_h = min(m.u(64), checks.height // n)
@@ -253,8 +255,8 @@ class PainBefore(Scene):
     name = "pain_before"
 
     def layout(self, f: Frame) -> Page:
-        page, body = titled_page(f.m, Intent("close"))
-        pain_scale(page, body, f.m, "pain_before")
+        page, body = titled_page(f.m, Intent(IntentKind.CLOSE))
+        pain_scale(page, body, f.m, IntentKind.PAIN_BEFORE)
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
@@ -262,7 +264,7 @@ class PainBefore(Scene):
         self.paint_targets(surface, f, page, pain_styles(f, f.ui.pain_before, {"back": {"label": t("back")}}))
 
 
-def pain_scale(page: Page, area: pygame.Rect, m: Metrics, kind: str) -> None:
+def pain_scale(page: Page, area: pygame.Rect, m: Metrics, kind: IntentKind) -> None:
     """0..10 as eleven big buttons, in as few rows as the width allows."""
     fit = max(1, min(11, (area.width + m.gap) // (m.touch + m.gap)))
     rows = math.ceil(11 / fit)
@@ -272,7 +274,7 @@ def pain_scale(page: Page, area: pygame.Rect, m: Metrics, kind: str) -> None:
     for score in range(11):
         r, c = divmod(score, cols)
         rect = pygame.Rect(area.x + c * (cell_w + m.gap), area.y + r * (cell_h + m.gap), cell_w, cell_h)
-        page.add(f"{kind}:{score}", rect, Intent(kind, score))
+        page.add(f"{kind.value}:{score}", rect, Intent(kind, score))
 
 
 def pain_styles(f: Frame, chosen: int | None, extra: dict) -> dict:

@@ -1,5 +1,6 @@
 """While the belt may move: the start/resume countdown and the running screen. Pause and Stop are
-always in the bottom bar (DESIGN.md §2; issue 4)."""
+always in the bottom bar: stopping the belt is one tap away (docs/safety.md, rule 1: the station fails
+toward a stopped belt)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import math
 import pygame
 
 from app.core.session import format_clock
-from app.core.view import Screen
+from app.core.view import Link, Screen
 
 from .. import draw, theme
 from ..text import t
 from ..theme import Metrics
-from .base import Frame, Intent, Page, Scene, band, bottom_bar, columns, direction_word, fmt, status_strip
+from .base import Frame, Intent, IntentKind, Page, Scene, band, bottom_bar, columns, direction_word, fmt, status_strip
 
 
 class Countdown(Scene):
@@ -24,7 +25,7 @@ class Countdown(Scene):
     def layout(self, f: Frame) -> Page:
         m = f.m
         page = Page()
-        bar = action_bar(page, m, ("pause", "stop"))
+        bar = action_bar(page, m, (IntentKind.PAUSE, IntentKind.STOP))
         page.rects["status"] = pygame.Rect(m.pad, m.pad, bar.width, m.u(52))
         page.rects["title"] = pygame.Rect(m.pad, page.rects["status"].bottom + m.gap, bar.width, m.u(50))
         number_h = bar.y - page.rects["title"].bottom - m.u(60)
@@ -55,11 +56,11 @@ class Countdown(Scene):
         self.paint_targets(surface, f, page, running_styles(m))
 
 
-def action_bar(page: Page, m: Metrics, names: tuple[str, ...]) -> pygame.Rect:
-    """Equal buttons along the bottom, each a core intent of the same name (pause, pain, stop)."""
+def action_bar(page: Page, m: Metrics, kinds: tuple[IntentKind, ...]) -> pygame.Rect:
+    """Equal buttons along the bottom, each a core intent, named after it (pause, pain, stop)."""
     bar = bottom_bar(m)
-    for name, cell in zip(names, columns(bar, len(names), m.gap)):
-        page.add(name, cell, Intent(name))
+    for kind, cell in zip(kinds, columns(bar, len(kinds), m.gap)):
+        page.add(kind.value, cell, Intent(kind))
     return bar
 
 
@@ -77,7 +78,7 @@ class Running(Scene):
     def layout(self, f: Frame) -> Page:
         m = f.m
         page = Page()
-        bar = action_bar(page, m, ("pause", "pain", "stop"))
+        bar = action_bar(page, m, (IntentKind.PAUSE, IntentKind.PAIN, IntentKind.STOP))
         width = bar.width
         page.rects["status"] = pygame.Rect(m.pad, m.pad, width, m.u(50))
         page.rects["progress"] = pygame.Rect(m.pad, bar.y - m.gap - m.u(14), width, m.u(14))
@@ -117,7 +118,7 @@ class Running(Scene):
                 # What the belt really does, beside the target: a link that lags shows here first.
                 draw.text(surface, fonts, t("actual_value", speed=fmt(v.actual_speed), unit=v.unit_label), actual_r,
                           m.u(30), theme.GREY, align="left")
-            elif v.link == "none":
+            elif v.link is Link.NONE:
                 # Cue mode: no link sets the belt, so the big numbers are what the person must set.
                 draw.text(surface, fonts, t("cue_set_here"), actual_r, m.u(30), theme.YELLOW, bold=True, align="left")
             self.phase_ring(surface, f, page.rects["phase"])

@@ -8,11 +8,12 @@ import math
 import pygame
 
 from app.core.units import unit_label
+from app.core.view import Link
 
 from .. import draw, theme
 from ..audio import VOLUME_STEP, VOLUME_TOUCH_MIN
 from ..text import reason_words, t
-from .base import Frame, Intent, Page, Scene, bottom_bar, columns, fmt, grid, titled_page
+from .base import Frame, Intent, IntentKind, Overlay, Page, Scene, bottom_bar, columns, fmt, grid, titled_page
 from .choose import code_pad, code_pad_styles
 
 
@@ -24,13 +25,13 @@ class Export(Scene):
         page = Page()
         bar = bottom_bar(m)
         back, _, action = columns(bar, 3, m.gap)
-        page.add("back", back, Intent("close"), enabled=f.ui.export.state != "exporting")
+        page.add("back", back, Intent(IntentKind.CLOSE), enabled=f.ui.export.state != "exporting")
         state = f.ui.export.state
         if state == "detected":
             page.add("export_start", pygame.Rect(action.x - bar.width // 6, action.y, action.width + bar.width // 6,
-                                                 action.height), Intent("export_start"))
+                                                 action.height), Intent(IntentKind.EXPORT_START))
         elif state in ("done", "error"):
-            page.add("export_ok", action, Intent("export_dismiss"))
+            page.add("export_ok", action, Intent(IntentKind.EXPORT_DISMISS))
         page.rects["title"] = pygame.Rect(m.pad, m.pad, bar.width, m.u(50))
         page.rects["body"] = pygame.Rect(m.pad, page.rects["title"].bottom + m.u(20), bar.width,
                                          bar.y - page.rects["title"].bottom - m.u(40))
@@ -81,8 +82,8 @@ class Pin(Scene):
     """The staff PIN keypad."""
 
     name = "pin"
-    #: Intents are ``<kind>_digit``, ``<kind>_clear``, ``<kind>_ok``.
-    kind = "pin"
+    #: What the keys ask for: a digit, clear, OK.
+    keys = (IntentKind.PIN_DIGIT, IntentKind.PIN_CLEAR, IntentKind.PIN_OK)
     can_cancel = True
 
     def layout(self, f: Frame) -> Page:
@@ -95,21 +96,23 @@ class Pin(Scene):
         keypad = pygame.Rect(screen.right - pad_w, screen.y, pad_w, 4 * key + 3 * m.gap)
         keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "ok"]
         cell_w = round(key * 1.2)
+        digit, clear, ok = self.keys
         for i, k in enumerate(keys):
             r, c = divmod(i, 3)
             rect = pygame.Rect(keypad.x + c * (cell_w + m.gap), keypad.y + r * (key + m.gap), cell_w, key)
             if k == "clear":
-                page.add("pin_clear", rect, Intent(f"{self.kind}_clear"))
+                page.add("pin_clear", rect, Intent(clear))
             elif k == "ok":
-                page.add("pin_ok", rect, Intent(f"{self.kind}_ok"))
+                page.add("pin_ok", rect, Intent(ok))
             else:
-                page.add(f"pin:{k}", rect, Intent(f"{self.kind}_digit", k))
+                page.add(f"pin:{k}", rect, Intent(digit, k))
         left = pygame.Rect(screen.x, screen.y, keypad.x - screen.x - m.u(20), screen.height)
         page.rects["title"] = pygame.Rect(left.x, left.y, left.width, m.u(60))
         page.rects["dots"] = pygame.Rect(left.x, page.rects["title"].bottom + m.u(20), left.width, m.u(60))
         page.rects["message"] = pygame.Rect(left.x, page.rects["dots"].bottom + m.u(10), left.width, m.u(40))
         if self.can_cancel:
-            page.add("pin_cancel", pygame.Rect(left.x, left.bottom - m.touch, left.width, m.touch), Intent("close"))
+            page.add("pin_cancel", pygame.Rect(left.x, left.bottom - m.touch, left.width, m.touch),
+                     Intent(IntentKind.CLOSE))
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
@@ -149,7 +152,7 @@ class SetPin(Pin):
     No way around it (no cancel), and nothing can start until it is done (docs/config.md)."""
 
     name = "set_pin"
-    kind = "new_pin"
+    keys = (IntentKind.NEW_PIN_DIGIT, IntentKind.NEW_PIN_CLEAR, IntentKind.NEW_PIN_OK)
     can_cancel = False
 
     def layout(self, f: Frame) -> Page:
@@ -175,6 +178,14 @@ class Staff(Scene):
     name = "staff"
     ITEMS = (("members", "staff_members"), ("sensors", "staff_sensors"), ("programs", "staff_programs"),
              ("export", "staff_export"), ("settings", "staff_settings"), ("exit", "staff_exit"), ("lock", "staff_lock"))
+    #: What each item does (its target keeps the item's name).
+    INTENTS = {"members": Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS),
+               "sensors": Intent(IntentKind.OPEN, Overlay.SENSORS),
+               "programs": Intent(IntentKind.OPEN, Overlay.PROGRAMS),
+               "export": Intent(IntentKind.OPEN, Overlay.EXPORT),
+               "settings": Intent(IntentKind.OPEN, Overlay.SETTINGS),
+               "exit": Intent(IntentKind.EXIT),
+               "lock": Intent(IntentKind.CLOSE)}
 
     def layout(self, f: Frame) -> Page:
         m = f.m
@@ -183,9 +194,7 @@ class Staff(Scene):
                            m.screen.bottom - page.rects["title"].bottom - m.gap - m.pad)
         cells = grid(area, len(self.ITEMS), m, m.u(240), m.touch, max_cols=3)
         for (name, _), cell in zip(self.ITEMS, cells):
-            intent = {"exit": Intent("exit"), "lock": Intent("close"),
-                      "members": Intent("open", "staff_members")}.get(name, Intent("open", name))
-            page.add(name, cell, intent)
+            page.add(name, cell, self.INTENTS[name])
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
@@ -201,7 +210,7 @@ class StaffPage(Scene):
     title_key = ""
 
     def layout(self, f: Frame) -> Page:
-        page, _ = titled_page(f.m, Intent("open", "staff"))
+        page, _ = titled_page(f.m, Intent(IntentKind.OPEN, Overlay.STAFF))
         self.more(page, f)
         return page
 
@@ -230,7 +239,7 @@ class Sensors(StaffPage):
         rows = [
             (t("lanyard_label"), t("lanyard_clipped") if v.lanyard_clipped else t("lanyard_pulled"), v.lanyard_clipped),
             (t("rails_label"), t("rails_held") if v.rails_held else t("rails_released"), v.rails_held),
-            (t("link_label"), t(f"link_{v.link}"), None if v.link == "none" else v.link == "up"),
+            (t("link_label"), t(f"link_{v.link.value}"), None if v.link is Link.NONE else v.link is Link.UP),
             (t("sensor_belt"), t("sensor_unknown") if v.actual_speed is None else f"{fmt(v.actual_speed)} {v.unit_label}",
              None),
         ]
@@ -260,14 +269,14 @@ class Settings(StaffPage):
         m = f.m
         body = page.rects["body"]
         sound, speech = columns(pygame.Rect(body.x, body.y, body.width, m.touch), 2, m.gap)
-        page.add("sound", sound, Intent("toggle", "sound"))
-        page.add("speech", speech, Intent("toggle", "speech"))
+        page.add("sound", sound, Intent(IntentKind.TOGGLE, "sound"))
+        page.add("speech", speech, Intent(IntentKind.TOGGLE, "speech"))
         # Volume: big - and + either side of the level in words, for chimes and speech alike.
         row = pygame.Rect(body.x, sound.bottom + m.gap, body.width, m.touch)
         step = max(m.touch, row.width // 4)
-        page.add("volume_down", pygame.Rect(row.x, row.y, step, row.height), Intent("volume", -VOLUME_STEP),
+        page.add("volume_down", pygame.Rect(row.x, row.y, step, row.height), Intent(IntentKind.VOLUME, -VOLUME_STEP),
                  enabled=f.ui.volume > VOLUME_TOUCH_MIN)
-        page.add("volume_up", pygame.Rect(row.right - step, row.y, step, row.height), Intent("volume", VOLUME_STEP),
+        page.add("volume_up", pygame.Rect(row.right - step, row.y, step, row.height), Intent(IntentKind.VOLUME, VOLUME_STEP),
                  enabled=f.ui.volume < 100)
         page.rects["volume"] = pygame.Rect(row.x + step + m.gap, row.y, row.width - 2 * (step + m.gap), row.height)
 
@@ -316,16 +325,16 @@ class StaffMembers(Scene):
             cell = cells[c].move(0, r * (m.touch + m.gap))
             name_r = pygame.Rect(cell.x, cell.y, round(cell.width * 0.58), cell.height)
             toggle = pygame.Rect(name_r.right + m.gap, cell.y, cell.right - name_r.right - m.gap, cell.height)
-            page.add(f"staff_member:{info.member.id}", name_r, Intent("staff_member", info))
-            page.add(f"hands_free:{info.member.id}", toggle, Intent("hands_free", info))
+            page.add(f"staff_member:{info.member.id}", name_r, Intent(IntentKind.STAFF_MEMBER, info))
+            page.add(f"hands_free:{info.member.id}", toggle, Intent(IntentKind.HANDS_FREE, info))
         bar = bottom_bar(m)
         back, add, prev, more = columns(bar, 4, m.gap)
-        page.add("back", back, Intent("open", "staff"))
-        page.add("staff_add", add, Intent("open", "staff_add"))
+        page.add("back", back, Intent(IntentKind.OPEN, Overlay.STAFF))
+        page.add("staff_add", add, Intent(IntentKind.OPEN, Overlay.STAFF_ADD))
         if number > 0:
-            page.add("page_prev", prev, Intent("page", -1))
+            page.add("page_prev", prev, Intent(IntentKind.PAGE, -1))
         if number < pages - 1:
-            page.add("page_next", more, Intent("page", 1))
+            page.add("page_next", more, Intent(IntentKind.PAGE, 1))
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
@@ -343,10 +352,10 @@ class StaffMembers(Scene):
         on, off = t("setting_on"), t("setting_off")
         for target in page.targets:
             info = target.intent.arg
-            if target.intent.kind == "staff_member":
+            if target.intent.kind is IntentKind.STAFF_MEMBER:
                 styles[target.name] = {"label": info.member.name + (f" · {info.code}" if info.code else ""),
                                        "px": m.u(26)}
-            elif target.intent.kind == "hands_free":
+            elif target.intent.kind is IntentKind.HANDS_FREE:
                 styles[target.name] = {"label": t("member_hands_free", state=on if info.hands_free_allowed else off),
                                        "selected": info.hands_free_allowed, "px": m.u(20),
                                        "fill": theme.GREEN if info.hands_free_allowed else theme.BUTTON,
@@ -363,17 +372,17 @@ class StaffAdd(Scene):
 
     def layout(self, f: Frame) -> Page:
         m, ui = f.m, f.ui
-        page, body = titled_page(m, Intent("open", "staff_members"))
+        page, body = titled_page(m, Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
         pad = code_pad(page, body, m, ui)
         left = pygame.Rect(body.x, body.y, pad.x - body.x - m.u(16), body.height)
         page.rects["typed"] = pygame.Rect(left.x, left.y, left.width, m.u(44))
         page.add("add_units", pygame.Rect(left.x, page.rects["typed"].bottom + m.gap, left.width, m.touch),
-                 Intent("add_units"))
+                 Intent(IntentKind.ADD_UNITS))
         page.rects["hint"] = pygame.Rect(left.x, page.rects["add_units"].bottom + m.gap, left.width,
                                          left.bottom - page.rects["add_units"].bottom - m.gap)
         bar = bottom_bar(m)
         page.add("add_create", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height),
-                 Intent("add_create"), enabled=bool(ui.search))
+                 Intent(IntentKind.ADD_CREATE), enabled=bool(ui.search))
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:
@@ -399,14 +408,15 @@ class StaffMember(Scene):
 
     def layout(self, f: Frame) -> Page:
         m, ui = f.m, f.ui
-        page, body = titled_page(m, Intent("open", "staff_members"))
+        page, body = titled_page(m, Intent(IntentKind.OPEN, Overlay.STAFF_MEMBERS))
         bar = bottom_bar(m)
         _, accept, save = columns(bar, 3, m.gap)
         s, dose = ui.staff_suggestion, ui.staff_dose
         pending = s is not None and s.status == "pending"
         if s is not None:
-            page.add("rx_accept", accept, Intent("rx_accept"), enabled=pending)
-            page.add("rx_save", save, Intent("rx_save"), enabled=pending and dose is not None and dose != s.next)
+            page.add("rx_accept", accept, Intent(IntentKind.RX_ACCEPT), enabled=pending)
+            page.add("rx_save", save, Intent(IntentKind.RX_SAVE),
+                     enabled=pending and dose is not None and dose != s.next)
         page.rects["status"] = pygame.Rect(body.x, body.y, body.width, m.u(30))
         steppers_h = m.u(34) + m.touch
         page.rects["reasons"] = pygame.Rect(body.x, page.rects["status"].bottom, body.width,
@@ -418,8 +428,10 @@ class StaffMember(Scene):
                 minus, plus = columns(pygame.Rect(cell.x, cell.bottom - m.touch, cell.width, m.touch), 2, m.gap)
                 value = getattr(dose, thing)
                 low, high = self.bounds(thing, s)
-                page.add(f"rx:{thing}:-", minus, Intent("rx_step", (thing, -step)), enabled=pending and value - step >= low - 1e-6)
-                page.add(f"rx:{thing}:+", plus, Intent("rx_step", (thing, step)), enabled=pending and value + step <= high + 1e-6)
+                page.add(f"rx:{thing}:-", minus, Intent(IntentKind.RX_STEP, (thing, -step)),
+                         enabled=pending and value - step >= low - 1e-6)
+                page.add(f"rx:{thing}:+", plus, Intent(IntentKind.RX_STEP, (thing, step)),
+                         enabled=pending and value + step <= high + 1e-6)
         return page
 
     @staticmethod
@@ -477,7 +489,7 @@ class Service(Scene):
         page, body = titled_page(f.m, None)
         bar = bottom_bar(f.m)
         page.add("staff", pygame.Rect(bar.right - bar.width // 3, bar.y, bar.width // 3, bar.height),
-                 Intent("open_pin", "staff"))
+                 Intent(IntentKind.OPEN_PIN, Overlay.STAFF))
         return page
 
     def draw(self, surface, f: Frame, page: Page) -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import pygame
 
+from app.core.view import Link, PauseReason
+
 from .. import draw, theme
 from ..text import t
-from .base import Frame, Intent, Page, Scene, bottom_bar, columns, fmt, status_strip
+from .base import Frame, Intent, IntentKind, Page, Scene, bottom_bar, columns, fmt, status_strip
 
 
 
 def cue_or(f, key: str) -> str:
     """*key*, or its cue-mode words when no treadmill link can stop the belt (the person must)."""
-    return f"{key}_cue" if f.view.link == "none" else key
+    return f"{key}_cue" if f.view.link is Link.NONE else key
 
 class FullScreenNotice(Scene):
     """The pattern of every stopped state: one colour field, a huge title with an icon, what
@@ -24,7 +26,7 @@ class FullScreenNotice(Scene):
     title_key = ""
 
     def buttons(self, f: Frame) -> list[tuple[str, Intent, bool]]:
-        return [("stop", Intent("stop"), True)]
+        return [("stop", Intent(IntentKind.STOP), True)]
 
     def layout(self, f: Frame) -> Page:
         m = f.m
@@ -117,10 +119,11 @@ class LinkLost(FullScreenNotice):
     title_key = "link_title"
 
     def buttons(self, f):
-        return [("stop", Intent("stop"), True), ("resume", Intent("resume"), f.view.link != "down")]
+        return [("stop", Intent(IntentKind.STOP), True),
+                ("resume", Intent(IntentKind.RESUME), f.view.link is not Link.DOWN)]
 
     def lines(self, f):
-        todo = t("link_back") if f.view.link != "down" else t("link_todo")
+        todo = t("link_back") if f.view.link is not Link.DOWN else t("link_todo")
         return [(t("link_hint"), 30, False), (todo, 30, True)]
 
 
@@ -133,10 +136,10 @@ class PausedUser(FullScreenNotice):
     title_key = "paused_title"
 
     def buttons(self, f):
-        return [("stop", Intent("stop"), True), ("resume", Intent("resume"), True)]
+        return [("stop", Intent(IntentKind.STOP), True), ("resume", Intent(IntentKind.RESUME), True)]
 
     def lines(self, f):
-        if f.view.pause_reason == "sensor fault":
+        if f.view.pause_reason is PauseReason.SENSOR:
             return [(t("sensor_title"), 40, True), (t("sensor_hint"), 26, False)]
         return [(t(cue_or(f, "paused_hint")), 32, False)]
 
@@ -148,7 +151,7 @@ class EStop(FullScreenNotice):
     title_key = "estop_title"
 
     def buttons(self, f):
-        return [("confirm", Intent("confirm"), f.view.lanyard_clipped)]
+        return [("confirm", Intent(IntentKind.CONFIRM), f.view.lanyard_clipped)]
 
     def lines(self, f):
         return [(t("estop_what"), 30, True), (t("estop_todo_1"), 28, False), (t("estop_todo_2"), 28, False),
@@ -166,7 +169,7 @@ class Fault(FullScreenNotice):
     title_key = "fault_title"
 
     def buttons(self, f):
-        return [("confirm", Intent("confirm"), f.view.lanyard_clipped)]
+        return [("confirm", Intent(IntentKind.CONFIRM), f.view.lanyard_clipped)]
 
     def lines(self, f):
         return [(t(cue_or(f, "fault_what")), 32, True), (t("fault_detail", detail=f.view.fault), 22, False)]
@@ -183,7 +186,7 @@ class Cooldown(FullScreenNotice):
     title_key = "cooldown_title"
 
     def buttons(self, f):
-        return [("belt_stopped", Intent("stop"), True)]
+        return [("belt_stopped", Intent(IntentKind.STOP), True)]
 
     def lines(self, f):
         v = f.view
