@@ -315,3 +315,33 @@ def test_a_members_history_and_suggestion_include_the_other_stations_sessions(tm
     # The progression suggestion sees all three sessions, and is kept at this station.
     suggestion = json.loads(front.cli("members", "suggestion", "A1", "--json").stdout)
     assert suggestion["status"] == "pending"
+
+
+def test_the_staff_sensors_page_shows_the_last_sync_and_what_is_waiting(tmp_path, hub):
+    """The kiosk reads what `backstep sync` wrote beside it: no network on the kiosk's side."""
+    import pygame
+    from test_ui_support import make_kiosk, views
+
+    from app.core.view import Screen
+    from app.kiosk.data import StoreData
+    from app.shell.store import Store
+    from app.ui.intents import Intent, IntentKind, Overlay
+
+    front = station(tmp_path, hub, "front-1")
+    front.walk(seconds=30)
+    front.sync()
+    front.walk(seconds=40)                                       # not sent yet
+    store = Store(front.db, station_id="front-1")
+    try:
+        kiosk, _ = make_kiosk(data=StoreData([], store, hub=True))
+        kiosk.update(views()[Screen.HOME], 0.0)
+        kiosk.staff_unlocked = True
+        kiosk.act(Intent(IntentKind.OPEN, Overlay.SENSORS))
+        status = kiosk.ui.hub
+        assert status is not None and status.last_success and status.last_error is None
+        assert status.waiting_sessions == 1
+        surface = pygame.Surface((800, 480))
+        kiosk.render(surface)                                    # the row draws at the smallest screen
+        assert StoreData([], store).hub_status() is None          # a station without a hub shows no row
+    finally:
+        store.close()

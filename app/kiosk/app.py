@@ -163,7 +163,8 @@ class KioskApp:
             volume = Volume(config.kiosk.volume, saved=Path(self.db_path).parent / "volume.json")
             # An installed station never runs with the factory PIN (docs/config.md, "The staff PIN").
             pin_hash, save_pin = kiosk_pin(config, Path(self.db_path), simulated=bool(rig.sim))
-            kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store, config.safety.caps, library),
+            kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store, config.safety.caps, library,
+                                                                 hub=bool(config.hub.dsn or config.hub.dsn_file)),
                           export=export, pin_hash=pin_hash, save_pin=save_pin,
                           fullscreen=self.fullscreen, export_requires_pin=config.export.require_pin,
                           sounds=Sounds(assets / "sounds", enabled=config.kiosk.sound, volume=volume),

@@ -18,7 +18,9 @@ log = logging.getLogger("backstep.kiosk")
 class StoreData:
     """The program library and the session store, as the UI's :class:`app.ui.data.StationData`."""
 
-    def __init__(self, programs, store=None, caps=None, library=None):
+    def __init__(self, programs, store=None, caps=None, library=None, hub: bool = False):
+        """:param hub: this station syncs with a clinic hub ([hub] in its config; docs/hub.md)."""
+        self._hub = hub
         self._programs = list(programs)
         self._library = library
         self.store = store
@@ -31,6 +33,20 @@ class StoreData:
 
     def programs(self):
         return self._programs
+
+    def hub_status(self):
+        """What ``backstep sync`` (beside the kiosk) last wrote into the station's database."""
+        if not self._hub or self.store is None:
+            return None
+        from ..hub import local
+        from ..ui.data import HubStatus
+
+        try:
+            state, waiting = local.state(self.store.db), local.waiting(self.store.db)
+        except Exception as exc:  # noqa: BLE001 - a staff page line, never a reason to fail
+            log.warning("hub status unavailable: %s", exc)
+            return HubStatus(None, str(exc), 0)
+        return HubStatus(state.get("last_success_at"), state.get("last_error"), waiting["sessions"])
 
     def members(self):
         return self._members.core_members() if self._members is not None else []

@@ -113,6 +113,16 @@ class MemberInfo:
     goal_per_week: int | None = None
 
 
+@dataclass(frozen=True)
+class HubStatus:
+    """The clinic hub as the staff see it (docs/hub.md): when this station last synced, the last
+    error if the most recent pass failed, and how many of its sessions wait to go up."""
+
+    last_success: str | None            # ISO time of the last good pass; None: never
+    last_error: str | None
+    waiting_sessions: int
+
+
 class StationData(Protocol):
     """Everything the kiosk asks of the station's data, as real methods: the kiosk calls them by
     name in code (a type checker sees a typo), never by a string. A station without a member store
@@ -141,6 +151,8 @@ class StationData(Protocol):
 
     def add_member(self, name: str, code: str, units: str) -> Member: ...
 
+    def hub_status(self) -> HubStatus | None: ...
+
 
 #: The methods every station data has: the kiosk checks them when it starts, so a missing one is a
 #: one-line error at start-up instead of a staff button that does nothing.
@@ -159,6 +171,9 @@ class StaticData:
     prescribed: dict = field(default_factory=dict)       # member id -> Program
     codes: dict = field(default_factory=dict)            # member id -> short code
     hands_free: dict = field(default_factory=dict)       # member id -> bool
+
+    def hub_status(self) -> HubStatus | None:
+        return None          # no clinic hub in memory
 
     def programs(self) -> Sequence[Program]:
         return self.program_list

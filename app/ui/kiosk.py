@@ -431,6 +431,8 @@ class Kiosk:
             self.desk.start_typing()
         elif name is Overlay.STAFF_MEMBERS:
             self.desk.open_members()
+        elif name is Overlay.SENSORS:
+            ui.hub = self.data.hub_status()
         elif name is Overlay.NEXT_TIME and ui.suggestion is None:
             self.refresh_suggestion()
         ui.overlay = name

@@ -15,7 +15,7 @@ from app.core.view import Link, Screen, View
 
 from .. import draw, theme
 from ..audio import VOLUME_DEFAULT
-from ..data import DoseData, ExportStatus, HistoryData, MemberInfo, Sample, SessionRecord, SuggestionData
+from ..data import DoseData, ExportStatus, HistoryData, HubStatus, MemberInfo, Sample, SessionRecord, SuggestionData
 from ..intents import Intent, IntentKind, Overlay
 from ..pin import NewPin, PinPad
 from ..text import t
@@ -88,6 +88,7 @@ class UiState:
     config_source: str = ""
     service: tuple[str, tuple[str, ...], str] | None = None  # (title, messages, hint)
     new_pin: NewPin | None = None                # staff must choose a PIN before anything else
+    hub: HubStatus | None = None                 # the clinic hub's sync, read when staff open Sensors
 
 @dataclass
 class Frame:

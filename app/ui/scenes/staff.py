@@ -243,10 +243,26 @@ class Sensors(StaffPage):
             (t("sensor_belt"), t("sensor_unknown") if v.actual_speed is None else f"{fmt(v.actual_speed)} {v.unit_label}",
              None),
         ]
+        hub = f.ui.hub
+        if hub is not None:  # a station of a clinic (docs/hub.md): when its sessions last went up
+            when = t("hub_never") if hub.last_success is None else _local_clock(hub.last_success)
+            word = t("hub_synced", when=when, waiting=hub.waiting_sessions)
+            rows.append((t("hub_label"), word if not hub.last_error else t("hub_failed", when=when),
+                         hub.last_error is None and hub.last_success is not None))
         row_h = min(m.u(70), body.height // len(rows))
         for i, (label, word, ok) in enumerate(rows):
             draw.status_chip(surface, f.fonts, m, pygame.Rect(body.x, body.y + i * row_h, body.width, row_h - m.u(8)),
                              label + ":", word, ok)
+
+
+def _local_clock(iso_text: str) -> str:
+    """HH:MM on the station's own clock (the sync writes UTC), or the text as it came."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso_text).astimezone().strftime("%H:%M")
+    except ValueError:
+        return iso_text
 
 
 class Programs(StaffPage):
