@@ -24,10 +24,15 @@ from app.core.events import (
     LinkLost,
     LinkRestored,
     PainScored,
+    PainTapped,
+    PauseTapped,
     ProgramChosen,
     RailsHeld,
+    RailsReleased,
     ResumeTapped,
+    SensorFault,
     StartTapped,
+    StopTapped,
     Tick,
     TreadmillReported,
 )
@@ -43,7 +48,10 @@ EPS = 1e-6
 
 STOPPED = {Mode.PAUSED, Mode.ESTOP, Mode.COOLDOWN, Mode.FAULT}
 #: Records that mean "the belt was just told to stop" (an entry into a stopped state).
-STOP_RECORDS = {"pause", "turnaround", "emergency_stop", "completed", "stop", "pain", "start_cancelled"}
+STOP_RECORDS = {"pause", "turnaround", "emergency_stop", "completed", "stop", "pain", "start_cancelled",
+                "pause_reason_changed", "resume_cancelled"}
+#: Records that start a pause or give the open one a new reason; their detail names the reason.
+PAUSE_RECORDS = {"pause", "pause_reason_changed", "resume_cancelled"}
 
 CONFIGS = st.sampled_from([
     SafetyConfig(),
@@ -85,10 +93,15 @@ class Checker:
         self.allowed_caps = Caps(*(min(getattr(c, f.name) for c in limits) for f in dataclasses.fields(Caps)))
         self.records: list[tuple[str, float]] = []
         self.belt_direction: str | None = None  # of the last SetBelt since the last StopBelt
+        self.all_at_now = False
+        self.pause_open = False  # a "pause" was recorded and neither resumed nor ended with the session
 
     def feed(self, now: float, event) -> None:
         before = self.state
         self._before_event(before, event)
+        # Nothing due before *now*: everything this step does happens at *now* (a tie, or no timer).
+        due = next_deadline(before, self.cfg)
+        self.all_at_now = due is None or due >= now
         after, effects = step(before, event, now, self.cfg)
         assert isinstance(after, State)
         assert isinstance(effects, tuple)
@@ -129,6 +142,19 @@ class Checker:
             assert after.mode is Mode.RUNNING
             assert after.lanyard_clipped
             assert after.link is not Link.DOWN
+
+        # The interlock holds at the moment the belt is told to move: lanyard clipped, rails held
+        # where the phase requires them, link not lost. When the whole step happens at *now* (an
+        # event exactly on a deadline), the facts after the event are the facts at that moment.
+        if moving and self.all_at_now:
+            assert after.lanyard_clipped, "belt told to move with the lanyard pulled"
+            assert after.rails_held or not after.rails_required, "belt told to move with the hands off"
+            assert after.link is not Link.DOWN
+        # A resume never goes faster than the phase asks or the caps allow.
+        if belts and any(r.kind == "resume" for r in records):
+            phase = after.program.phases[after.phase_index]
+            assert belts[-1].speed_kmh <= phase.speed_kmh + EPS
+            assert belts[-1].speed_kmh <= self.allowed_caps.speed_for(phase.direction) + EPS
 
         # Every entry into a stopped state, and any way out of RUNNING, stops first in that step.
         entered_stopped = after.mode in STOPPED and (after.mode is not before.mode
@@ -215,9 +241,21 @@ class Checker:
 
         self.records += [(r.kind, r.at) for r in records]
 
+        # One pause per pause: while one is open (resume countdown included), a new reason is
+        # recorded as a change of the open pause, never as a second pause.
+        for e in effects:
+            kind = e.kind if isinstance(e, RecordEvent) else None
+            if kind == "pause":
+                assert not self.pause_open, "a second pause recorded while one is open"
+                self.pause_open = True
+            elif kind in ("pause_reason_changed", "resume_cancelled"):
+                assert self.pause_open, f"{kind} without an open pause"
+            elif kind == "resume" or isinstance(e, CloseSession):
+                self.pause_open = False
+
         # Rails: a rails pause only where the rails are required, and never late.
         for r in records:
-            if r.kind == "pause" and r.detail["reason"] == PauseReason.RAILS.value:
+            if r.kind in PAUSE_RECORDS and r.detail["reason"] == PauseReason.RAILS.value:
                 phase = self.program.phases[r.detail["phase"]]
                 assert phase.rails_required or (self.member is not None and not self.member.hands_free_allowed)
         if after.mode is Mode.RUNNING and after.rails_required and not after.rails_held:
@@ -225,7 +263,7 @@ class Checker:
             assert now < after.rails_released_at + self.cfg.rails_grace_s, "the grace time has run out"
 
         # The link-lost pause never ends without a LinkRestored (and then a person's resume).
-        if any(r.kind == "pause" and r.detail["reason"] == PauseReason.LINK.value for r in records):
+        if any(r.kind in PAUSE_RECORDS and r.detail["reason"] == PauseReason.LINK.value for r in records):
             self.link_owed = ["restore", "resume"]
         if any(isinstance(e, CloseSession) for e in effects):
             self.link_owed = []
@@ -317,6 +355,36 @@ def test_one_late_tick_lands_exactly_where_the_clock_says(cfg, program, member, 
         assert completed == []
         assert checker.state.mode in (Mode.COUNTDOWN, Mode.RUNNING, Mode.PAUSED, Mode.RESUMING)
         assert checker.session_open == (gap >= cfg.start_countdown_s)
+
+
+#: Events worth placing exactly on a deadline: the ones that make moving unsafe, and the rest.
+TIE_EVENTS = st.sampled_from([
+    RailsReleased(), RailsReleased(), LanyardPulled(), LinkLost(), PauseTapped(), StopTapped(), PainTapped(),
+    SensorFault("left rail stuck"), RailsHeld(), LanyardClipped(), LinkRestored(), ResumeTapped(),
+    ResumeTapped(), StartTapped(), ConfirmTapped(), Tick(),
+])
+
+
+@SETTINGS
+@given(cfg=CONFIGS, program=programs(), member=members(), link=st.sampled_from([Link.UP, Link.NONE]),
+       data=st.data())
+def test_events_exactly_on_deadlines_never_move_the_belt_unsafely(cfg, program, member, link, data):
+    """Ties: events placed exactly on the core's own deadlines (countdown ends, grace ends, phase
+    ends, hold-to-resume ends), picked with next_deadline(). The safe outcome wins every tie: no
+    SetBelt above zero with the lanyard pulled, the hands off where the phase needs them, or the
+    link lost; a resume never above the phase's speed or the caps (Checker)."""
+    checker = Checker(cfg, program, member, link)
+    now = 0.0
+    for event in (LanyardClipped(), RailsHeld(), ProgramChosen(program, member), StartTapped()):
+        checker.feed(now, event)
+    for _ in range(data.draw(st.integers(5, 40), label="steps")):
+        deadline = next_deadline(checker.state, cfg)
+        if deadline is not None and data.draw(st.integers(0, 4), label="on a deadline") > 0:
+            now = max(now, deadline)
+        else:
+            now += data.draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 10.0]), label="gap")
+        event = data.draw(st.one_of(TIE_EVENTS, st.just(ProgramChosen(program, member))), label="event")
+        checker.feed(now, event)
 
 
 GARBAGE = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.floats(), st.lists(st.integers(), max_size=2))

@@ -200,9 +200,15 @@ def next_deadline(state: State, cfg: SafetyConfig) -> float | None:
     return due[0] if due else None
 
 
+#: Events that make moving less safe. One that lands exactly on a deadline is handled before the
+#: timer due at that instant, so the safe outcome wins the tie (a release at the very end of a
+#: countdown cancels it rather than starting the belt with the hands off).
+STOP_FIRST_EVENTS = (LanyardPulled, RailsReleased, LinkLost, SensorFault, PauseTapped, StopTapped, PainTapped)
+
+
 def _step(state: State, event: Event, now: float, cfg: SafetyConfig) -> tuple[State, list[Effect]]:
     effects: list[Effect] = []
-    state = _advance(state, now, cfg, effects)
+    state = _advance(state, now, cfg, effects, include_now=not isinstance(event, STOP_FIRST_EVENTS))
     state = _handle(state, event, now, cfg, effects)
     state = _advance(state, now, cfg, effects)
     return state, effects
@@ -277,14 +283,14 @@ def _due(state: State, cfg: SafetyConfig) -> tuple[float, str] | None:
     return None
 
 
-def _advance(state: State, now: float, cfg: SafetyConfig, effects: list[Effect]) -> State:
+def _advance(state: State, now: float, cfg: SafetyConfig, effects: list[Effect], include_now: bool = True) -> State:
     # Bounded: a pathological state must not spin forever (each firing changes the state).
     # Each phase can fire a few timers (warning, end, turnaround, countdown): scale with its length.
     phases = getattr(state.program, "phases", ())
     limit = 10_000 + 8 * (len(phases) if isinstance(phases, tuple) else 0)
     for _ in range(limit):
         due = _due(state, cfg)
-        if due is None or due[0] > now:
+        if due is None or due[0] > now or (due[0] == now and not include_now):
             return state
         state = _fire(state, due[0], due[1], cfg, effects)
     raise RuntimeError("timers did not settle")
@@ -292,6 +298,9 @@ def _advance(state: State, now: float, cfg: SafetyConfig, effects: list[Effect])
 
 def _fire(state: State, t: float, kind: str, cfg: SafetyConfig, effects: list[Effect]) -> State:
     if kind == "countdown":
+        problems = _interlock_problems(state, for_start=state.mode is Mode.COUNTDOWN)
+        if problems:
+            return _refuse_to_move(state, t, problems, cfg, effects)
         if state.mode is Mode.COUNTDOWN:
             return _begin_session(state, t, cfg, effects)
         return _enter_running(state, t, effects, resumed=True)
@@ -372,6 +381,15 @@ def _leave_running(state: State, t: float) -> State:
 
 def _pause(state: State, t: float, reason: PauseReason, effects: list[Effect]) -> State:
     _stop(effects, reason.value)
+    was = state.pause_reason if state.mode in (Mode.PAUSED, Mode.RESUMING) else None
+    if was is not None and was is not PauseReason.TURN:
+        # One pause per pause: the pause already open (its resume countdown included) goes on
+        # with a new reason; it is not a second pause (docs/safety.md, rule 8).
+        effects.append(PlaySound("pause"))
+        kind = "resume_cancelled" if state.mode is Mode.RESUMING else "pause_reason_changed"
+        effects.append(RecordEvent(kind, t, {"reason": reason.value, "was": was.value, "phase": state.phase_index}))
+        return replace(state, mode=Mode.PAUSED, pause_reason=reason, countdown_until=None,
+                       rails_released_at=None, rails_held_since=t if state.rails_held else None)
     counted = reason is not PauseReason.TURN
     if counted:
         effects.append(PlaySound("pause"))
@@ -401,12 +419,12 @@ def _next_phase(state: State, t: float, cfg: SafetyConfig, effects: list[Effect]
     if previous is not None and previous.direction != phase.direction:
         effects.append(Say("turn_around", {"direction": phase.direction}))
         return _pause(state, t, PauseReason.TURN, effects)
+    problems = _interlock_problems(state, for_start=False)
+    if problems:  # e.g. hands off as a rails-required phase begins: it begins paused
+        return _refuse_to_move(state, t, problems, cfg, effects)
     effects.append(PlaySound("phase"))
     effects.append(_target(state, index, t, effects))
-    released_at = state.rails_released_at
-    if not state.rails_held and released_at is None:
-        released_at = t  # an optional phase ended with hands off: the grace starts now
-    return replace(state, rails_released_at=released_at if state.rails_required else None)
+    return replace(state, rails_released_at=None)
 
 
 def _close(state: State, t: float, status: str, reason: str, cfg: SafetyConfig, effects: list[Effect],
@@ -438,6 +456,19 @@ def _cancel_countdown(state: State, t: float, reason: str, effects: list[Effect]
     effects.append(PlaySound("refused"))
     effects.append(RecordEvent("start_cancelled", t, {"reason": reason}))
     return replace(state, mode=Mode.READY, countdown_until=None)
+
+
+def _refuse_to_move(state: State, t: float, problems: list[str], cfg: SafetyConfig, effects: list[Effect]) -> State:
+    """The belt was about to be told to move but the interlock does not hold: stop instead."""
+    if state.mode is Mode.COUNTDOWN:
+        return _cancel_countdown(state, t, "; ".join(problems), effects)
+    if not state.lanyard_clipped:
+        return _estop(state, t, cfg, effects)
+    if state.link is Link.DOWN:
+        effects.append(Say("link_lost"))
+        return _pause(state, t, PauseReason.LINK, effects)
+    effects.append(Say("hold_the_rails"))
+    return _pause(state, t, PauseReason.RAILS, effects)
 
 
 def _interlock_problems(state: State, for_start: bool) -> list[str]:
@@ -484,6 +515,8 @@ def _handle(state: State, event: Event, now: float, cfg: SafetyConfig, effects: 
         if mode is Mode.COUNTDOWN:
             return _cancel_countdown(state, now, "rails released", effects)
         if mode is Mode.RESUMING and state.rails_required:
+            if was_held:  # an early release all the same: the rail statistics count it
+                effects.append(RecordEvent("rails_released", now, {"early": True, "phase": state.phase_index}))
             effects.append(Say("hold_the_rails"))
             return _pause(state, now, PauseReason.RAILS, effects)
         if mode is Mode.PAUSED:
