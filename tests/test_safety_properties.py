@@ -1,5 +1,7 @@
-"""Property tests: the invariants of DESIGN.md §2 under random valid programs and random event
-sequences (non-decreasing times, Ticks and big time gaps), plus garbage in for "never raises".
+"""Property tests: the invariants of docs/safety.md under random valid programs and random event
+sequences (non-decreasing times, Ticks and big time gaps), events placed exactly on the core's own
+deadlines (ties), plus garbage in for "never raises". At the end, a mutation check: each of a list
+of deliberate bugs in the core must make one of these properties fail.
 
 The checker below follows a run step by step and keeps only what it sees from the outside
 (events in, effects and mode out), so it does not trust the core's own bookkeeping.
@@ -144,9 +146,12 @@ class Checker:
             assert after.link is not Link.DOWN
 
         # The interlock holds at the moment the belt is told to move: lanyard clipped, rails held
-        # where the phase requires them, link not lost. When the whole step happens at *now* (an
-        # event exactly on a deadline), the facts after the event are the facts at that moment.
-        if moving and self.all_at_now:
+        # where the phase requires them, link not lost. The facts after the step were the facts
+        # then when the whole step happens at *now* (an event exactly on a deadline), or when its
+        # event changes no sensor or link fact (the last SetBelt is then for the final phase).
+        facts_constant = not isinstance(event, (RailsReleased, RailsHeld, LanyardPulled, LanyardClipped,
+                                                LinkLost, LinkRestored))
+        if moving and (self.all_at_now or facts_constant):
             assert after.lanyard_clipped, "belt told to move with the lanyard pulled"
             assert after.rails_held or not after.rails_required, "belt told to move with the hands off"
             assert after.link is not Link.DOWN
@@ -438,3 +443,109 @@ def test_step_never_raises_on_garbage(state, event, now, cfg):
     assert not any(isinstance(e, SetBelt) and e.speed_kmh > 0 for e in effects) or new.mode is Mode.RUNNING
     next_deadline(new, cfg)
     next_deadline(state, cfg)
+
+
+# --- the mutation check: each deliberate bug below must make some property above fail ------------
+
+from dataclasses import replace as _replace  # noqa: E402
+
+from hypothesis import Phase  # noqa: E402
+
+from app.core import safety  # noqa: E402
+from app.core.effects import StepEffects  # noqa: E402
+
+#: Deterministic, no example database (a mutant's failures must not be replayed against the real
+#: core), no shrinking (finding one failure is all a mutation check needs).
+MUTATION_SETTINGS = settings(max_examples=300, deadline=None, database=None, derandomize=True,
+                             phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+
+#: The properties above, re-run under MUTATION_SETTINGS, cheapest finders first.
+PROBES = (
+    (test_events_exactly_on_deadlines_never_move_the_belt_unsafely,
+     dict(cfg=CONFIGS, program=programs(), member=members(), link=st.sampled_from([Link.UP, Link.NONE]),
+          data=st.data())),
+    (test_invariants_hold_for_random_sessions,
+     dict(cfg=CONFIGS, scenario=scenarios(), link=st.sampled_from([Link.UP, Link.NONE]))),
+    (test_invariants_hold_for_lanyard_and_link_stories,
+     dict(cfg=CONFIGS, scenario=scenarios(max_events=30, focus=latch_events),
+          link=st.sampled_from([Link.UP, Link.NONE]))),
+    (test_invariants_hold_for_rails_and_pause_stories,
+     dict(cfg=CONFIGS, scenario=scenarios(max_events=30, focus=rails_events,
+                                          programs=programs(directions=("backward",)),
+                                          members=members(hands_free=st.just(True))))),
+)
+
+
+def _after_handler(monkeypatch, event_type, change):
+    """Mutate the handler of *event_type*: *change* rewrites the state it returns."""
+    original = safety.HANDLERS[event_type]
+    monkeypatch.setitem(safety.HANDLERS, event_type,
+                        lambda state, event, now, cfg, fx: change(original(state, event, now, cfg, fx), now, cfg))
+
+
+def _pause_without_stop(monkeypatch):
+    original = safety._pause
+
+    def mutant(state, t, reason, fx):
+        fx.stop = lambda reason: None  # this step's collector forgets stops
+        return original(state, t, reason, fx)
+
+    monkeypatch.setattr(safety, "_pause", mutant)
+
+
+def _late_grace(monkeypatch):
+    original = safety._due
+
+    def mutant(state, cfg):
+        due = original(state, cfg)
+        return (due[0] + 0.5, due[1]) if due and due[1] is safety.Timer.GRACE else due
+
+    monkeypatch.setattr(safety, "_due", mutant)
+
+
+def _confirm_without_clip(monkeypatch):
+    original = safety.HANDLERS[ConfirmTapped]
+    monkeypatch.setitem(safety.HANDLERS, ConfirmTapped,
+                        lambda state, event, now, cfg, fx: original(_replace(state, lanyard_clipped=True),
+                                                                     event, now, cfg, fx))
+
+
+MUTATIONS = {
+    "first phase above 1 mph": lambda mp: mp.setattr(safety, "FIRST_PHASE_SPEED_KMH", 50.0),
+    "link restored resumes by itself": lambda mp: _after_handler(mp, LinkRestored, lambda s, now, cfg: (
+        _replace(s, mode=Mode.RESUMING, countdown_until=now + cfg.resume_countdown_s)
+        if s.mode is Mode.PAUSED and s.pause_reason is PauseReason.LINK else s)),
+    "confirm without the lanyard clipped": _confirm_without_clip,
+    "pause without a stop": _pause_without_stop,
+    "caps loosened by a member": lambda mp: mp.setattr(Caps, "tightened", lambda self, other: other or self),
+    "grace runs late": _late_grace,
+    "clip alone clears the e-stop": lambda mp: _after_handler(mp, LanyardClipped, lambda s, now, cfg: (
+        _replace(s, mode=Mode.SUMMARY if s.outcome else Mode.READY) if s.mode is Mode.ESTOP else s)),
+    "optional phases pause": lambda mp: mp.setattr(State, "rails_required", property(lambda self: True)),
+    "active time runs during pauses": lambda mp: mp.setattr(
+        safety, "_leave_running", lambda state, t: _replace(state, active_before=state.active_seconds(t))),
+    "no turnaround": lambda mp: mp.setattr(safety, "_turns", lambda previous, phase: False),
+    "a timer wins a tie": lambda mp: mp.setattr(safety, "STOP_FIRST_EVENTS", ()),
+    "no interlock when the belt is told to move": lambda mp: mp.setattr(safety, "_move_problems", lambda s: []),
+    "a second pause for a new reason": lambda mp: mp.setattr(safety, "_open_pause", lambda s: None),
+    "stop not first": lambda mp: mp.setattr(StepEffects, "finish", lambda self, may_move, now: tuple(
+        self._rest) + ((self._stop,) if self._stop else ())),
+}
+
+
+def _caught() -> str | None:
+    """The name of the first property that fails, or None."""
+    for test, strategies in PROBES:
+        probe = MUTATION_SETTINGS(given(**strategies)(test.hypothesis.inner_test))
+        try:
+            probe()
+        except (AssertionError, BaseExceptionGroup) as exc:  # noqa: F841 - a property failed: caught
+            return test.__name__
+    return None
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_the_properties_catch_a_mutated_core(monkeypatch, mutation):
+    """The properties are worth what they catch: each deliberate bug in the core must fail one."""
+    MUTATIONS[mutation](monkeypatch)
+    assert _caught() is not None, f"no property caught the mutation {mutation!r}"

@@ -1,4 +1,4 @@
-"""One or more plain example tests per safety rule of DESIGN.md §2 and issue 2 part 4.
+"""One or more plain example tests per safety rule of docs/safety.md (rules 1-8).
 
 Each test drives the real ``step`` function with a short, readable story and checks what the
 station does (mode, effects, recorded events), never the internals it uses to get there.
@@ -852,7 +852,7 @@ def test_choosing_a_program_after_a_session_starts_from_zero():
     assert station.state.pauses == 0
 
 
-# --- rail sensor faults (DESIGN §2.1: when in doubt, stopped) -------------------------------
+# --- rail sensor faults (docs/safety.md, rule 1: when in doubt, stopped) -------------------------------
 
 
 def test_sensor_fault_pauses_a_running_belt_and_needs_a_tap_to_resume():
@@ -1009,3 +1009,20 @@ def test_a_release_during_the_resume_countdown_continues_the_same_pause():
     assert [(c.at, c.detail["was"], c.detail["reason"]) for c in cancelled] == [(t0 + 12.0, "user", "rails released")]
     # Still an early release for the statistics (hands off in a rails-required phase).
     assert [r.detail["early"] for r in station.records("rails_released")] == [True]
+
+
+# --- the core reads in one sitting ---------------------------------------------------------------
+
+
+def test_every_event_has_a_handler_named_after_it():
+    """A newcomer finds the handler of ``FooTapped`` as ``on_foo_tapped`` in app/core/safety.py."""
+    import re
+
+    from app.core import events, safety
+
+    kinds = [c for c in vars(events).values() if isinstance(c, type) and issubclass(c, events.Event)
+             and c is not events.Event]
+    assert set(safety.HANDLERS) == set(kinds)
+    for kind, handler in safety.HANDLERS.items():
+        assert handler.__name__ == "on_" + re.sub(r"(?<!^)(?=[A-Z])", "_", kind.__name__).lower()
+        assert getattr(safety, handler.__name__) is handler

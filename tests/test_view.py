@@ -1,4 +1,4 @@
-"""The view (app.core.view): one screen per safety state, and the STATUS line of DESIGN.md §3.4."""
+"""The view (app.core.view): one screen per safety state, and the STATUS line (docs/architecture.md)."""
 
 from __future__ import annotations
 

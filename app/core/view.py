@@ -1,8 +1,8 @@
 """What the screen must show, derived from the safety state at a moment. Pure.
 
-The kiosk draws a :class:`View`; it never reads :class:`~app.core.safety.State` directly, so every
+The kiosk draws a :class:`View`; it never reads :class:`~app.core.state.State` directly, so every
 safety state has exactly one screen and the screen can never disagree with the core. The same view
-gives the systemd STATUS line (DESIGN.md §3.4).
+gives the systemd STATUS line (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from . import session
-from .safety import Link, Mode, PauseReason, SafetyConfig, State
+from .state import COUNTING_DOWN, Link, Mode, PauseReason, SafetyConfig, State
 from .units import from_kmh, unit_label
 
 
@@ -32,7 +32,8 @@ class Screen(enum.Enum):
     FAULT = "fault"
 
 
-#: Screens on which the belt is, or may soon be, moving: Pause and Stop must be on them (issue 4).
+#: Screens on which the belt is, or may soon be, moving: Pause and Stop must be on them
+#: (docs/safety.md, rule 1: a person can always stop the belt from the screen).
 ACTIVE_SCREENS = frozenset({Screen.COUNTDOWN, Screen.RUNNING, Screen.RESUMING})
 #: Full-screen safety states: nothing else may cover them.
 SAFETY_SCREENS = frozenset({Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.ESTOP, Screen.FAULT})
@@ -131,7 +132,7 @@ def build_view(state: State, now: float, cfg: SafetyConfig) -> View:
     the core to FAULT may still be in it) gets the fault screen instead of crashing the kiosk."""
     try:
         return _build_view(state, now, cfg)
-    except Exception as exc:  # noqa: BLE001 - DESIGN §2.1: fail toward the stopped, fault screen
+    except Exception as exc:  # noqa: BLE001 - docs/safety.md rule 1: fail toward the stopped, fault screen
         fault = getattr(state, "fault", "") or f"cannot show the state: {type(exc).__name__}"
         return _with_status(View(screen=Screen.FAULT, units="mph", unit_label=unit_label("mph"), program_id=None,
                                  program_name=None, member_name=None,
@@ -158,7 +159,7 @@ def _build_view(state: State, now: float, cfg: SafetyConfig) -> View:
         seconds = program.phases[index].seconds
         phase_progress = min(1.0, max(0.0, 1 - phase_left / seconds)) if seconds else 1.0
     countdown = None
-    if state.countdown_until is not None and state.mode in (Mode.COUNTDOWN, Mode.RESUMING):
+    if state.countdown_until is not None and state.mode in COUNTING_DOWN:
         countdown = max(1, math.ceil(state.countdown_until - now - 1e-9))
     hold = 0.0
     if state.mode is Mode.PAUSED and state.rails_held_since is not None and cfg.rails_hold_s > 0:
@@ -221,7 +222,7 @@ def _with_status(view: View) -> View:
 
 
 def status_line(view: View) -> str:
-    """The short systemd STATUS= line (DESIGN.md §3.4): ``running: Warm-up 1:20 left``."""
+    """The short systemd STATUS= line (docs/architecture.md): ``running: Warm-up 1:20 left``."""
     screen = view.screen
     if screen is Screen.RUNNING and view.phase:
         return f"running: {view.phase.name} {session.format_clock(view.phase_left_s)} left"
