@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import pytest
 
@@ -45,7 +46,15 @@ try:
 except ImportError:  # tests/ is not a package: pytest puts it on sys.path
     from strategies import latch_events, members, programs, rails_events, scenarios
 
-SETTINGS = settings(max_examples=180, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: A thorough run multiplies every example count: BACKSTEP_SAFETY_SCALE=10 pytest tests/test_safety_*.py
+SCALE = float(os.environ.get("BACKSTEP_SAFETY_SCALE", "1"))
+
+
+def examples(n: int) -> int:
+    return max(1, round(n * SCALE))
+
+
+SETTINGS = settings(max_examples=examples(180), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EPS = 1e-6
 
 STOPPED = {Mode.PAUSED, Mode.ESTOP, Mode.COOLDOWN, Mode.FAULT}
@@ -313,7 +322,7 @@ def test_invariants_hold_for_rails_and_pause_stories(cfg, scenario):
     run(cfg, program, member, timed)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=CONFIGS, scenario=scenarios(max_events=25), gaps=st.lists(st.floats(0, 50), min_size=1, max_size=5))
 def test_ticking_more_often_changes_no_recorded_time(cfg, scenario, gaps):
     """Deadlines fire at their own time: extra Ticks in between change neither the records nor the
@@ -431,7 +440,7 @@ garbage_events = st.one_of(
 )
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(250), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(state=garbage_states(), event=garbage_events, now=st.one_of(st.floats(), GARBAGE), cfg=CONFIGS)
 def test_step_never_raises_on_garbage(state, event, now, cfg):
     new, effects = step(state, event, now, cfg)

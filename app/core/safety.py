@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
+from . import session
 from .caps import FIRST_PHASE_SPEED_KMH
 from .effects import (
     CloseSession,
@@ -66,7 +67,6 @@ from .events import (
     Tick,
     TreadmillReported,
 )
-from . import session
 from .state import (  # noqa: F401 - re-exported: importers use app.core.safety for these
     AFTER_SESSION,
     BELT_MAY_MOVE,
@@ -123,6 +123,7 @@ def next_deadline(state: State, cfg: SafetyConfig) -> float | None:
 
 
 def _step(state: State, event: Event, now: float, cfg: SafetyConfig, fx: StepEffects) -> State:
+    # Deadlines before the event first, at their own times; the event; then what fell due by now.
     state = _advance(state, now, cfg, fx, include_now=not isinstance(event, STOP_FIRST_EVENTS))
     handler = HANDLERS.get(type(event))
     if handler is not None:
