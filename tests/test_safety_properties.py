@@ -12,14 +12,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import warnings
+from dataclasses import replace as _replace
 
 import pytest
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import HypothesisWarning
 from hypothesis import strategies as st
 
+from app.core import safety
 from app.core.caps import FIRST_PHASE_SPEED_KMH, Caps
-from app.core.effects import CloseSession, OpenSession, RecordEvent, SetBelt, StopBelt
+from app.core.effects import CloseSession, OpenSession, RecordEvent, SetBelt, StepEffects, StopBelt
 from app.core.events import (
     ConfirmTapped,
     LanyardClipped,
@@ -424,6 +428,8 @@ def garbage_states(draw):
         "caps": draw(st.one_of(st.just(Caps()), GARBAGE)),
         "active_before": draw(st.one_of(st.floats(), GARBAGE)),
         "cooldown_until": draw(st.one_of(st.floats(), GARBAGE)),
+        "cooldown_since": draw(st.one_of(st.floats(), GARBAGE)),
+        "paused_at": draw(st.one_of(st.floats(), GARBAGE)),
         "member": draw(st.one_of(members(), GARBAGE)),
     }
     keep = draw(st.sets(st.sampled_from(sorted(changes))))
@@ -455,13 +461,6 @@ def test_step_never_raises_on_garbage(state, event, now, cfg):
 
 
 # --- the mutation check: each deliberate bug below must make some property above fail ------------
-
-from dataclasses import replace as _replace  # noqa: E402
-
-from hypothesis import Phase  # noqa: E402
-
-from app.core import safety  # noqa: E402
-from app.core.effects import StepEffects  # noqa: E402
 
 #: Deterministic, no example database (a mutant's failures must not be replayed against the real
 #: core), no shrinking (finding one failure is all a mutation check needs).
@@ -547,8 +546,10 @@ def _caught() -> str | None:
     for test, strategies in PROBES:
         probe = MUTATION_SETTINGS(given(**strategies)(test.hypothesis.inner_test))
         try:
-            probe()
-        except (AssertionError, BaseExceptionGroup) as exc:  # noqa: F841 - a property failed: caught
+            with warnings.catch_warnings():  # a mutant's falsifying example may be long to print
+                warnings.simplefilter("ignore", HypothesisWarning)
+                probe()
+        except (AssertionError, BaseExceptionGroup):  # a property failed: the mutation is caught
             return test.__name__
     return None
 
