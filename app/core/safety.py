@@ -191,6 +191,7 @@ def _due(state: State, cfg: SafetyConfig) -> tuple[float, Timer] | None:
         if state.rails_released_at is not None and state.rails_required:
             candidates.append((state.rails_released_at + cfg.rails_grace_s, Timer.GRACE))
         phase = state.program.phases[state.phase_index]
+        # A phase hardly longer than the warning would warn as it begins: it gets none.
         if state.warned_index != state.phase_index and phase.seconds > cfg.phase_warning_s + 1:
             candidates.append((max(phase_end - cfg.phase_warning_s, state.running_since), Timer.WARNING))
         return min(candidates, key=lambda c: c[0])
