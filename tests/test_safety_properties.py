@@ -110,9 +110,13 @@ class Checker:
         self.belt_direction: str | None = None  # of the last SetBelt since the last StopBelt
         self.all_at_now = False
         self.pause_open = False  # a "pause" was recorded and neither resumed nor ended with the session
+        self.hands_on = False    # from the rail events fed so far (unknown reads as off)
+        self.let_go_at: float | None = None   # time of the last real release (held -> released)
+        self.moving_since = -math.inf          # the belt's last start, resume or new phase
 
     def feed(self, now: float, event) -> None:
         before = self.state
+        self._now = now
         self._before_event(before, event)
         # Nothing due before *now*: everything this step does happens at *now* (a tie, or no timer).
         due = next_deadline(before, self.cfg)
@@ -130,6 +134,10 @@ class Checker:
 
     # -- bookkeeping of what the person did -------------------------------------------------
     def _before_event(self, before: State, event) -> None:
+        if isinstance(event, RailsReleased) and self.hands_on:
+            self.let_go_at = self._now
+        if isinstance(event, (RailsHeld, RailsReleased)):
+            self.hands_on = isinstance(event, RailsHeld)
         if isinstance(event, LanyardClipped):
             self.lanyard_owed.discard("clip")
         elif isinstance(event, ConfirmTapped) and "clip" not in self.lanyard_owed:
@@ -279,6 +287,21 @@ class Checker:
         if after.mode is Mode.RUNNING and after.rails_required and not after.rails_held:
             assert after.rails_released_at is not None
             assert now < after.rails_released_at + self.cfg.rails_grace_s, "the grace time has run out"
+        # Hands off while running a rails-required phase only in the grace after letting go during
+        # that run: never a start, resume or new phase begun with the hands already off. So a
+        # rails pause comes exactly a grace time after letting go, at once when letting go during a
+        # resume countdown, or just as a phase begins.
+        for r in records:
+            if r.kind in ("session_started", "phase_started", "resume"):
+                self.moving_since = r.at
+            elif r.kind == "pause" and r.detail["reason"] == PauseReason.RAILS.value:
+                after_grace = self.let_go_at is not None and math.isclose(
+                    r.at, self.let_go_at + self.cfg.rails_grace_s, rel_tol=1e-12, abs_tol=1e-9)
+                assert after_grace or r.at in (self.let_go_at, self.moving_since), (
+                    r.at, self.let_go_at, self.moving_since)
+        if after.mode is Mode.RUNNING and after.rails_required and not self.hands_on:
+            assert self.let_go_at is not None and self.let_go_at >= self.moving_since, (
+                "a rails-required run began with the hands off")
 
         # The link-lost pause never ends without a LinkRestored (and then a person's resume).
         if any(r.kind in PAUSE_RECORDS and r.detail["reason"] == PauseReason.LINK.value for r in records):
@@ -472,15 +495,15 @@ PROBES = (
     (test_events_exactly_on_deadlines_never_move_the_belt_unsafely,
      dict(cfg=CONFIGS, program=programs(), member=members(), link=st.sampled_from([Link.UP, Link.NONE]),
           data=st.data())),
+    (test_invariants_hold_for_rails_and_pause_stories,
+     dict(cfg=CONFIGS, scenario=scenarios(max_events=30, focus=rails_events,
+                                          programs=programs(directions=("backward",)),
+                                          members=members(hands_free=st.just(True))))),
     (test_invariants_hold_for_random_sessions,
      dict(cfg=CONFIGS, scenario=scenarios(), link=st.sampled_from([Link.UP, Link.NONE]))),
     (test_invariants_hold_for_lanyard_and_link_stories,
      dict(cfg=CONFIGS, scenario=scenarios(max_events=30, focus=latch_events),
           link=st.sampled_from([Link.UP, Link.NONE]))),
-    (test_invariants_hold_for_rails_and_pause_stories,
-     dict(cfg=CONFIGS, scenario=scenarios(max_events=30, focus=rails_events,
-                                          programs=programs(directions=("backward",)),
-                                          members=members(hands_free=st.just(True))))),
 )
 
 
