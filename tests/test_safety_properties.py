@@ -1,5 +1,7 @@
-"""Property tests: the invariants of DESIGN.md §2 under random valid programs and random event
-sequences (non-decreasing times, Ticks and big time gaps), plus garbage in for "never raises".
+"""Property tests: the invariants of docs/safety.md under random valid programs and random event
+sequences (non-decreasing times, Ticks and big time gaps), events placed exactly on the core's own
+deadlines (ties), plus garbage in for "never raises". At the end, a mutation check: each of a list
+of deliberate bugs in the core must make one of these properties fail.
 
 The checker below follows a run step by step and keeps only what it sees from the outside
 (events in, effects and mode out), so it does not trust the core's own bookkeeping.
@@ -9,14 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import warnings
+from dataclasses import replace as _replace
 
 import pytest
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import HypothesisWarning
 from hypothesis import strategies as st
 
+from app.core import safety
 from app.core.caps import FIRST_PHASE_SPEED_KMH, Caps
-from app.core.effects import CloseSession, OpenSession, RecordEvent, SetBelt, StopBelt
+from app.core.effects import CloseSession, OpenSession, RecordEvent, SetBelt, StepEffects, StopBelt
 from app.core.events import (
     ConfirmTapped,
     LanyardClipped,
@@ -24,10 +31,15 @@ from app.core.events import (
     LinkLost,
     LinkRestored,
     PainScored,
+    PainTapped,
+    PauseTapped,
     ProgramChosen,
     RailsHeld,
+    RailsReleased,
     ResumeTapped,
+    SensorFault,
     StartTapped,
+    StopTapped,
     Tick,
     TreadmillReported,
 )
@@ -38,12 +50,23 @@ try:
 except ImportError:  # tests/ is not a package: pytest puts it on sys.path
     from strategies import latch_events, members, programs, rails_events, scenarios
 
-SETTINGS = settings(max_examples=180, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: A thorough run multiplies every example count: BACKSTEP_SAFETY_SCALE=10 pytest tests/test_safety_*.py
+SCALE = float(os.environ.get("BACKSTEP_SAFETY_SCALE", "1"))
+
+
+def examples(n: int) -> int:
+    return max(1, round(n * SCALE))
+
+
+SETTINGS = settings(max_examples=examples(180), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EPS = 1e-6
 
 STOPPED = {Mode.PAUSED, Mode.ESTOP, Mode.COOLDOWN, Mode.FAULT}
 #: Records that mean "the belt was just told to stop" (an entry into a stopped state).
-STOP_RECORDS = {"pause", "turnaround", "emergency_stop", "completed", "stop", "pain", "start_cancelled"}
+STOP_RECORDS = {"pause", "turnaround", "emergency_stop", "completed", "stop", "pain", "start_cancelled",
+                "pause_reason_changed", "resume_cancelled"}
+#: Records that start a pause or give the open one a new reason; their detail names the reason.
+PAUSE_RECORDS = {"pause", "pause_reason_changed", "resume_cancelled"}
 
 CONFIGS = st.sampled_from([
     SafetyConfig(),
@@ -85,10 +108,19 @@ class Checker:
         self.allowed_caps = Caps(*(min(getattr(c, f.name) for c in limits) for f in dataclasses.fields(Caps)))
         self.records: list[tuple[str, float]] = []
         self.belt_direction: str | None = None  # of the last SetBelt since the last StopBelt
+        self.all_at_now = False
+        self.pause_open = False  # a "pause" was recorded and neither resumed nor ended with the session
+        self.hands_on = False    # from the rail events fed so far (unknown reads as off)
+        self.let_go_at: float | None = None   # time of the last real release (held -> released)
+        self.moving_since = -math.inf          # the belt's last start, resume or new phase
 
     def feed(self, now: float, event) -> None:
         before = self.state
+        self._now = now
         self._before_event(before, event)
+        # Nothing due before *now*: everything this step does happens at *now* (a tie, or no timer).
+        due = next_deadline(before, self.cfg)
+        self.all_at_now = due is None or due >= now
         after, effects = step(before, event, now, self.cfg)
         assert isinstance(after, State)
         assert isinstance(effects, tuple)
@@ -102,6 +134,10 @@ class Checker:
 
     # -- bookkeeping of what the person did -------------------------------------------------
     def _before_event(self, before: State, event) -> None:
+        if isinstance(event, RailsReleased) and self.hands_on:
+            self.let_go_at = self._now
+        if isinstance(event, (RailsHeld, RailsReleased)):
+            self.hands_on = isinstance(event, RailsHeld)
         if isinstance(event, LanyardClipped):
             self.lanyard_owed.discard("clip")
         elif isinstance(event, ConfirmTapped) and "clip" not in self.lanyard_owed:
@@ -129,6 +165,22 @@ class Checker:
             assert after.mode is Mode.RUNNING
             assert after.lanyard_clipped
             assert after.link is not Link.DOWN
+
+        # The interlock holds at the moment the belt is told to move: lanyard clipped, rails held
+        # where the phase requires them, link not lost. The facts after the step were the facts
+        # then when the whole step happens at *now* (an event exactly on a deadline), or when its
+        # event changes no sensor or link fact (the last SetBelt is then for the final phase).
+        facts_constant = not isinstance(event, (RailsReleased, RailsHeld, LanyardPulled, LanyardClipped,
+                                                LinkLost, LinkRestored))
+        if moving and (self.all_at_now or facts_constant):
+            assert after.lanyard_clipped, "belt told to move with the lanyard pulled"
+            assert after.rails_held or not after.rails_required, "belt told to move with the hands off"
+            assert after.link is not Link.DOWN
+        # A resume never goes faster than the phase asks or the caps allow.
+        if belts and any(r.kind == "resume" for r in records):
+            phase = after.program.phases[after.phase_index]
+            assert belts[-1].speed_kmh <= phase.speed_kmh + EPS
+            assert belts[-1].speed_kmh <= self.allowed_caps.speed_for(phase.direction) + EPS
 
         # Every entry into a stopped state, and any way out of RUNNING, stops first in that step.
         entered_stopped = after.mode in STOPPED and (after.mode is not before.mode
@@ -215,17 +267,44 @@ class Checker:
 
         self.records += [(r.kind, r.at) for r in records]
 
+        # One pause per pause: while one is open (resume countdown included), a new reason is
+        # recorded as a change of the open pause, never as a second pause.
+        for e in effects:
+            kind = e.kind if isinstance(e, RecordEvent) else None
+            if kind == "pause":
+                assert not self.pause_open, "a second pause recorded while one is open"
+                self.pause_open = True
+            elif kind in ("pause_reason_changed", "resume_cancelled"):
+                assert self.pause_open, f"{kind} without an open pause"
+            elif kind == "resume" or isinstance(e, CloseSession):
+                self.pause_open = False
+
         # Rails: a rails pause only where the rails are required, and never late.
         for r in records:
-            if r.kind == "pause" and r.detail["reason"] == PauseReason.RAILS.value:
+            if r.kind in PAUSE_RECORDS and r.detail["reason"] == PauseReason.RAILS.value:
                 phase = self.program.phases[r.detail["phase"]]
                 assert phase.rails_required or (self.member is not None and not self.member.hands_free_allowed)
         if after.mode is Mode.RUNNING and after.rails_required and not after.rails_held:
             assert after.rails_released_at is not None
             assert now < after.rails_released_at + self.cfg.rails_grace_s, "the grace time has run out"
+        # Hands off while running a rails-required phase only in the grace after letting go during
+        # that run: never a start, resume or new phase begun with the hands already off. So a
+        # rails pause comes exactly a grace time after letting go, at once when letting go during a
+        # resume countdown, or just as a phase begins.
+        for r in records:
+            if r.kind in ("session_started", "phase_started", "resume"):
+                self.moving_since = r.at
+            elif r.kind == "pause" and r.detail["reason"] == PauseReason.RAILS.value:
+                after_grace = self.let_go_at is not None and math.isclose(
+                    r.at, self.let_go_at + self.cfg.rails_grace_s, rel_tol=1e-12, abs_tol=1e-9)
+                assert after_grace or r.at in (self.let_go_at, self.moving_since), (
+                    r.at, self.let_go_at, self.moving_since)
+        if after.mode is Mode.RUNNING and after.rails_required and not self.hands_on:
+            assert self.let_go_at is not None and self.let_go_at >= self.moving_since, (
+                "a rails-required run began with the hands off")
 
         # The link-lost pause never ends without a LinkRestored (and then a person's resume).
-        if any(r.kind == "pause" and r.detail["reason"] == PauseReason.LINK.value for r in records):
+        if any(r.kind in PAUSE_RECORDS and r.detail["reason"] == PauseReason.LINK.value for r in records):
             self.link_owed = ["restore", "resume"]
         if any(isinstance(e, CloseSession) for e in effects):
             self.link_owed = []
@@ -270,7 +349,7 @@ def test_invariants_hold_for_rails_and_pause_stories(cfg, scenario):
     run(cfg, program, member, timed)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=CONFIGS, scenario=scenarios(max_events=25), gaps=st.lists(st.floats(0, 50), min_size=1, max_size=5))
 def test_ticking_more_often_changes_no_recorded_time(cfg, scenario, gaps):
     """Deadlines fire at their own time: extra Ticks in between change neither the records nor the
@@ -319,6 +398,36 @@ def test_one_late_tick_lands_exactly_where_the_clock_says(cfg, program, member, 
         assert checker.session_open == (gap >= cfg.start_countdown_s)
 
 
+#: Events worth placing exactly on a deadline: the ones that make moving unsafe, and the rest.
+TIE_EVENTS = st.sampled_from([
+    RailsReleased(), RailsReleased(), LanyardPulled(), LinkLost(), PauseTapped(), StopTapped(), PainTapped(),
+    SensorFault("left rail stuck"), RailsHeld(), LanyardClipped(), LinkRestored(), ResumeTapped(),
+    ResumeTapped(), StartTapped(), ConfirmTapped(), Tick(),
+])
+
+
+@SETTINGS
+@given(cfg=CONFIGS, program=programs(), member=members(), link=st.sampled_from([Link.UP, Link.NONE]),
+       data=st.data())
+def test_events_exactly_on_deadlines_never_move_the_belt_unsafely(cfg, program, member, link, data):
+    """Ties: events placed exactly on the core's own deadlines (countdown ends, grace ends, phase
+    ends, hold-to-resume ends), picked with next_deadline(). The safe outcome wins every tie: no
+    SetBelt above zero with the lanyard pulled, the hands off where the phase needs them, or the
+    link lost; a resume never above the phase's speed or the caps (Checker)."""
+    checker = Checker(cfg, program, member, link)
+    now = 0.0
+    for event in (LanyardClipped(), RailsHeld(), ProgramChosen(program, member), StartTapped()):
+        checker.feed(now, event)
+    for _ in range(data.draw(st.integers(5, 40), label="steps")):
+        deadline = next_deadline(checker.state, cfg)
+        if deadline is not None and data.draw(st.integers(0, 4), label="on a deadline") > 0:
+            now = max(now, deadline)
+        else:
+            now += data.draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 10.0]), label="gap")
+        event = data.draw(st.one_of(TIE_EVENTS, st.just(ProgramChosen(program, member))), label="event")
+        checker.feed(now, event)
+
+
 GARBAGE = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.floats(), st.lists(st.integers(), max_size=2))
 
 
@@ -342,6 +451,8 @@ def garbage_states(draw):
         "caps": draw(st.one_of(st.just(Caps()), GARBAGE)),
         "active_before": draw(st.one_of(st.floats(), GARBAGE)),
         "cooldown_until": draw(st.one_of(st.floats(), GARBAGE)),
+        "cooldown_since": draw(st.one_of(st.floats(), GARBAGE)),
+        "paused_at": draw(st.one_of(st.floats(), GARBAGE)),
         "member": draw(st.one_of(members(), GARBAGE)),
     }
     keep = draw(st.sets(st.sampled_from(sorted(changes))))
@@ -358,7 +469,7 @@ garbage_events = st.one_of(
 )
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(250), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(state=garbage_states(), event=garbage_events, now=st.one_of(st.floats(), GARBAGE), cfg=CONFIGS)
 def test_step_never_raises_on_garbage(state, event, now, cfg):
     new, effects = step(state, event, now, cfg)
@@ -370,3 +481,104 @@ def test_step_never_raises_on_garbage(state, event, now, cfg):
     assert not any(isinstance(e, SetBelt) and e.speed_kmh > 0 for e in effects) or new.mode is Mode.RUNNING
     next_deadline(new, cfg)
     next_deadline(state, cfg)
+
+
+# --- the mutation check: each deliberate bug below must make some property above fail ------------
+
+#: Deterministic, no example database (a mutant's failures must not be replayed against the real
+#: core), no shrinking (finding one failure is all a mutation check needs).
+MUTATION_SETTINGS = settings(max_examples=300, deadline=None, database=None, derandomize=True,
+                             phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+
+#: The properties above, re-run under MUTATION_SETTINGS, cheapest finders first.
+PROBES = (
+    (test_events_exactly_on_deadlines_never_move_the_belt_unsafely,
+     dict(cfg=CONFIGS, program=programs(), member=members(), link=st.sampled_from([Link.UP, Link.NONE]),
+          data=st.data())),
+    (test_invariants_hold_for_rails_and_pause_stories,
+     dict(cfg=CONFIGS, scenario=scenarios(max_events=30, focus=rails_events,
+                                          programs=programs(directions=("backward",)),
+                                          members=members(hands_free=st.just(True))))),
+    (test_invariants_hold_for_random_sessions,
+     dict(cfg=CONFIGS, scenario=scenarios(), link=st.sampled_from([Link.UP, Link.NONE]))),
+    (test_invariants_hold_for_lanyard_and_link_stories,
+     dict(cfg=CONFIGS, scenario=scenarios(max_events=30, focus=latch_events),
+          link=st.sampled_from([Link.UP, Link.NONE]))),
+)
+
+
+def _after_handler(monkeypatch, event_type, change):
+    """Mutate the handler of *event_type*: *change* rewrites the state it returns."""
+    original = safety.HANDLERS[event_type]
+    monkeypatch.setitem(safety.HANDLERS, event_type,
+                        lambda state, event, now, cfg, fx: change(original(state, event, now, cfg, fx), now, cfg))
+
+
+def _pause_without_stop(monkeypatch):
+    original = safety._pause
+
+    def mutant(state, t, reason, fx):
+        fx.stop = lambda reason: None  # this step's collector forgets stops
+        return original(state, t, reason, fx)
+
+    monkeypatch.setattr(safety, "_pause", mutant)
+
+
+def _late_grace(monkeypatch):
+    original = safety._due
+
+    def mutant(state, cfg):
+        due = original(state, cfg)
+        return (due[0] + 0.5, due[1]) if due and due[1] is safety.Timer.GRACE else due
+
+    monkeypatch.setattr(safety, "_due", mutant)
+
+
+def _confirm_without_clip(monkeypatch):
+    original = safety.HANDLERS[ConfirmTapped]
+    monkeypatch.setitem(safety.HANDLERS, ConfirmTapped,
+                        lambda state, event, now, cfg, fx: original(_replace(state, lanyard_clipped=True),
+                                                                     event, now, cfg, fx))
+
+
+MUTATIONS = {
+    "first phase above 1 mph": lambda mp: mp.setattr(safety, "FIRST_PHASE_SPEED_KMH", 50.0),
+    "link restored resumes by itself": lambda mp: _after_handler(mp, LinkRestored, lambda s, now, cfg: (
+        _replace(s, mode=Mode.RESUMING, countdown_until=now + cfg.resume_countdown_s)
+        if s.mode is Mode.PAUSED and s.pause_reason is PauseReason.LINK else s)),
+    "confirm without the lanyard clipped": _confirm_without_clip,
+    "pause without a stop": _pause_without_stop,
+    "caps loosened by a member": lambda mp: mp.setattr(Caps, "tightened", lambda self, other: other or self),
+    "grace runs late": _late_grace,
+    "clip alone clears the e-stop": lambda mp: _after_handler(mp, LanyardClipped, lambda s, now, cfg: (
+        _replace(s, mode=Mode.SUMMARY if s.outcome else Mode.READY) if s.mode is Mode.ESTOP else s)),
+    "optional phases pause": lambda mp: mp.setattr(State, "rails_required", property(lambda self: True)),
+    "active time runs during pauses": lambda mp: mp.setattr(
+        safety, "_leave_running", lambda state, t: _replace(state, active_before=state.active_seconds(t))),
+    "no turnaround": lambda mp: mp.setattr(safety, "_turns", lambda previous, phase: False),
+    "a timer wins a tie": lambda mp: mp.setattr(safety, "STOP_FIRST_EVENTS", ()),
+    "no interlock when the belt is told to move": lambda mp: mp.setattr(safety, "_move_problems", lambda s: []),
+    "a second pause for a new reason": lambda mp: mp.setattr(safety, "_open_pause", lambda s: None),
+    "stop not first": lambda mp: mp.setattr(StepEffects, "finish", lambda self, may_move, now: tuple(
+        self._rest) + ((self._stop,) if self._stop else ())),
+}
+
+
+def _caught() -> str | None:
+    """The name of the first property that fails, or None."""
+    for test, strategies in PROBES:
+        probe = MUTATION_SETTINGS(given(**strategies)(test.hypothesis.inner_test))
+        try:
+            with warnings.catch_warnings():  # a mutant's falsifying example may be long to print
+                warnings.simplefilter("ignore", HypothesisWarning)
+                probe()
+        except (AssertionError, BaseExceptionGroup):  # a property failed: the mutation is caught
+            return test.__name__
+    return None
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_the_properties_catch_a_mutated_core(monkeypatch, mutation):
+    """The properties are worth what they catch: each deliberate bug in the core must fail one."""
+    MUTATIONS[mutation](monkeypatch)
+    assert _caught() is not None, f"no property caught the mutation {mutation!r}"

@@ -1,4 +1,4 @@
-"""One or more plain example tests per safety rule of DESIGN.md §2 and issue 2 part 4.
+"""One or more plain example tests per safety rule of docs/safety.md (rules 1-8).
 
 Each test drives the real ``step`` function with a short, readable story and checks what the
 station does (mode, effects, recorded events), never the internals it uses to get there.
@@ -25,6 +25,7 @@ from app.core.events import (
     RailsHeld,
     RailsReleased,
     ResumeTapped,
+    SensorFault,
     StartTapped,
     StopTapped,
     Tick,
@@ -278,15 +279,16 @@ def test_optional_phase_never_pauses_for_rails():
     assert released and released[0].detail["early"] is False
 
 
-def test_hands_off_in_optional_phase_pauses_grace_after_a_required_phase_begins():
+def test_hands_off_in_optional_phase_pauses_as_a_required_phase_begins():
+    # Part of the interlock at every belt command: the required phase does not begin hands-free.
     program = make_program({"seconds": 60, "rails": "optional"}, {"seconds": 60, "rails": "required"})
     station = Station()
     t0 = station.start(program)
     station.send(RailsReleased(), t0 + 5.0)
-    station.tick(t0 + 60.5)
+    station.tick(t0 + 59.9)
     assert station.mode is Mode.RUNNING
     station.tick(t0 + 90.0)
-    assert [p.at for p in station.records("pause")] == [t0 + 61.0]
+    assert [p.at for p in station.records("pause")] == [t0 + 60.0]
 
 
 def test_hands_off_resume_in_optional_phase_then_required_phase_pauses_at_the_right_time():
@@ -304,8 +306,8 @@ def test_hands_off_resume_in_optional_phase_then_required_phase_pauses_at_the_ri
     boundary = t0 + 15.0 + 50.0                    # 10 s run before the pause, 50 s left after it
     started = [r.at for r in station.records("phase_started") if r.detail["index"] == 1]
     assert started == [pytest.approx(boundary)]
-    assert [p.at for p in station.records("pause")] == [t0 + 10.0, pytest.approx(boundary + CFG.rails_grace_s)]
-    assert station.state.active_seconds(t0 + 200.0) == pytest.approx(60.0 + CFG.rails_grace_s)
+    assert [p.at for p in station.records("pause")] == [t0 + 10.0, pytest.approx(boundary)]
+    assert station.state.active_seconds(t0 + 200.0) == pytest.approx(60.0)
     no_faults(station)
 
 
@@ -376,7 +378,8 @@ def test_releasing_during_the_resume_countdown_pauses_again():
     assert first_is_stop(effects)
     station.tick(t0 + 100.0)
     assert station.mode is Mode.PAUSED, "no resume without holding again"
-    assert len(station.records("pause")) == 2
+    # The same pause goes on: one pause, its resume countdown cancelled.
+    assert len(station.records("pause")) == 1 and len(station.records("resume_cancelled")) == 1
 
 
 # --- rule 2: the lanyard e-stop -------------------------------------------------------------
@@ -849,7 +852,7 @@ def test_choosing_a_program_after_a_session_starts_from_zero():
     assert station.state.pauses == 0
 
 
-# --- rail sensor faults (DESIGN §2.1: when in doubt, stopped) -------------------------------
+# --- rail sensor faults (docs/safety.md, rule 1: when in doubt, stopped) -------------------------------
 
 
 def test_sensor_fault_pauses_a_running_belt_and_needs_a_tap_to_resume():
@@ -885,3 +888,141 @@ def test_sensor_fault_during_a_rails_pause_stops_the_rails_from_resuming_it():
     station.send(ResumeTapped(), t0 + 61.0)
     station.tick(t0 + 64.0)
     assert station.mode is Mode.RUNNING
+
+
+# --- ties at a deadline: the safe outcome wins (docs/safety.md, rules 2-5) ---------------------
+
+
+def test_rails_released_exactly_as_the_start_countdown_ends_cancels_the_start():
+    """Regression: at the exact end of the countdown the belt used to start with the hands off and
+    pause only after the grace time; a millisecond earlier the start was cancelled."""
+    station = Station()
+    station.ready(make_program({"seconds": 60}))
+    station.send(StartTapped(), 0.0)
+    end = next_deadline(station.state, CFG)
+    effects = station.send(RailsReleased(), end)
+    assert station.mode is Mode.READY
+    assert first_is_stop(effects)
+    assert [r.detail["reason"] for r in station.records("start_cancelled")] == ["rails released"]
+    assert station.belts() == []
+    assert not any(isinstance(e, OpenSession) for e in station.effects)
+
+
+def test_rails_released_exactly_as_the_resume_countdown_ends_keeps_the_belt_stopped():
+    station = Station()
+    t0 = station.start(make_program({"seconds": 300, "speed": 2.5}, advanced=True))
+    station.send(PauseTapped(), t0 + 10.0)
+    station.send(ResumeTapped(), t0 + 11.0)
+    end = next_deadline(station.state, CFG)
+    effects = station.send(RailsReleased(), end)
+    assert station.mode is Mode.PAUSED and station.state.pause_reason is PauseReason.RAILS
+    assert first_is_stop(effects)
+    assert not any(isinstance(e, SetBelt) for e in effects)
+    assert len(station.belts()) == 1, "only the start moved the belt"
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_lanyard_pulled_exactly_as_a_countdown_ends_never_moves_the_belt(resume):
+    station = Station()
+    t0 = station.start(make_program({"seconds": 300}))
+    if resume:
+        station.send(PauseTapped(), t0 + 10.0)
+        station.send(ResumeTapped(), t0 + 11.0)
+    else:
+        station = Station()
+        station.ready(make_program({"seconds": 300}))
+        station.send(StartTapped(), 0.0)
+    before = len(station.belts())
+    effects = station.send(LanyardPulled(), next_deadline(station.state, CFG))
+    assert station.mode is Mode.ESTOP
+    assert first_is_stop(effects)
+    assert not any(isinstance(e, SetBelt) for e in effects)
+    assert len(station.belts()) == before
+    no_faults(station)
+
+
+@pytest.mark.parametrize("event", [LinkLost(), PauseTapped(), SensorFault("left rail stuck")])
+def test_a_stop_event_exactly_at_the_resume_countdown_end_wins(event):
+    station = Station(link=Link.UP)
+    t0 = station.start(make_program({"seconds": 300}))
+    station.send(PauseTapped(), t0 + 10.0)
+    station.send(ResumeTapped(), t0 + 11.0)
+    effects = station.send(event, next_deadline(station.state, CFG))
+    assert station.mode is Mode.PAUSED
+    assert not any(isinstance(e, SetBelt) for e in effects)
+    assert len(station.belts()) == 1
+
+
+def test_a_required_phase_never_begins_with_the_hands_off():
+    """The interlock is checked whenever the belt is told to move, phase changes included: hands off
+    at the start of a rails-required phase pause the belt there instead of speeding it up."""
+    program = make_program({"seconds": 60, "rails": "optional"}, {"seconds": 60, "speed": 0.9})
+    station = Station()
+    t0 = station.start(program)
+    station.send(RailsReleased(), t0 + 5.0)
+    effects = station.tick(t0 + 60.0)
+    assert station.mode is Mode.PAUSED and station.state.pause_reason is PauseReason.RAILS
+    assert first_is_stop(effects)
+    assert not any(isinstance(e, SetBelt) for e in effects)
+    assert Say("hold_the_rails") in effects
+    assert [(p.at, p.detail["phase"]) for p in station.records("pause")] == [(t0 + 60.0, 1)]
+    # Holding the rails resumes into the new phase at its own speed.
+    station.send(RailsHeld(), t0 + 61.0)
+    station.tick(t0 + 66.0)
+    assert station.mode is Mode.RUNNING
+    assert station.belts()[-1].speed_kmh == pytest.approx(0.9 * KMH_PER_MPH)
+
+
+# --- one pause per pause: a reason change is recorded as such -------------------------------------
+
+
+def test_a_rails_pause_that_loses_the_link_is_one_pause_whose_reason_changed():
+    station = Station(link=Link.UP)
+    t0 = station.start(make_program({"seconds": 300}))
+    station.let_go(t0 + 10.0)
+    station.send(RailsHeld(), t0 + 12.5)     # the hold-to-resume runs until t0 + 14.5 ...
+    effects = station.send(LinkLost(), t0 + 13.0)  # ... but the link is lost first
+    assert first_is_stop(effects)
+    assert station.state.pause_reason is PauseReason.LINK
+    assert [(p.at, p.detail["reason"]) for p in station.records("pause")] == [(t0 + 11.0, "rails released")]
+    changed = station.records("pause_reason_changed")
+    assert [(c.at, c.detail["was"], c.detail["reason"]) for c in changed] == [
+        (t0 + 13.0, "rails released", "link lost")]
+    assert station.state.pauses == 1
+    station.send(LinkRestored(), t0 + 20.0)
+    station.send(ResumeTapped(), t0 + 21.0)
+    station.tick(t0 + 24.0)
+    assert station.mode is Mode.RUNNING
+    assert [r.at for r in station.records("resume")] == [t0 + 24.0]
+
+
+def test_a_release_during_the_resume_countdown_continues_the_same_pause():
+    station = Station()
+    t0 = station.start(make_program({"seconds": 300}))
+    station.send(PauseTapped(), t0 + 10.0)
+    station.send(ResumeTapped(), t0 + 11.0)
+    effects = station.send(RailsReleased(), t0 + 12.0)
+    assert first_is_stop(effects)
+    assert station.mode is Mode.PAUSED and station.state.pause_reason is PauseReason.RAILS
+    assert len(station.records("pause")) == 1 and station.state.pauses == 1
+    cancelled = station.records("resume_cancelled")
+    assert [(c.at, c.detail["was"], c.detail["reason"]) for c in cancelled] == [(t0 + 12.0, "user", "rails released")]
+    # Still an early release for the statistics (hands off in a rails-required phase).
+    assert [r.detail["early"] for r in station.records("rails_released")] == [True]
+
+
+# --- the core reads in one sitting ---------------------------------------------------------------
+
+
+def test_every_event_has_a_handler_named_after_it():
+    """A newcomer finds the handler of ``FooTapped`` as ``on_foo_tapped`` in app/core/safety.py."""
+    import re
+
+    from app.core import events, safety
+
+    kinds = [c for c in vars(events).values() if isinstance(c, type) and issubclass(c, events.Event)
+             and c is not events.Event]
+    assert set(safety.HANDLERS) == set(kinds)
+    for kind, handler in safety.HANDLERS.items():
+        assert handler.__name__ == "on_" + re.sub(r"(?<!^)(?=[A-Z])", "_", kind.__name__).lower()
+        assert getattr(safety, handler.__name__) is handler

@@ -82,6 +82,27 @@ def test_a_lost_link_pauses_and_waits_for_a_person(tmp_path, capsys):
     assert result["status"] == "completed"
 
 
+def test_a_rails_pause_that_loses_the_link_is_listed_once_with_its_reason_change(tmp_path, capsys):
+    script = START + "30 rails released\n32 rails held\n33 link lost\n40 link restored\n41 tap resume\n"
+    result = simulate(tmp_path, script, capsys)
+    assert result["pauses"] == [{"reason": "rails released", "at": 31.0, "resumed_at": 44.0,
+                                 "reason_changes": [{"at": 33.0, "reason": "link lost"}]}]
+    changed = [e for e in result["events"] if e["kind"] == "pause_reason_changed"]
+    assert [(e["at"], e["detail"]["was"], e["detail"]["reason"]) for e in changed] == [
+        (33.0, "rails released", "link lost")]
+    assert result["status"] == "completed"
+
+
+@pytest.mark.parametrize("line", ["4 lanyard pulled", "4 rails released"])
+def test_a_stop_event_exactly_as_the_start_countdown_ends_never_starts_the_session(tmp_path, capsys, line):
+    """The countdown ends at 4: an event at that very instant is ordered before the start (the
+    safe outcome wins a tie), so the belt is never told to move."""
+    result = simulate(tmp_path, START + line + "\n10 end\n", capsys)
+    kinds = [e["kind"] for e in result["events"]]
+    assert result["status"] == "not_started" and "session_started" not in kinds
+    assert ("emergency_stop" if "lanyard" in line else "start_cancelled") in kinds
+
+
 def test_start_is_refused_without_the_lanyard(tmp_path, capsys):
     result = simulate(tmp_path, "0 rails held\n1 tap start\n10 end\n", capsys)
     assert result["status"] == "not_started" and result["session_id"] is None

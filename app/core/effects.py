@@ -1,7 +1,8 @@
 """Effects: what the shell must do, named as imperatives. The only output of the safety core.
 
 The core never touches hardware, sound or the database; it returns these and the main loop carries
-them out in order. A stop is always listed before anything else in the same step.
+them out in order. A stop is always listed before anything else in the same step
+(:class:`StepEffects` sees to that).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class Say(Effect):
 
 @dataclass(frozen=True)
 class RecordEvent(Effect):
-    """Store this event with its time (DESIGN.md §2 rule 8). ``at`` is on the core's clock."""
+    """Store this event with its time (docs/safety.md, rule 8). ``at`` is on the core's clock."""
 
     kind: str
     at: float
@@ -81,3 +82,38 @@ class ScoreSession(Effect):
     when: str
     score: int | None
     at: float
+
+
+class StepEffects:
+    """The effects of one step, in order: the only way the core emits effects, and the one place
+    that enforces the two rules on its output (docs/safety.md, rule 1).
+
+    - A stop is the first effect of its step, and it supersedes every belt command emitted before
+      it in that step: an event whose time lies past a deadline the loop had not ticked yet (a
+      phase end) first starts the next phase and then stops, and that SetBelt must not reach the
+      treadmill after the stop. One stop per step; it carries the latest reason.
+    - No belt command leaves a step that does not end in a mode where the belt may move. Reaching
+      that is a bug elsewhere in the core, so it is blocked with a stop and recorded as a fault.
+    """
+
+    def __init__(self) -> None:
+        self._stop: StopBelt | None = None
+        self._rest: list[Effect] = []
+
+    def add(self, *effects: Effect) -> None:
+        for effect in effects:
+            if isinstance(effect, StopBelt):
+                self.stop(effect.reason)
+            else:
+                self._rest.append(effect)
+
+    def stop(self, reason: str) -> None:
+        self._stop = StopBelt(reason)
+        self._rest = [e for e in self._rest if not isinstance(e, SetBelt)]
+
+    def finish(self, belt_may_move: bool, now: float) -> tuple[Effect, ...]:
+        """The step's effects, for a step that ends where the belt may (or may not) move."""
+        if not belt_may_move and any(isinstance(e, SetBelt) and e.speed_kmh > 0 for e in self._rest):
+            self.stop("blocked: belt command outside running")
+            self._rest.append(RecordEvent("fault", now, {"error": "belt command outside running was blocked"}))
+        return ((self._stop,) if self._stop is not None else ()) + tuple(self._rest)

@@ -1,7 +1,9 @@
 """Events: things that happened, named in the past tense. The only input to the safety core.
 
 Hardware callbacks, the serial reader, the touchscreen and simulation scripts all turn what they
-see into one of these and put it on the main loop's queue (DESIGN.md §1: one thread owns state).
+see into one of these and put it on the main loop's queue (docs/architecture.md: one thread owns
+the state). Each event has one handler in :mod:`app.core.safety`, named after it: ``on_lanyard_pulled``
+for :class:`LanyardPulled`, and so on (``HANDLERS`` there lists them all).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class LinkLost(Event):
 
 @dataclass(frozen=True)
 class LinkRestored(Event):
-    """The treadmill answers again. Never resumes a session by itself (DESIGN.md §2 rule 5)."""
+    """The treadmill answers again. Never resumes a session by itself (docs/safety.md, rule 5)."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class ConfirmTapped(Event):
 
 @dataclass(frozen=True)
 class PainTapped(Event):
-    """Sharp pain during a session: stop at once (PROTOCOLS.md) and record the moment."""
+    """Sharp pain during a session: stop at once (docs/practice.md) and record the moment."""
 
     score: int | None = None
 

@@ -1,6 +1,6 @@
 """What the screen must show, derived from the safety state at a moment. Pure.
 
-The kiosk draws a :class:`View`; it never reads :class:`~app.core.safety.State` directly, so every
+The kiosk draws a :class:`View`; it never reads :class:`~app.core.state.State` directly, so every
 safety state has exactly one screen and the screen can never disagree with the core. The same view
 gives the systemd STATUS line (docs/architecture.md, systemd).
 
@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from . import session
-from .safety import Link, Mode, PauseReason, SafetyConfig, State
+from .state import COUNTING_DOWN, Link, Mode, PauseReason, SafetyConfig, State
 from .units import from_kmh, unit_label
 
 
@@ -176,7 +176,7 @@ def _build_view(state: State, now: float, cfg: SafetyConfig) -> View:
         seconds = program.phases[index].seconds
         phase_progress = min(1.0, max(0.0, 1 - phase_left / seconds)) if seconds else 1.0
     countdown = None
-    if state.countdown_until is not None and state.mode in (Mode.COUNTDOWN, Mode.RESUMING):
+    if state.countdown_until is not None and state.mode in COUNTING_DOWN:
         countdown = max(1, math.ceil(state.countdown_until - now - 1e-9))
     hold = 0.0
     if state.mode is Mode.PAUSED and state.rails_held_since is not None and cfg.rails_hold_s > 0:

@@ -112,16 +112,21 @@ def run_script(
     real_start = time.monotonic()
 
     def move_to(target: float) -> None:
-        # Step through every core deadline and 1 Hz sample on the way, at its own time.
+        # Step through every core deadline and 1 Hz sample before *target*, at its own time. One
+        # falling exactly on *target* is left to the step that carries the line's event: the core
+        # orders such a tie itself (a stop-ish event wins over a timer due at the same instant).
         while True:
             deadline = station.next_deadline()
-            if deadline is None or deadline > target:
+            if deadline is None or deadline >= target:
                 break
             _wait(deadline)
             clock.t = max(clock.t, deadline)
             station.process(clock.t)
         _wait(target)
         clock.t = max(clock.t, target)
+
+    def run_to(target: float) -> None:
+        move_to(target)
         station.process(clock.t)
 
     def _wait(until: float) -> None:
@@ -138,6 +143,7 @@ def run_script(
             move_to(line.seconds)
             command = line.command
             if command.what == "end":
+                station.process(clock.t)
                 ended = True
                 break
             if command.what == "tap":
@@ -154,8 +160,8 @@ def run_script(
             limit = clock.t + program.total_seconds + RUN_ON_LIMIT_S
             # Run on while a session is open or about to open (a start countdown still running).
             while (station.session_open or station.state.mode is Mode.COUNTDOWN) and clock.t < limit:
-                move_to(min(limit, (station.next_deadline() or limit)))
-            move_to(clock.t)
+                run_to(min(limit, (station.next_deadline() or limit)))
+            run_to(clock.t)
         station.interrupt(clock.t, "the script ended during the session")
         store.flush()
     finally:
@@ -200,6 +206,12 @@ def _summary(store: Store, station: Station, program: Program, first_event_id: i
         if event["kind"] == "pause":
             open_pause = {"reason": json.loads(event["detail"]).get("reason"), "at": event["clock_s"], "resumed_at": None}
             pauses.append(open_pause)
+        elif event["kind"] in ("pause_reason_changed", "resume_cancelled") and open_pause is not None:
+            # The open pause goes on with a new reason: still one pause (listed only when it changed).
+            reason = json.loads(event["detail"]).get("reason")
+            changes = open_pause.get("reason_changes", [])
+            if reason != (changes[-1]["reason"] if changes else open_pause["reason"]):
+                open_pause["reason_changes"] = [*changes, {"at": event["clock_s"], "reason": reason}]
         elif event["kind"] == "resume" and open_pause is not None:
             open_pause["resumed_at"] = event["clock_s"]
             open_pause = None
