@@ -32,6 +32,8 @@ SAFETY_EVENTS = frozenset({
     "lanyard_pulled", "lanyard_clipped", "link_lost", "link_restored", "confirm_refused",
     "resume_refused", "pain", "stop", "fault", "fault_cleared", "speed_capped", "sensor_fault",
     "completed", "session_started",
+    # A pause whose reason changed (rails -> link lost) is still one pause: docs/safety.md, rule 8.
+    "pause_reason_changed", "resume_cancelled",
 })
 
 
