@@ -89,6 +89,10 @@ class StoreData:
     def programs(self):
         return self._programs
 
+    def programs_note(self) -> str:
+        """The library's one line about program files left out (the staff Programs page)."""
+        return self._library.skipped_note() if self._library is not None else ""
+
     def members(self):
         return self._members.core_members() if self._members is not None else []
 
@@ -524,9 +528,14 @@ class KioskApp:
         self.startup = startup or PlainStart(config)
 
     def _library(self):
-        from ..shell.library import load_library
+        from ..core.program import Problem
+        from ..shell.library import Library, load_library
 
-        library = load_library(self.config)
+        try:
+            library = load_library(self.config)
+        except Exception as exc:  # noqa: BLE001 - no program file may stop the kiosk from starting
+            log.error("program library could not be read: %s", exc)
+            library = Library(problems=(Problem("programs", None, "library", f"could not be read ({exc})"),))
         for problem in library.problems:
             log.warning("program library: %s", problem)
         return library

@@ -126,6 +126,8 @@ class Kiosk:
         """Re-read programs and members (cheap; done when the home screen comes back)."""
         try:
             self.ui.programs = list(self.data.programs())
+            note = getattr(self.data, "programs_note", None)  # optional (app.commands.run.StoreData)
+            self.ui.programs_note = note() if note else ""
             self.ui.members = list(self.data.members())
         except Exception as exc:  # noqa: BLE001 - a broken store must not take the kiosk down
             log.warning("could not read programs/members: %s", exc)

@@ -73,6 +73,7 @@ class UiState:
     sound_on: bool = True
     speech_on: bool = True
     programs: list[Program] = field(default_factory=list)
+    programs_note: str = ""                      # "2 program files left out: ..." (staff page)
     members: list[Member] = field(default_factory=list)
     history: list[SessionRecord] = field(default_factory=list)
     history_data: HistoryData | None = None
