@@ -31,6 +31,7 @@ from app.core.events import (
     TreadmillReported,
 )
 from app.core.member import Member
+from app.core import program as rules
 from app.core.program import MAX_PROGRAM_SECONDS, load_program
 from app.core.units import from_kmh
 
@@ -52,7 +53,7 @@ def phase_dicts(draw, units: str, max_seconds: int = 120, directions=("backward"
         "rails": draw(st.sampled_from(["required", "optional"])),
     }
     if draw(st.booleans()):
-        phase["seconds"] = draw(st.integers(1, max_seconds))
+        phase["seconds"] = draw(st.integers(rules.MIN_PHASE_SECONDS, max(max_seconds, rules.MIN_PHASE_SECONDS)))
     else:
         phase["minutes"] = draw(st.sampled_from([0.5, 1, 1.5, 2]))
     if draw(st.booleans()):
@@ -65,8 +66,9 @@ def phase_dicts(draw, units: str, max_seconds: int = 120, directions=("backward"
 
 
 @st.composite
-def program_dicts(draw, max_entries: int = 4, directions=("backward", "forward")) -> dict:
-    """A parsed program file: plain phases and ``repeat`` blocks with ``steps``."""
+def program_dicts(draw, max_entries: int = 4, directions=("backward", "forward"), obey_rules: bool = True) -> dict:
+    """A parsed program file: plain phases and ``repeat`` blocks with ``steps``. With *obey_rules*
+    False the start, step and turn rules are not applied (see :func:`programs`)."""
     units = draw(st.sampled_from(["mph", "kmh"]))
     entries = []
     for _ in range(draw(st.integers(1, max_entries))):
@@ -86,7 +88,62 @@ def program_dicts(draw, max_entries: int = 4, directions=("backward", "forward")
         data["caps"] = {"backward_speed": draw(st.sampled_from([2.0, 3.0, 4.0])),
                         "forward_incline": draw(st.sampled_from([5, 8]))}
         _fit_under_caps(data)
+    if obey_rules:
+        obey_start_and_step_rules(data)
     return data
+
+
+def obey_start_and_step_rules(data: dict) -> None:
+    """Lower speeds and inclines of a generated program (and lengthen its first phase) until it
+    obeys the start, step and turn rules of :mod:`app.core.program` (docs/programs.md).
+
+    Works on the phases in the order they run, repeats unrolled (a repeated step is one dict seen
+    several times). Every fix only lowers a value, so the loop ends; the program keeps its shape.
+    """
+    units = data["units"]
+    advanced = data.get("advanced") is True
+
+    def limit(kmh: float) -> float:
+        # Whole tenths at or below the limit, in the file's units.
+        return int(from_kmh(kmh, units) * 10 + 1e-6) / 10
+
+    start = limit(rules.ADVANCED_START_SPEED_KMH if advanced else rules.START_SPEED_KMH)
+    turn = limit(rules.ADVANCED_TURN_SPEED_KMH if advanced else rules.TURN_SPEED_KMH)
+    step = limit(rules.ADVANCED_MAX_SPEED_STEP_KMH if advanced else rules.MAX_SPEED_STEP_KMH)
+    jog = limit(rules.LINT_BACKWARD_SPEED_KMH)
+    order = []
+    for entry in data["phases"]:
+        steps = entry.get("steps", [entry])
+        order += steps * entry.get("repeat", 1)
+    first = order[0]
+    first["incline"] = 0
+    first["speed"] = min(first["speed"], start)
+    first.pop("minutes", None)
+    first["seconds"] = max(first.get("seconds", 0), rules.MIN_FIRST_PHASE_SECONDS)
+    changed = True
+    while changed:
+        changed = False
+        for phase in order:
+            if not advanced and phase["direction"] == "backward" and phase["speed"] > jog:
+                phase["speed"], changed = jog, True
+        for before, after in zip(order, order[1:]):
+            if before["direction"] != after["direction"]:
+                # A turn: slow before it; a backward phase after it starts slow, as the first does.
+                if before["speed"] > turn:
+                    before["speed"], changed = turn, True
+                if after["direction"] == "backward" and after["speed"] > turn:
+                    after["speed"], changed = turn, True
+                continue
+            if after["speed"] > round(before["speed"] + step, 1):
+                after["speed"], changed = round(before["speed"] + step, 1), True
+            incline = after.get("incline", 0)
+            wanted = incline
+            if incline > before.get("incline", 0) and after["speed"] > before["speed"]:
+                wanted = before.get("incline", 0)  # never raise speed and incline together
+            elif not advanced:
+                wanted = min(incline, before.get("incline", 0) + int(rules.MAX_INCLINE_STEP_PCT))
+            if wanted < incline:
+                after["incline"], changed = wanted, True
 
 
 def _fit_under_caps(data: dict) -> None:
@@ -104,10 +161,64 @@ def _fit_under_caps(data: dict) -> None:
 
 
 @st.composite
+def rough_phase_dicts(draw, units: str) -> dict:
+    """A phase as a careless or hostile file may write it: any speed up to the cap, any length
+    from a nanosecond, any incline. Mostly refused by the loader; see :func:`rough_program_dicts`."""
+    direction = draw(st.sampled_from(["backward", "backward", "forward"]))
+    cap = from_kmh(_SPEED_CAP_KMH[direction], units)
+    phase = {
+        "direction": direction,
+        "speed": draw(st.one_of(st.integers(1, int(cap * 10)).map(lambda v: v / 10),
+                                st.floats(0.0, cap, allow_nan=False))),
+        "rails": draw(st.sampled_from(["required", "optional"])),
+        draw(st.sampled_from(["seconds", "minutes"])): draw(st.one_of(
+            st.sampled_from([1e-9, 0.001, 0.5, 9, 10, 30, 59, 60, 61, 120]), st.floats(0.0, 300.0, allow_nan=False))),
+    }
+    if draw(st.booleans()):
+        phase["incline"] = draw(st.integers(0, int(_INCLINE_CAP[direction])))
+    return phase
+
+
+@st.composite
+def rough_program_dicts(draw, max_entries: int = 6) -> dict:
+    """Program dicts nobody checked: for properties of the form "whatever the loader accepts
+    obeys rule X". Half of them start from a valid program and change one or two phases."""
+    if draw(st.booleans()):
+        data = draw(program_dicts())
+        order = [phase for entry in data["phases"] for phase in entry.get("steps", [entry])]
+        for _ in range(draw(st.integers(1, 2))):
+            target = draw(st.sampled_from(order))
+            rough = draw(rough_phase_dicts(data["units"]))
+            # One field at a time (speed, length, incline or direction) keeps many programs valid.
+            key = draw(st.sampled_from(sorted(rough)))
+            if key in ("seconds", "minutes"):
+                target.pop("seconds", None)
+                target.pop("minutes", None)
+            target[key] = rough[key]
+        if draw(st.booleans()):
+            data["advanced"] = draw(st.booleans())
+        return data
+    units = draw(st.sampled_from(["mph", "kmh"]))
+    entries = []
+    for _ in range(draw(st.integers(1, max_entries))):
+        if draw(st.integers(0, 3)) == 0:
+            entries.append({"repeat": draw(st.integers(1, 5)),
+                            "steps": draw(st.lists(rough_phase_dicts(units), min_size=1, max_size=3))})
+        else:
+            entries.append(draw(rough_phase_dicts(units)))
+    return {"id": "rough", "name": "Rough", "units": units, "phases": entries, "advanced": draw(st.booleans())}
+
+
+@st.composite
 def programs(draw, max_entries: int = 4, directions=("backward", "forward")):
-    """A :class:`~app.core.program.Program` the loader accepts (at most two hours long)."""
-    data = draw(program_dicts(max_entries, directions))
-    program, problems = load_program(data, "generated.toml")
+    """A :class:`~app.core.program.Program` the loader accepts (at most two hours long).
+
+    One in four skips the loader's start, step and turn rules (``check_rules=False``): the safety
+    core must hold its own rules (a slow first phase, the caps) for any program it is handed, as a
+    second line behind the file checks (docs/safety.md, rule 4)."""
+    unchecked = draw(st.integers(0, 3)) == 0
+    data = draw(program_dicts(max_entries, directions, obey_rules=not unchecked))
+    program, problems = load_program(data, "generated.toml", check_rules=not unchecked)
     assert program is not None, [str(p) for p in problems]
     assert program.total_seconds <= MAX_PROGRAM_SECONDS
     return program

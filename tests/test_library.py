@@ -6,14 +6,16 @@ who it is for, cues on every phase, rails and speeds that follow practice.
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from app.config import parse_config
 from app.core.caps import FIRST_PHASE_SPEED_KMH
-from app.core.program import Program
+from app.core.program import MAX_FILE_BYTES, Program
 from app.core.units import KMH_PER_MPH
 from app.errors import UserError
 from app.shell.library import builtin_programs_dir, home_order, load_library, load_program_file
@@ -252,3 +254,133 @@ def test_resolve_a_file_by_path_uses_the_station_caps():
     library = load_library(config, include_user_dir=False)
     with pytest.raises(UserError, match="at most 3.0 mph"):
         library.resolve(str(builtin_programs_dir() / "backward-jog-intervals.toml"))
+
+
+# --- hostile files in the station's folder (findings 2 and 3) ---------------------------------
+
+
+HOSTILE = {
+    "huge-int.toml": (builtin_programs_dir() / "beginner-flat.toml").read_text().replace("speed = 0.5", "speed = " + "9" * 401, 1),
+    "nan.toml": (builtin_programs_dir() / "beginner-flat.toml").read_text().replace("speed = 0.5", "speed = nan", 1),
+    "inf.toml": (builtin_programs_dir() / "beginner-flat.toml").read_text().replace("minutes = 1\n", "minutes = inf\n", 1),
+    "nested.toml": 'id = "nested"\nname = "N"\nunits = "mph"\nx = ' + "[" * 500 + "]" * 500 + "\n",
+    "tiny.toml": (builtin_programs_dir() / "beginner-flat.toml").read_text().replace("minutes = 1\n", "minutes = 1e-300\n", 1),
+}
+
+
+def hostile_folder(tmp_path) -> Path:
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    for name, text in HOSTILE.items():
+        (folder / name).write_text(text.replace('id = "beginner-flat"', f'id = "{Path(name).stem}"'))
+    (folder / "big.toml").write_text("# " + "x" * (MAX_FILE_BYTES + 10) + "\n")
+    os.mkfifo(folder / "fifo.toml")
+    (folder / "dir.toml").mkdir()
+    return folder
+
+
+def test_bad_files_are_left_out_with_a_visible_note_and_the_rest_load(tmp_path):
+    folder = hostile_folder(tmp_path)
+    start = time.monotonic()
+    library = load_library(extra_dirs=[folder], include_user_dir=False)
+    assert time.monotonic() - start < 5, "a FIFO or a huge file must not hang the library"
+    assert set(REQUIRED_IDS) <= set(library.ids)
+    assert not set(library.ids) & {Path(n).stem for n in HOSTILE}
+    skipped = dict(library.skipped)
+    assert set(map(lambda s: Path(s).name, skipped)) == set(HOSTILE) | {"big.toml", "fifo.toml", "dir.toml"}
+    for source, reason in library.skipped:
+        assert len(reason.splitlines()) == 1 and len(reason) < 300, reason
+        assert reason.startswith(Path(source).name)
+    assert "huge-int.toml line 16: phases[1].speed: a 401-digit number is far too large" in skipped[str(folder / "huge-int.toml")]
+    assert "regular file" in skipped[str(folder / "fifo.toml")]
+    note = library.skipped_note()
+    assert note.startswith("8 program files left out: ") and len(note.splitlines()) == 1
+    assert load_library(include_user_dir=False).skipped_note() == ""
+
+
+def test_one_file_that_makes_the_checker_fail_is_left_out_not_raised(tmp_path, monkeypatch):
+    import app.shell.library as library_module
+
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    (folder / "boom.toml").write_text("id = 'boom'\n")
+    real = library_module.load_program_file
+
+    def explode(path, caps=None):
+        if Path(path).name == "boom.toml":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(path, caps)
+
+    monkeypatch.setattr(library_module, "load_program_file", explode)
+    library = load_library(extra_dirs=[folder], include_user_dir=False)
+    assert set(REQUIRED_IDS) <= set(library.ids)
+    assert "boom.toml" in library.skipped_note() and "RecursionError" in library.skipped_note()
+
+
+def test_the_kiosk_starts_with_a_bad_file_in_the_programs_folder(tmp_path, monkeypatch):
+    """`backstep run` loads the library in KioskApp._library: a bad file must not raise out of it."""
+    from types import SimpleNamespace
+
+    from app.kiosk.app import KioskApp
+    from app.kiosk.data import StoreData
+
+    monkeypatch.setenv("BACKSTEP_PROGRAMS", str(hostile_folder(tmp_path)))
+    app = KioskApp(SimpleNamespace(config=parse_config("")), tmp_path / "station.db", size=(800, 480), fullscreen=False)
+    library = app._library()
+    assert set(REQUIRED_IDS) <= set(library.ids)
+    assert StoreData(library.programs, library=library).programs_note().startswith("8 program files left out")
+
+    import app.shell.library as library_module
+
+    monkeypatch.setattr(library_module, "load_library", lambda *a, **k: 1 / 0)
+    library = app._library()
+    assert library.programs == () and library.problems
+
+
+def test_load_program_file_refuses_a_fifo_and_a_huge_file_quickly(tmp_path):
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    program, [problem] = load_program_file(fifo)
+    assert program is None and "not a regular file" in problem.message
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"#" * (450 * 1024 * 1024 // 1000))
+    program, [problem] = load_program_file(big)
+    assert program is None and f"{MAX_FILE_BYTES:,} bytes" in problem.message
+    assert time.monotonic() - start < 2
+
+
+def test_doctor_names_the_files_left_out(tmp_path, monkeypatch):
+    from app.commands.doctor import asset_checks
+
+    monkeypatch.setenv("BACKSTEP_PROGRAMS", str(hostile_folder(tmp_path)))
+    lines = [check.line() for check in asset_checks(parse_config("")) if check.check == "programs"]
+    assert any("programs: 8 program files left out: " in line for line in lines)
+    assert any("huge-int.toml:16" in line and "backstep programs check" in line for line in lines)
+
+
+def test_the_staff_programs_page_shows_the_files_left_out(tmp_path, monkeypatch):
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    import pygame
+    from test_ui_support import make_kiosk, views
+
+    from app.core.view import Screen
+    from app.ui.data import StaticData
+    from app.ui.intents import Overlay
+
+    class Data(StaticData):
+        def programs_note(self):
+            return "2 program files left out: x.toml line 3: phases[1].speed: ...; y.toml: file: ..."
+
+    library = load_library(include_user_dir=False)
+    kiosk, _ = make_kiosk((800, 480), data=Data(list(library.programs)))
+    kiosk.refresh_data()
+    assert kiosk.ui.programs_note.startswith("2 program files left out")
+    kiosk.update(views()[Screen.HOME], 0.0)
+    kiosk.ui.overlay = Overlay.PROGRAMS
+    kiosk.staff_unlocked = True
+    surface = pygame.Surface((800, 480))
+    kiosk.render(surface)  # draws the note under the list, without raising
+    plain, _ = make_kiosk((800, 480), data=StaticData(list(library.programs)))
+    plain.refresh_data()
+    assert plain.ui.programs_note == ""

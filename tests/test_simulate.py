@@ -197,3 +197,168 @@ def test_every_builtin_program_runs_to_the_end_in_the_simulator(tmp_path, capsys
     assert result["status"] == "completed", result["status"]
     assert result["phases_completed"] == result["phases_total"] > 0
     assert result["emergency_stops"] == [] and result["pauses"] == []
+
+
+# --- hostile scripts (finding 4) ---------------------------------------------------------------
+
+
+def run_bad(tmp_path, capsys, content, name="bad.txt"):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    code = main(["simulate", "--program", PROGRAM, "--script", str(path), "--db", str(tmp_path / "s.db")])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.err, path
+
+
+@pytest.mark.parametrize("time_text", ["1e308", "1e400", "inf", "nan", "-1", "1_0", "١٠", "１０", "0x10", "1e3", "+5"])
+def test_a_time_that_is_not_plain_digits_or_too_large_is_one_line(tmp_path, capsys, time_text):
+    """1e308 gave an OverflowError traceback when stored; 1_0 and Arabic-Indic digits were accepted."""
+    code, err, path = run_bad(tmp_path, capsys, f"0 lanyard clipped\n{time_text} tap start\n")
+    assert code != 0
+    assert err.count("\n") == 1 and f"{path}:2: " in err and "time" in err
+
+
+def test_tabs_after_the_time_and_a_byte_order_mark_are_fine(tmp_path, capsys):
+    """A tab after the time and a UTF-8 BOM were refused as "not a time"."""
+    script = "\ufeff0\tlanyard clipped\n0 \t rails held\n1\ttap\tstart\n"
+    result = simulate(tmp_path, script, capsys)
+    assert result["status"] == "completed"
+
+
+def test_a_bad_score_says_what_is_allowed_not_pythons_message(tmp_path, capsys):
+    code, err, path = run_bad(tmp_path, capsys, START + "2 score before ten\n3 score after 11\n4 score effort ٣\n")
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        assert "whole number 0-10" in line and "invalid literal" not in line
+
+
+def test_an_error_line_echoes_a_short_value(tmp_path, capsys):
+    huge = "x" * 100_000
+    code, err, _ = run_bad(tmp_path, capsys, f"0 lanyard clipped\n{huge} tap start\n1 tap {huge}\n2 {huge}\n")
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 3 and all(len(line) < 300 for line in lines)
+
+
+def test_a_flood_of_bad_lines_lists_twenty_then_a_count(tmp_path, capsys):
+    code, err, _ = run_bad(tmp_path, capsys, "nope\n" * 1000)
+    lines = err.strip().splitlines()
+    assert code != 0 and len(lines) == 21 and "980 more problems" in lines[-1]
+
+
+def test_a_script_must_be_a_regular_file_of_bounded_size(tmp_path, capsys):
+    from app.shell.script import MAX_SCRIPT_BYTES
+
+    fifo = tmp_path / "fifo.txt"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    code = main(["simulate", "--program", PROGRAM, "--script", str(fifo), "--db", str(tmp_path / "s.db")])
+    err = capsys.readouterr().err
+    assert time.monotonic() - start < 5 and code != 0 and "not a regular file" in err
+    code, err, _ = run_bad(tmp_path, capsys, START + "#" * MAX_SCRIPT_BYTES + "\n")
+    assert code != 0 and err.count("\n") == 1 and f"{MAX_SCRIPT_BYTES:,} bytes" in err
+
+
+def test_a_paused_session_ends_after_the_maximum_pause_not_at_a_late_end(tmp_path, capsys):
+    """A paused session followed by a very late ``end`` wrote samples for the whole script time."""
+    from app.shell.simulate import MAX_PAUSE_S
+
+    result = simulate(tmp_path, START + "10 tap pause\n80000 end\n", capsys)
+    assert result["status"] == "interrupted"
+    assert result["elapsed_seconds"] == pytest.approx(6 + MAX_PAUSE_S, abs=1.0)
+    assert result["samples"] <= 6 + MAX_PAUSE_S + 2
+    closing = [e for e in result["events"] if "paused for more than" in json.dumps(e)]
+    assert closing or result["status"] == "interrupted"
+
+
+def test_a_pause_shorter_than_the_limit_resumes_as_before(tmp_path, capsys):
+    from app.shell.simulate import MAX_PAUSE_S
+
+    resume_at = 10 + MAX_PAUSE_S - 60
+    result = simulate(tmp_path, START + f"10 tap pause\n{resume_at:g} tap resume\n", capsys)
+    assert result["status"] == "completed"
+
+
+# --- one number rule and the script parser, as properties ---------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from app.core.numbers import NumberError, parse_decimal, parse_whole  # noqa: E402
+from app.shell.script import MAX_SCRIPT_SECONDS, Command, ScriptError, parse_command, parse_script  # noqa: E402
+
+_SCRIPT_WORDS = st.sampled_from(["0", "1.5", "95", "1e308", "1_0", "١٠", "\ufeff3", "\t", " ", "tap", "start",
+                                 "rails", "held", "score", "after", "7", "11", "end", "#", "lanyard", "pulled",
+                                 "x" * 200, "-1", "nan", ".5", "5.", "\u00a0", "\x00"])
+_TIMES = st.one_of(_SCRIPT_WORDS, st.sampled_from(["1e308", "1_0", "١٠", "inf", "1e3", "86401", "0.25"]),
+                   st.integers(0, 10**400).map(str))
+_COMMANDS = st.sampled_from(["tap start", "rails held", "score after 7", "score before ٣", "end", "link lost"])
+_SCRIPT_LINES = st.one_of(
+    st.text(max_size=80),
+    st.lists(_SCRIPT_WORDS, max_size=6).map(" ".join),
+    st.tuples(_TIMES, st.sampled_from([" ", "\t", " \t "]), _COMMANDS).map("".join),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(line=_SCRIPT_LINES)
+def test_any_script_line_is_a_command_or_one_short_line_of_error(line):
+    try:
+        parsed = parse_script(line, "s.txt")  # (a Unicode line break makes two lines: fine)
+    except ScriptError as exc:
+        assert len(exc.problems) >= 1
+        for problem in exc.problems:
+            assert problem.startswith("s.txt") and "\n" not in problem and len(problem) < 300
+            assert "Traceback" not in problem and "invalid literal" not in problem
+        return
+    for item in parsed:
+        assert 0 <= item.seconds <= MAX_SCRIPT_SECONDS
+        assert isinstance(item.command, Command)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=60))
+def test_any_sim_control_command_is_a_command_or_a_short_value_error(text):
+    try:
+        command = parse_command(text)
+    except ValueError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 200
+        return
+    assert command.what
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=40))
+def test_the_number_rule_accepts_only_ascii_digits_with_a_fraction(text):
+    try:
+        value = parse_decimal(text, maximum=1000.0)
+    except NumberError as exc:
+        assert "\n" not in str(exc)
+        return
+    core = text.strip().lstrip("\ufeff").strip()
+    assert core and set(core) <= set("0123456789.") and core.count(".") <= 1
+    assert 0 <= value <= 1000.0 and value == float(core)
+
+
+@pytest.mark.parametrize("text, value", [("95", 95.0), (" 0.5\t", 0.5), ("\ufeff12", 12.0), (".5", 0.5), ("5.", 5.0)])
+def test_the_number_rule_examples(text, value):
+    assert parse_decimal(text, maximum=100) == value
+
+
+@pytest.mark.parametrize("text", ["1_0", "١٠", "1e3", "inf", "nan", "-1", "+1", "", ".", "1.2.3", "101", "9" * 400])
+def test_the_number_rule_refusals(text):
+    with pytest.raises(NumberError):
+        parse_decimal(text, maximum=100)
+
+
+def test_whole_numbers_for_scores():
+    assert parse_whole(" 7 ", minimum=0, maximum=10) == 7
+    for bad in ("11", "7.0", "٣", "-1", "x"):
+        with pytest.raises(NumberError, match="whole number 0-10"):
+            parse_whole(bad, minimum=0, maximum=10)

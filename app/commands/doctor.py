@@ -399,6 +399,8 @@ def asset_checks(config: Config) -> list[Check]:
                                                  "or set BACKSTEP_ASSETS"))
     else:
         checks.append(Check("programs", OK, f"{len(library.programs)} programs load"))
+    if library.skipped:
+        checks.append(Check("programs", PROBLEM, library.skipped_note()))
     for source in library.broken:
         first = library.problems_for(source)[0]
         checks.append(Check("programs", PROBLEM, f"{first}; fix it (backstep programs check {source}) or remove it"))

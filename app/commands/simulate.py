@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
-from ..shell.script import ScriptError, parse_script
+from ..shell.script import MAX_SCRIPT_BYTES, ScriptError, parse_script
 from ..shell.simulate import run_script
+from ..shell.textfile import TextFileError, read_text_file
 from .common import config_from, open_store, resolve_program
 
 
@@ -32,11 +33,10 @@ def run(args) -> int:
     config = config_from(args)
     script_path = Path(args.script)
     try:
-        text = script_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{script_path}: script not found; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{script_path}: cannot read the script ({exc}); it must be a UTF-8 text file") from None
+        text = read_text_file(script_path, MAX_SCRIPT_BYTES, "script file")
+    except TextFileError as exc:
+        where = f"{script_path}:{exc.line}" if exc.line else str(script_path)
+        raise UserError(f"{where}: script {exc}") from None
     try:
         script = parse_script(text, str(script_path))
     except ScriptError as exc:

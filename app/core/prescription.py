@@ -9,9 +9,12 @@ Shape, from PROTOCOLS.md:
 1. Warm-up: flat, at the prescribed speed but never above 1.0 mph ("start the belt at the slowest
    speed, incline zero"; DESIGN.md §2 rule 4 starts no program above 1.0 mph), rails held ("hold
    the side rails"), one minute.
-2. When the main phase is both faster and inclined, a flat minute at the main speed first: "never
-   raise speed and incline at the same time".
-3. The main phase: the prescribed speed, incline, minutes and rails.
+2. Up to speed: a flat minute per step of at most 0.5 mph (0.8 km/h) towards the main speed
+   (PROTOCOLS.md: "+0.1-0.2 mph at a time ... some guides use +0.5 mph steps"; the program speed-step
+   rule of docs/programs.md), ending at the main speed itself when the main phase is inclined:
+   "never raise speed and incline at the same time".
+3. Up the incline: a minute per 2 % when the main incline is higher ("1-2 %, then slowly up").
+4. The main phase: the prescribed speed, incline, minutes and rails.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .caps import FIRST_PHASE_SPEED_KMH, Caps
-from .program import Problem, Program, load_program
+from .program import MAX_INCLINE_STEP_PCT, MAX_SPEED_STEP_KMH, Problem, Program, load_program
 from .progression import Dose
 from .units import from_kmh
 
@@ -50,11 +53,22 @@ def prescription_dict(dose: Dose, *, member_id: int, member_name: str, units: st
         "name": "Warm-up", "direction": "backward", "seconds": WARMUP_SECONDS,
         "speed": shown(warmup_kmh), "incline": 0, "rails": "required", "cue": CUE_WARMUP,
     }]
-    faster = dose.speed_kmh > warmup_kmh + 1e-6
-    if faster and dose.incline_pct > 0:
+    # Steps in the member's units, one decimal as a console shows them: 0.5 mph or 0.8 km/h.
+    step = int(from_kmh(MAX_SPEED_STEP_KMH, units) * 10 + 1e-6) / 10
+    speed, main_speed = shown(warmup_kmh), shown(dose.speed_kmh)
+    # Up to speed, flat; the last flat minute is at the main speed when the main phase climbs.
+    while main_speed - speed > (1e-6 if dose.incline_pct > 0 else step + 1e-6):
+        speed = round(min(speed + step, main_speed), 2)
         phases.append({
             "name": "Up to speed", "direction": "backward", "seconds": UP_TO_SPEED_SECONDS,
-            "speed": shown(dose.speed_kmh), "incline": 0, "rails": "required", "cue": CUE_SPEED,
+            "speed": speed, "incline": 0, "rails": "required", "cue": CUE_SPEED,
+        })
+    incline = 0.0
+    while dose.incline_pct - incline > MAX_INCLINE_STEP_PCT + 1e-6:
+        incline += MAX_INCLINE_STEP_PCT
+        phases.append({
+            "name": "Up the incline", "direction": "backward", "seconds": UP_TO_SPEED_SECONDS,
+            "speed": main_speed, "incline": incline, "rails": "required", "cue": CUE_INCLINE,
         })
     phases.append({
         "name": "Main", "direction": "backward", "seconds": round(dose.minutes * 60),

@@ -10,25 +10,85 @@ The core keeps speeds in km/h; a program written in mph is converted on load and
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
 from .caps import FIRST_PHASE_SPEED_KMH, Caps
-from .units import KMH_PER_MPH, UNITS, from_kmh, to_kmh
+from .numbers import echo
+from .units import KMH_PER_MPH, UNITS, from_kmh, to_kmh, unit_label
 
 DIRECTIONS = ("backward", "forward")
 RAILS = ("required", "optional")
 
-#: Longest single phase, and the same for a whole program. Two hours is far beyond any protocol in
-#: PROTOCOLS.md (10-20 minutes typical); a longer value is almost always a typo (seconds for minutes).
+# --------------------------------------------------------------------------------------------
+# Rule values. Each names its source; docs/programs.md lists every rule, error or warning, and why.
+# "Practice" limits come from PROTOCOLS.md and bind every program not marked ``advanced = true``;
+# "hard" limits bind every program, advanced or not.
+
+#: Longest single phase, and the same for a whole program (hard). Two hours is far beyond any
+#: protocol in PROTOCOLS.md (10-20 minutes typical); a longer value is almost always a typo (seconds
+#: for minutes).
 MAX_PHASE_SECONDS = 2 * 60 * 60
 MAX_PROGRAM_SECONDS = 2 * 60 * 60
 MAX_REPEAT = 50
 
-#: PROTOCOLS.md: "3.0-3.5 mph holding the rails" is the top of normal backward walking.
+#: Shortest phase (hard). Every phase change is a belt command and a spoken cue; a treadmill takes a
+#: few seconds to reach a new speed and a cue takes a few seconds to say and read. Practice counts phases in minutes ("a few minutes at each"); the
+#: built-in programs' shortest phase is 30 s. Ten seconds leaves room for short intervals and
+#: refuses the "0.001 s then full speed" trick and a belt told to change speed many times a second.
+MIN_PHASE_SECONDS = 10
+#: Shortest first phase (hard). PROTOCOLS.md safety set-up 3-5: start at the slowest speed, incline
+#: zero, then step on: reach one leg back, land on the toes, continue until walking fully in reverse.
+#: That takes most of a minute; so the first phase, the one the start rule (DESIGN.md §2 rule 4)
+#: governs, lasts at least one minute. It also makes a program's length meaningful: none is shorter.
+MIN_FIRST_PHASE_SECONDS = 60
+#: Most phases after repeats are unrolled (hard), checked before unrolling them. Two hours of
+#: 36-second phases; the longest built-in program has 13. More is a generated or broken file.
+MAX_PHASES = 200
+#: Largest program file (hard). The biggest built-in file is under 4 kB; 64 kB holds a program of
+#: MAX_PHASES phases with long cues. Bounds the time and memory one file can cost the library.
+MAX_FILE_BYTES = 64 * 1024
+#: Any number in a program above this is refused before it is converted (a 401-digit integer would
+#: overflow a float). Far above every cap and duration, so it only catches absurd values.
+MAX_NUMBER = 1_000_000
+DURATION_ALLOWED = (f"a phase lasts at least {MIN_PHASE_SECONDS} seconds and at most 2 hours "
+                    f"({MAX_PHASE_SECONDS} seconds); the first phase at least {MIN_FIRST_PHASE_SECONDS} seconds")
+
+#: Slowest phase speed, in the program's own units (hard): a treadmill's slowest setting is 0.5 mph
+#: or about 0.8 km/h; a speed of 1e-9 is not a phase, it is a typo.
+MIN_SPEED = 0.1
+
+#: DESIGN.md §2 rule 4 and PROTOCOLS.md "Dose and progression" (start 0.5-1.0 mph): the first phase
+#: is at most 1.0 mph (practice).
+START_SPEED_KMH = FIRST_PHASE_SPEED_KMH
+#: An advanced program may start faster, but never above 2.0 mph (hard): PROTOCOLS.md's
+#: "comfortable" backward target. Nobody steps on to a belt faster than that.
+ADVANCED_START_SPEED_KMH = 2.0 * KMH_PER_MPH
+#: Largest speed increase from one phase to the next in the same direction (practice). PROTOCOLS.md:
+#: "+0.1-0.2 mph at a time ... some guides use +0.5 mph steps"; 0.5 mph is the largest step in
+#: practice (0.80 km/h in a km/h file).
+MAX_SPEED_STEP_KMH = 0.5 * KMH_PER_MPH
+#: ... and for an advanced program (hard): a backward jogging interval goes from a 2.0 mph walk to a
+#: jog below 4.0 mph (PROTOCOLS.md "backward jogging intervals, for the experienced").
+ADVANCED_MAX_SPEED_STEP_KMH = 2.0 * KMH_PER_MPH
+#: PROTOCOLS.md "Program patterns": "slow down before the person turns around". At a change of
+#: direction the station stops the belt and starts it again from standstill, so the phase before the
+#: turn, and a backward phase after it (a new start, rule 4), are at most 1.0 mph (practice) ...
+TURN_SPEED_KMH = FIRST_PHASE_SPEED_KMH
+#: ... and at most 2.0 mph in an advanced program (hard), as for the first phase.
+ADVANCED_TURN_SPEED_KMH = ADVANCED_START_SPEED_KMH
+#: PROTOCOLS.md "Dose and progression": incline "1-2 %, then slowly up"; a rise of more than 2 % from
+#: one phase to the next is not practice (the incline ladder climbs 1 % a minute).
+MAX_INCLINE_STEP_PCT = 2.0
+#: PROTOCOLS.md: "3.0-3.5 mph holding the rails" is the top of normal backward walking; above it is
+#: backward jogging, "for the experienced": an error unless the program is advanced, then a warning.
 LINT_BACKWARD_SPEED_KMH = 3.5 * KMH_PER_MPH
+
+#: Float comparisons of speeds converted between units (0.5 mph steps in km/h and back).
+_EPS = 1e-6
 
 ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -38,7 +98,7 @@ TOP_FIELDS = {
     "units": "mph or kmh",
     "description": "who the program is for and what it does",
     "audience": "a short 'who it is for' line for the program card",
-    "advanced": "true allows a first phase above 1.0 mph",
+    "advanced": "true for experienced users: lifts the practice limits, not the hard ones",
     "caps": "per-program caps that tighten the station's",
     "phases": "the list of [[phases]]",
 }
@@ -80,8 +140,10 @@ class Phase:
     cue: str = ""
     #: e.g. "2 of 4" when the phase comes from a ``repeat`` block, else "".
     round_label: str = ""
-    #: Where the phase stands in its file, for problems found after unrolling repeats.
+    #: Where the phase stands in its file, for problems found after unrolling repeats: its line,
+    #: and its path in the parsed file (``("phases", 2, "steps", 0)``).
     line: int | None = field(default=None, compare=False)
+    where: tuple = field(default=(), compare=False)
 
     @property
     def rails_required(self) -> bool:
@@ -114,14 +176,21 @@ class Program:
 # Loading
 
 
-def parse_program_text(text: str, source: str, caps: Caps | None = None) -> tuple[Program | None, list[Problem]]:
+def parse_program_text(text: str, source: str, caps: Caps | None = None, *,
+                       check_rules: bool = True) -> tuple[Program | None, list[Problem]]:
     """Parse TOML *text* from *source* and validate it. Returns the program (None on any error)
-    and every problem found, errors and warnings."""
+    and every problem found, errors and warnings. *check_rules*: see :func:`load_program`."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        return None, [Problem(source, None, "file", f"is {size:,} bytes; a program file may be at most {MAX_FILE_BYTES:,} bytes")]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return None, [_toml_problem(source, exc)]
-    return load_program(data, source, caps=caps, lines=LineIndex(text))
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table: hundreds deep exhaust the stack.
+        return None, [Problem(source, None, "TOML", "arrays or tables are nested too deeply; a program file needs no nesting beyond [[phases.steps]]")]
+    return load_program(data, source, caps=caps, lines=LineIndex(text), check_rules=check_rules)
 
 
 def _toml_problem(source: str, exc: tomllib.TOMLDecodeError) -> Problem:
@@ -190,30 +259,40 @@ class _Checker:
         self.source = source
         self.lines = lines
         self.problems: list[Problem] = []
+        self.rules = True  # the length, start, step and turn rules (see load_program)
 
     def add(self, path: tuple, field_name: str, message: str, severity: str = "error") -> None:
         line = self.lines.line(*path) if self.lines else None
-        self.problems.append(Problem(self.source, line, field_name, message, severity))
-
-    def add_at(self, line: int | None, field_name: str, message: str, severity: str = "warning") -> None:
-        self.problems.append(Problem(self.source, line, field_name, message, severity))
+        self.problems.append(Problem(self.source, line, _short(field_name), message, severity))
 
     @property
     def has_errors(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
 
 
+def _short(field_name: str, limit: int = 60) -> str:
+    """A field name from the file (an unknown key may be any length) cut so the line stays short."""
+    return field_name if len(field_name) <= limit else field_name[:limit] + "..."
+
+
 def load_program(
-    data: Any, source: str = "<program>", caps: Caps | None = None, lines: LineIndex | None = None
+    data: Any, source: str = "<program>", caps: Caps | None = None, lines: LineIndex | None = None, *,
+    check_rules: bool = True,
 ) -> tuple[Program | None, list[Problem]]:
     """Build a :class:`Program` from a parsed dict, checking every rule.
 
     *caps* are the station's caps (from the config); a speed or incline beyond them is an error,
     because the station would never send it. Returns ``(None, problems)`` when any problem is an
     error.
+
+    *check_rules* False skips the length, start, step and turn rules (docs/programs.md), keeping
+    the shape, type, cap and size checks. No program a station runs is loaded so: it exists for
+    tests of the safety core, which must stay safe with any :class:`Program` (a plain dataclass
+    anyone can build), e.g. a first phase above 1.0 mph that the runtime clamps.
     """
     caps = caps or Caps()
     check = _Checker(source, lines)
+    check.rules = check_rules
     if not isinstance(data, dict):
         check.add((), "file", "a program file must be a TOML document with id, name, units and [[phases]]")
         return None, check.problems
@@ -227,13 +306,13 @@ def load_program(
 
     program_id = _string(check, data, "id", ())
     if program_id is not None and not ID_PATTERN.match(program_id):
-        check.add(("id",), "id", f"{program_id!r} is not allowed; use lowercase letters, digits and '-', e.g. \"knee-rehab\"")
+        check.add(("id",), "id", f"{_shown(program_id)} is not allowed; use lowercase letters, digits and '-', e.g. \"knee-rehab\"")
     name = _string(check, data, "name", ())
     description = _string(check, data, "description", (), required=False) or ""
     audience = _string(check, data, "audience", (), required=False) or ""
     units = _string(check, data, "units", ())
     if units is not None and units not in UNITS:
-        check.add(("units",), "units", f"{units!r} is not a unit; use \"mph\" or \"kmh\"")
+        check.add(("units",), "units", f"{_shown(units)} is not a unit; use \"mph\" or \"kmh\"")
         units = None
     advanced = data.get("advanced", False)
     if not isinstance(advanced, bool):
@@ -248,6 +327,10 @@ def load_program(
     if "phases" in data:
         if not isinstance(raw_phases, list) or not raw_phases:
             check.add(("phases",), "phases", "needs at least one [[phases]] table")
+        elif (count := _unrolled_count(raw_phases)) > MAX_PHASES:
+            # Counted from the file as written, before anything is unrolled: a repeat of a huge
+            # block costs nothing here.
+            check.add(("phases",), "phases", f"the program has {count:,} phases once repeats are unrolled; the most allowed is {MAX_PHASES}")
         else:
             for index, raw in enumerate(raw_phases):
                 phases.extend(_load_entry(check, raw, index, units or "kmh", effective_caps))
@@ -256,8 +339,8 @@ def load_program(
     if total > MAX_PROGRAM_SECONDS:
         check.add(("phases",), "phases", f"the program lasts {total / 60:.0f} minutes; the most allowed is {MAX_PROGRAM_SECONDS // 60}")
 
-    if not check.has_errors and phases:
-        _lint(check, phases, units or "kmh", advanced)
+    if check.rules and not check.has_errors and phases:
+        _check_practice(check, data, phases, units or "kmh", advanced)
 
     if check.has_errors:
         return None, check.problems
@@ -276,6 +359,21 @@ def load_program(
     return program, check.problems
 
 
+def _unrolled_count(raw_phases: list) -> int:
+    """How many phases *raw_phases* unrolls to; a repeat count that is not a valid whole number
+    counts once (it is reported as an error anyway)."""
+    count = 0
+    for raw in raw_phases:
+        if isinstance(raw, dict) and ("repeat" in raw or "steps" in raw):
+            repeat = raw.get("repeat")
+            rounds = repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and 1 <= repeat <= MAX_REPEAT else 1
+            steps = raw.get("steps")
+            count += rounds * (len(steps) if isinstance(steps, list) else 0)
+        else:
+            count += 1
+    return count
+
+
 def _string(check: _Checker, data: dict, key: str, path: tuple, required: bool = True) -> str | None:
     if key not in data:
         return None
@@ -287,21 +385,45 @@ def _string(check: _Checker, data: dict, key: str, path: tuple, required: bool =
 
 
 def _dotted(path: tuple, key: str) -> str:
-    parts = []
-    for item in path:
-        parts.append(f"[{item + 1}]" if isinstance(item, int) else ("." + item if parts else item))
-    return ("".join(parts) + "." + key) if parts else key
+    return f"{_label(path)}.{key}" if path else key
 
 
-def _number(check: _Checker, data: dict, key: str, path: tuple) -> float | None:
+def _number(check: _Checker, data: dict, key: str, path: tuple, allowed: str = "") -> float | None:
+    """A finite number no larger than :data:`MAX_NUMBER`, as a float; else an error and None."""
     value = data.get(key)
+    field_name = _dotted(path, key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        check.add(path + (key,), _dotted(path, key), f"must be a number, not {value!r}")
+        check.add(path + (key,), field_name, f"must be a number, not {_shown(value)}")
         return None
-    if value != value or value in (float("inf"), float("-inf")):
-        check.add(path + (key,), _dotted(path, key), "must be a finite number")
+    if isinstance(value, float) and not math.isfinite(value):
+        check.add(path + (key,), field_name, f"must be a finite number, not {_shown(value)}")
+        return None
+    if abs(value) > MAX_NUMBER:
+        # Checked before float(): a 401-digit TOML integer would overflow it.
+        check.add(path + (key,), field_name, f"{_shown(value)} is far too large; {allowed or f'at most {MAX_NUMBER:,}'}")
         return None
     return float(value)
+
+
+def _shown(value: Any) -> str:
+    """A value from the file, for a message: short, one line, and safe for any value (a huge
+    integer, a deeply nested array)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if abs(value) < 10**12:
+            return str(value)
+        # str() of a huge int is slow (and refused past 4300 digits): estimate the digits instead.
+        return f"a {int((abs(value).bit_length() - 1) * 0.30103) + 1}-digit number"
+    if isinstance(value, float):
+        return "nan" if value != value else (str(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf"))
+    if isinstance(value, str):
+        return echo(value)
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
 
 
 def _load_caps(check: _Checker, raw: Any, units: str) -> Caps | None:
@@ -314,7 +436,7 @@ def _load_caps(check: _Checker, raw: Any, units: str) -> Caps | None:
         if key not in CAPS_FIELDS:
             check.add(("caps", key), f"caps.{key}", f"unknown field; allowed here: {', '.join(CAPS_FIELDS)}")
             continue
-        number = _number(check, raw, key, ("caps",))
+        number = _number(check, raw, key, ("caps",), "a cap only tightens the station's; give a value below it")
         if number is None:
             continue
         if number <= 0:
@@ -389,36 +511,38 @@ def _load_phase(check: _Checker, raw: Any, path: tuple, label: str, units: str, 
 
     direction = raw.get("direction")
     if "direction" in raw and direction not in DIRECTIONS:
-        check.add(path + ("direction",), f"{label}.direction", f"{direction!r} is not allowed; use \"backward\" or \"forward\"")
+        check.add(path + ("direction",), f"{label}.direction", f"{_shown(direction)} is not allowed; use \"backward\" or \"forward\"")
     rails = raw.get("rails")
     if "rails" in raw and rails not in RAILS:
-        check.add(path + ("rails",), f"{label}.rails", f"{rails!r} is not allowed; use \"required\" or \"optional\"")
+        check.add(path + ("rails",), f"{label}.rails", f"{_shown(rails)} is not allowed; use \"required\" or \"optional\"")
 
     seconds = None
     if "seconds" in raw and "minutes" in raw:
         check.add(path + ("minutes",), f"{label}.minutes", "give seconds or minutes, not both")
     elif "seconds" in raw:
-        seconds = _number(check, raw, "seconds", path)
+        seconds = _number(check, raw, "seconds", path, DURATION_ALLOWED)
     elif "minutes" in raw:
-        minutes = _number(check, raw, "minutes", path)
+        minutes = _number(check, raw, "minutes", path, DURATION_ALLOWED)
         seconds = None if minutes is None else minutes * 60
     else:
         check.add(path, f"{label}.seconds", "missing; give the phase length as seconds = N or minutes = N")
-    if seconds is not None and not 0 < seconds <= MAX_PHASE_SECONDS:
+    shortest = MIN_PHASE_SECONDS if check.rules else 0
+    if seconds is not None and not (shortest <= seconds <= MAX_PHASE_SECONDS and seconds > 0):
         key = "minutes" if "minutes" in raw else "seconds"
-        check.add(path + (key,), f"{label}.{key}", f"must be above 0 and at most 2 hours ({MAX_PHASE_SECONDS} seconds)")
+        check.add(path + (key,), f"{label}.{key}", f"{_shown(raw[key])} {key} is {'too long' if seconds > MAX_PHASE_SECONDS else 'too short'}; {DURATION_ALLOWED}")
         seconds = None
 
-    speed = _number(check, raw, "speed", path) if "speed" in raw else None
-    unit_name = "mph" if units == "mph" else "km/h"
+    unit_name = unit_label(units)
+    speed = _number(check, raw, "speed", path, f"use a speed from {MIN_SPEED:g} {unit_name} up to the station's cap") if "speed" in raw else None
     if speed is not None and direction in DIRECTIONS:
         cap = from_kmh(caps.speed_for(direction), units)
-        if not 0 < speed <= cap + 1e-9:
-            check.add(path + ("speed",), f"{label}.speed", f"{speed:.1f} {unit_name} is outside the {direction} cap; use a speed above 0 and at most {cap:.1f} {unit_name}")
+        if not MIN_SPEED - _EPS <= speed <= cap + 1e-9:
+            where = "below the slowest phase speed" if speed < MIN_SPEED else f"outside the {direction} cap"
+            check.add(path + ("speed",), f"{label}.speed", f"{speed:g} {unit_name} is {where}; use a speed of at least {MIN_SPEED:g} and at most {cap:.1f} {unit_name}")
             speed = None
     incline = 0.0
     if "incline" in raw:
-        incline = _number(check, raw, "incline", path)
+        incline = _number(check, raw, "incline", path, "use 0 up to the station's incline cap (percent)")
         if incline is not None and direction in DIRECTIONS:
             cap = caps.incline_for(direction)
             if not 0 <= incline <= cap + 1e-9:
@@ -447,29 +571,106 @@ def _load_phase(check: _Checker, raw: Any, path: tuple, label: str, units: str, 
         rails=rails,
         cue=cue.strip(),
         line=check.lines.line(*path) if check.lines else None,
+        where=path,
     )
 
 
 # --------------------------------------------------------------------------------------------
-# Lint: practice rules from PROTOCOLS.md. Warnings, not errors: a therapist may have a reason.
+# Start, step and turn rules (PROTOCOLS.md; DESIGN.md §2 rule 4). docs/programs.md explains each.
+# A "practice" limit is an error unless the program says ``advanced = true``; a "hard" limit is an
+# error for every program. A few practice notes stay warnings for advanced programs (advice to
+# whoever edits the file). Problems of a repeated step are reported once, at its line.
 
 
-def _lint(check: _Checker, phases: list[Phase], units: str, advanced: bool) -> None:
+def _check_practice(check: _Checker, data: dict, phases: list[Phase], units: str, advanced: bool) -> None:
+    unit = unit_label(units)
+
+    def shown(kmh: float) -> str:
+        """A speed from the file: as written (0.5 mph, 1.25 mph)."""
+        return f"{round(from_kmh(kmh, units), 2):g} {unit}"
+
+    def limit(kmh: float) -> str:
+        """A rule's limit, one decimal as a console shows it (1.0 mph, 1.6 km/h)."""
+        return f"{from_kmh(kmh, units) + _EPS:.1f} {unit}"
+
+    reported: set[tuple] = set()
+
+    def add(key: tuple, phase: Phase, field_name: str, message: str, severity: str = "error") -> None:
+        if key in reported:
+            return
+        reported.add(key)
+        check.add(phase.where + (field_name,), f"{_label(phase.where)}.{field_name}", message, severity)
+
+    def over(value: float, bound: float) -> bool:
+        return value > bound + _EPS
+
     first = phases[0]
-    unit_name = "mph" if units == "mph" else "km/h"
-    first_path = ("phases", 0)
+    length_key = "minutes" if "minutes" in _raw_at(data, first.where) else "seconds"
+    if first.seconds < MIN_FIRST_PHASE_SECONDS:
+        add(("first-length",), first, length_key, f"the first phase lasts {first.seconds:g} seconds; it must last at least "
+            f"{MIN_FIRST_PHASE_SECONDS} seconds to step on at a slow speed (PROTOCOLS.md safety set-up)")
     if first.incline_pct > 0:
-        check.add(first_path + ("incline",), "phases[1].incline", "the first phase should be flat (incline 0): PROTOCOLS.md starts every session at incline zero", "warning")
-    if first.speed_kmh > FIRST_PHASE_SPEED_KMH + 1e-9:
-        limit = from_kmh(FIRST_PHASE_SPEED_KMH, units)
-        tail = "" if advanced else f"; the station will start the belt at {limit:.1f} {unit_name} unless the program says advanced = true"
-        check.add(first_path + ("speed",), "phases[1].speed", f"the first phase should be at most 1.0 mph ({limit:.1f} {unit_name}){tail}", "warning")
-    for number, (before, after) in enumerate(zip(phases, phases[1:]), start=2):
-        if after.speed_kmh > before.speed_kmh + 1e-9 and after.incline_pct > before.incline_pct + 1e-9:
-            check.add_at(after.line, f"phase {number} ({after.name})", "raises speed and incline at once; PROTOCOLS.md: never raise both together, change one per step", "warning")
-    seen = set()
-    for number, phase in enumerate(phases, start=1):
-        if phase.direction == "backward" and phase.speed_kmh > LINT_BACKWARD_SPEED_KMH + 1e-9 and phase.name not in seen:
-            seen.add(phase.name)
-            shown = from_kmh(phase.speed_kmh, units)
-            check.add_at(phase.line, f"phase {number} ({phase.name})", f"backward at {shown:.1f} {unit_name} is above 3.5 mph, beyond normal backward walking; keep it for experienced users", "warning")
+        add(("first-flat",), first, "incline", "the first phase must be flat (incline 0): PROTOCOLS.md starts every session at incline zero")
+    if over(first.speed_kmh, ADVANCED_START_SPEED_KMH if advanced else START_SPEED_KMH):
+        if advanced:
+            add(("first-speed",), first, "speed", f"the first phase is {shown(first.speed_kmh)}; even an advanced program starts at "
+                f"{limit(ADVANCED_START_SPEED_KMH)} at most")
+        else:
+            add(("first-speed",), first, "speed", f"the first phase is {shown(first.speed_kmh)}; a program starts at "
+                f"{limit(START_SPEED_KMH)} at most (DESIGN.md safety rule 4) unless it says advanced = true")
+    elif advanced and over(first.speed_kmh, START_SPEED_KMH):
+        add(("first-speed",), first, "speed", f"the first phase is above {limit(START_SPEED_KMH)}: allowed because the program "
+            "is advanced; only for people who already walk backward at that speed", "warning")
+
+    step_limit = ADVANCED_MAX_SPEED_STEP_KMH if advanced else MAX_SPEED_STEP_KMH
+    turn_limit = ADVANCED_TURN_SPEED_KMH if advanced else TURN_SPEED_KMH
+    tail = "" if advanced else " (an advanced program may go further; see docs/programs.md)"
+    for before, after in zip(phases, phases[1:]):
+        pair = (before.where, after.where)
+        if before.direction != after.direction:
+            if over(before.speed_kmh, turn_limit):
+                add(("turn-before",) + pair, before, "speed", f"slow down before the turn to {after.direction}: this phase is "
+                    f"{shown(before.speed_kmh)}, at most {limit(turn_limit)} before a change of direction (PROTOCOLS.md){tail}")
+            if after.direction == "backward" and over(after.speed_kmh, turn_limit):
+                add(("turn-after",) + pair, after, "speed", f"after a turn the belt starts again from standstill: a backward phase "
+                    f"after a turn is at most {limit(turn_limit)}, like the first phase; this one is {shown(after.speed_kmh)}{tail}")
+        elif over(after.speed_kmh - before.speed_kmh, step_limit):
+            add(("step",) + pair, after, "speed", f"{shown(before.speed_kmh)} to {shown(after.speed_kmh)} is a step of "
+                f"{shown(after.speed_kmh - before.speed_kmh)}; raise the speed by {limit(step_limit)} at most from one phase to "
+                f"the next (PROTOCOLS.md: 0.1-0.2 mph at a time, 0.5 mph at most){tail}")
+        if before.direction != after.direction:
+            continue  # the belt stops for a turn; the turn rules above apply, not the step rules
+        if after.speed_kmh > before.speed_kmh + _EPS and after.incline_pct > before.incline_pct + _EPS:
+            add(("both",) + pair, after, "incline", "raises speed and incline at once; PROTOCOLS.md: never raise both "
+                "together, change one per phase")
+        elif not advanced and after.incline_pct > before.incline_pct + MAX_INCLINE_STEP_PCT + _EPS:
+            add(("incline-step",) + pair, after, "incline", f"{before.incline_pct:g} % to {after.incline_pct:g} % is a rise of "
+                f"{after.incline_pct - before.incline_pct:g} %; raise the incline by {MAX_INCLINE_STEP_PCT:g} % at most from one "
+                f"phase to the next (PROTOCOLS.md: 1-2 %, then slowly up){tail}")
+    for phase in phases:
+        if phase.direction == "backward" and over(phase.speed_kmh, LINT_BACKWARD_SPEED_KMH):
+            if advanced:
+                add(("jog", phase.where), phase, "speed", f"backward at {shown(phase.speed_kmh)} is above 3.5 mph, beyond normal "
+                    "backward walking; keep it for experienced users", "warning")
+            else:
+                add(("jog", phase.where), phase, "speed", f"backward at {shown(phase.speed_kmh)} is above 3.5 mph, beyond normal "
+                    "backward walking (PROTOCOLS.md); only an advanced program (advanced = true) may go faster")
+
+
+def _label(where: tuple) -> str:
+    """``("phases", 2, "steps", 0)`` -> ``"phases[3].steps[1]"``, as the other messages name it."""
+    parts = []
+    for item in where:
+        parts.append(f"[{item + 1}]" if isinstance(item, int) else ("." + item if parts else item))
+    return "".join(parts)
+
+
+def _raw_at(data: dict, where: tuple) -> dict:
+    """The table of the file at *where* (a phase's path), or an empty dict."""
+    node: Any = data
+    for item in where:
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            return {}
+    return node if isinstance(node, dict) else {}

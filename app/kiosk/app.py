@@ -87,9 +87,14 @@ class KioskApp:
         self.sim_control = sim_control
 
     def _library(self):
-        from ..shell.library import load_library
+        from ..core.program import Problem
+        from ..shell.library import Library, load_library
 
-        library = load_library(self.config)
+        try:
+            library = load_library(self.config)
+        except Exception as exc:  # noqa: BLE001 - no program file may stop the kiosk from starting
+            log.error("program library could not be read: %s", exc)
+            library = Library(problems=(Problem("programs", None, "library", f"could not be read ({exc})"),))
         for problem in library.problems:
             log.warning("program library: %s", problem)
         return library

@@ -34,6 +34,10 @@ class StoreData:
     def programs(self):
         return self._programs
 
+    def programs_note(self) -> str:
+        """The library's one line about program files left out (the staff Programs page)."""
+        return self._library.skipped_note() if self._library is not None else ""
+
     def hub_status(self):
         """What ``backstep sync`` (beside the kiosk) last wrote into the station's database."""
         if not self._hub or self.store is None:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.caps import Caps
-from ..core.program import Problem, Program, parse_program_text
+from ..core.program import MAX_FILE_BYTES, Problem, Program, parse_program_text
 from ..errors import UserError
 from ..paths import assets_dir
+from .textfile import TextFileError, read_text_file
 
 #: The appliance's folder for a clinic's own programs (FHS, beside /etc/backstep/config.toml).
 APPLIANCE_PROGRAMS_DIR = Path("/etc/backstep/programs")
@@ -39,27 +40,13 @@ def user_programs_dir() -> Path:
 
 def load_program_file(path: str | os.PathLike, caps: Caps | None = None) -> tuple[Program | None, list[Problem]]:
     """Read and validate one program file. Never raises for a bad or missing file: an unreadable,
-    missing or non-UTF-8 file comes back as one problem naming the file and what to do."""
+    missing, non-regular (FIFO, device), oversized or non-UTF-8 file comes back as one problem
+    naming the file and what to do. The size bound is :data:`~app.core.program.MAX_FILE_BYTES`."""
     source = str(path)
-    target = Path(path)
     try:
-        if target.is_dir():
-            return None, [_file_problem(source, "is a folder; give a program file (.toml)")]
-        data = target.read_bytes()
-    except FileNotFoundError:
-        return None, [_file_problem(source, "not found; check the path")]
-    except PermissionError:
-        return None, [_file_problem(source, "cannot be read (permission denied); check the file's permissions")]
-    except OSError as exc:
-        return None, [_file_problem(source, f"cannot be read ({exc.strerror or exc}); check the file")]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # Editors on other systems save Latin-1 or UTF-16; name the byte so it can be found.
-        line = data[: exc.start].count(b"\n") + 1
-        return None, [Problem(source, line, "file", f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8")]
-    if text.startswith("\ufeff"):
-        text = text[1:]  # a byte-order mark from Windows editors is harmless; tomllib rejects it
+        text = read_text_file(path, MAX_FILE_BYTES, "program file (.toml)")
+    except TextFileError as exc:
+        return None, [Problem(source, exc.line, "file", str(exc))]
     return parse_program_text(text, source, caps)
 
 
@@ -113,6 +100,29 @@ class Library:
 
     def problems_for(self, source: str) -> list[Problem]:
         return [p for p in self.problems if p.source == source]
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """``(source, reason)`` for every file left out, in reading order: the reason is the file's
+        first problem in one line (``"x.toml line 3: phases[1].speed: ..."``) and how many more."""
+        out = []
+        for source in self.broken:
+            problems = sorted(self.problems_for(source), key=problem_order)
+            first = problems[0]
+            where = Path(source).name + (f" line {first.line}" if first.line else "")
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            out.append((source, f"{where}: {first.field}: {first.message}{more}"))
+        return out
+
+    def skipped_note(self, width: int = 100) -> str:
+        """One line for the staff page and ``doctor``: ``"2 program files left out: x.toml line 3:
+        speed ...; y.toml: ..."``, each reason cut to fit; ``""`` when nothing was left out."""
+        skipped = self.skipped
+        if not skipped:
+            return ""
+        head = f"{len(skipped)} program file{'' if len(skipped) == 1 else 's'} left out: "
+        reasons = [reason if len(reason) <= width else reason[: width - 3] + "..." for _, reason in skipped]
+        return head + "; ".join(reasons)
 
     def get(self, program_id: str) -> Program | None:
         for program in self.programs:
@@ -195,7 +205,11 @@ def load_library(config=None, extra_dirs=(), include_user_dir: bool = True) -> L
             continue
         read.append(folder)
         for path in files:
-            program, found = load_program_file(path, caps)
+            try:
+                program, found = load_program_file(path, caps)
+            except Exception as exc:  # noqa: BLE001 - one file, whatever it holds, never stops the kiosk
+                program, found = None, [_file_problem(str(path), f"could not be checked ({type(exc).__name__}); "
+                                                                 "run `backstep programs check` on it")]
             if program is None:
                 problems.extend(sorted(found, key=problem_order))
                 broken_stems.setdefault(path.stem, str(path))

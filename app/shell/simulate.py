@@ -28,6 +28,12 @@ from .store import Store
 
 #: With no ``end`` line, stop this long after the program could have finished at the latest.
 RUN_ON_LIMIT_S = 3600.0
+#: A session that stays paused (or stopped short of running) this long on the script's clock is
+#: ended as ``interrupted``, as if staff had closed it: a script that pauses and ends hours later
+#: would otherwise store a 1 Hz sample of a standing belt for every one of those seconds. Thirty
+#: minutes is longer than any program's pauses in practice (a rest, a turn, a re-grip) and than a
+#: whole typical session (PROTOCOLS.md: 10-20 minutes). docs/commands.md "Simulation scripts".
+MAX_PAUSE_S = 30 * 60.0
 
 
 class ScriptClock:
@@ -110,24 +116,42 @@ def run_script(
     hardware = SimulatedHardware(config, station)
     first_event_id = _max_event_id(store)
     real_start = time.monotonic()
+    idle_since: float | None = None  # since when the open session has not been running
+
+    def watch_pause() -> float | None:
+        """When the open session will have been paused for MAX_PAUSE_S (None while it runs)."""
+        nonlocal idle_since
+        if station.session_open and station.state.mode is not Mode.RUNNING:
+            if idle_since is None:
+                idle_since = clock.t
+            return idle_since + MAX_PAUSE_S
+        idle_since = None
+        return None
+
+    def step_to(at: float) -> None:
+        _wait(at)
+        clock.t = max(clock.t, at)
+        station.process(clock.t)
+        limit = watch_pause()
+        if limit is not None and clock.t >= limit:
+            station.interrupt(clock.t, f"paused for more than {MAX_PAUSE_S / 60:g} minutes")
+            watch_pause()
 
     def move_to(target: float) -> None:
-        # Step through every core deadline and 1 Hz sample before *target*, at its own time. One
-        # falling exactly on *target* is left to the step that carries the line's event: the core
-        # orders such a tie itself (a stop-ish event wins over a timer due at the same instant).
+        # Step through every core deadline, 1 Hz sample and pause limit before *target*, at its own
+        # time. One falling exactly on *target* is left to the step that carries the line's event:
+        # the core orders such a tie itself (a stop-ish event wins over a timer due at that instant).
         while True:
-            deadline = station.next_deadline()
-            if deadline is None or deadline >= target:
+            due = [d for d in (station.next_deadline(), watch_pause()) if d is not None]
+            if not due or min(due) >= target:
                 break
-            _wait(deadline)
-            clock.t = max(clock.t, deadline)
-            station.process(clock.t)
+            step_to(min(due))
         _wait(target)
         clock.t = max(clock.t, target)
 
     def run_to(target: float) -> None:
         move_to(target)
-        station.process(clock.t)
+        step_to(clock.t)
 
     def _wait(until: float) -> None:
         if speed:
@@ -156,6 +180,7 @@ def run_script(
                 hardware.apply(command)
                 (settle or _settle_sensors)(station, command)
             station.process(clock.t)
+            watch_pause()
         if not ended:
             limit = clock.t + program.total_seconds + RUN_ON_LIMIT_S
             # Run on while a session is open or about to open (a start countdown still running).

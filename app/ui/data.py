@@ -153,6 +153,8 @@ class StationData(Protocol):
 
     def hub_status(self) -> HubStatus | None: ...
 
+    def programs_note(self) -> str: ...
+
 
 #: The methods every station data has: the kiosk checks them when it starts, so a missing one is a
 #: one-line error at start-up instead of a staff button that does nothing.
@@ -174,6 +176,9 @@ class StaticData:
 
     def hub_status(self) -> HubStatus | None:
         return None          # no clinic hub in memory
+
+    def programs_note(self) -> str:
+        return ""            # built in memory: no program files were left out
 
     def programs(self) -> Sequence[Program]:
         return self.program_list

@@ -169,6 +169,7 @@ class Kiosk:
         """Re-read programs and members (cheap; done when the home screen comes back)."""
         try:
             self.ui.programs = list(self.data.programs())
+            self.ui.programs_note = self.data.programs_note()
             self.ui.members = list(self.data.members())
         except Exception as exc:  # noqa: BLE001 - a broken store must not take the kiosk down
             log.warning("could not read programs/members: %s", exc)

@@ -68,6 +68,7 @@ class UiState:
     speech_on: bool = True
     volume: int = VOLUME_DEFAULT                 # percent, chimes and speech (app.ui.audio.Volume)
     programs: list[Program] = field(default_factory=list)
+    programs_note: str = ""                      # "2 program files left out: ..." (staff page)
     members: list[Member] = field(default_factory=list)
     history: list[SessionRecord] = field(default_factory=list)
     history_data: HistoryData | None = None

@@ -272,6 +272,10 @@ class Programs(StaffPage):
     def body(self, surface, f, page):
         m = f.m
         body = page.rects["body"]
+        if f.ui.programs_note:  # files left out of the library: which, and why (one line each)
+            strip = pygame.Rect(body.x, body.bottom - m.u(64), body.width, m.u(64))
+            draw.paragraph(surface, f.fonts, f.ui.programs_note, strip, m.u(20), theme.YELLOW)
+            body = pygame.Rect(body.x, body.y, body.width, strip.y - body.y - m.u(8))
         draw.rows(surface, f.fonts, m, body, [
             t("program_row", name=program.name, minutes=max(1, round(program.total_seconds / 60)),
               phases=len(program.phases), id=program.id) for program in f.ui.programs], m.u(24))
