@@ -147,6 +147,7 @@ class KioskApp:
         program = library.resolve(self.program) if self.program and service is None else None
         store = self._store()
         stop_asked: list[bool] = []
+        ended_cleanly = False
         waker = Waker()
 
         def script_ended() -> None:  # `end` on the sim-control socket
@@ -186,11 +187,17 @@ class KioskApp:
                 print("backstep: simulated station: L = lanyard, R = rails, C = treadmill cable; "
                       "Escape asks for the staff PIN (default 0000)", file=sys.stderr)
             loop(station, kiosk, screen, notify, stop_asked, rig, waker=waker, startup=self.startup)
+            ended_cleanly = True
         finally:
             if notify is not None and stop_asked:
                 notify.stopping("stopping: belt told to stop")
             try:
-                station.shutdown()
+                if ended_cleanly:
+                    station.shutdown()   # systemd, `end` or staff: the session ends as stopped
+                else:
+                    # An error ended the loop: the belt is told to stop and the session is kept as
+                    # interrupted, so its record says the kiosk failed rather than shut down.
+                    station.interrupt(station.clock(), "the kiosk stopped on an error (see the journal)")
             finally:
                 rig.close()
                 if store is not None:
