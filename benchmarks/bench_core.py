@@ -1,4 +1,4 @@
-"""Cost of the pure safety core per event (issue 2 part 7).
+"""Cost of the pure safety core per event (docs/architecture.md, Budgets).
 
 Drives :func:`app.core.safety.step` with a long, seeded random sequence of events with
 non-decreasing times (sensor edges, taps, link loss, treadmill reports, Ticks, and occasional big

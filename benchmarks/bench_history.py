@@ -1,4 +1,4 @@
-"""A member's history screen data with 500 sessions: issue 7 budget, under 100 ms.
+"""A member's history screen data with 500 sessions: budget under 100 ms (docs/architecture.md, Budgets).
 
 Builds a database as a busy station would have it after a few years: the member with 500 sessions
 of 6 minutes (1 Hz samples: 180,000 rows) and other members' sessions around it (another 500
@@ -10,7 +10,7 @@ sessions, 180,000 samples), events with early releases and pauses. Then measures
 - the same with one session still lacking stats (the backfill path);
 - the progression suggestion after the last session.
 
-Prints the numbers; the budget is checked by eye (DESIGN.md §6: budgets are measured, not asserted).
+Prints the numbers; the budget is checked by eye (docs/architecture.md, Budgets: budgets are measured, not asserted).
 """
 
 from __future__ import annotations

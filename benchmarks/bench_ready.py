@@ -1,4 +1,4 @@
-"""Start to READY=1: the kiosk against a bare pygame window, in the same run (DESIGN.md §6).
+"""Start to READY=1: the kiosk against a bare pygame window, in the same run (docs/architecture.md, Budgets).
 
 Budget: ``backstep run --sim`` reaches READY=1 in under 2x the time a bare pygame program takes to
 open a window and draw one frame. Both are started the same way (a fresh Python process) and both

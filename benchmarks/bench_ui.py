@@ -1,4 +1,4 @@
-"""Kiosk speed and memory (DESIGN.md §6): frame render p99, idle CPU, start to first frame, RSS.
+"""Kiosk speed and memory (docs/architecture.md, Budgets): frame render p99, idle CPU, start to first frame, RSS.
 
     .venv/bin/python benchmarks/bench_ui.py [--frames N] [--idle-seconds S] [--runs N]
 

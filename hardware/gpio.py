@@ -3,22 +3,22 @@
 Every sensor is a small class built on gpiozero's :class:`~gpiozero.DigitalInputDevice`, so the pin
 factory is swappable: lgpio on a Pi 5, gpiozero's own :class:`~gpiozero.pins.mock.MockFactory` in the
 tests and in the simulated station. Pins and polarity are plain constructor arguments; this module
-never reads the app's config (``hardware`` is a leaf library, DESIGN.md §1).
+never reads the app's config (``hardware`` is a leaf library, docs/architecture.md).
 
-Wiring (DESIGN.md §2 rule 6, fail-safe): every input uses the Pi's internal pull-up and a switch to
+Wiring (docs/safety.md, rule 6, fail-safe): every input uses the Pi's internal pull-up and a switch to
 ground. With ``active_when="closed"`` the switch is closed in the *safe-to-go* condition (key in,
 hand on the rail), so a broken wire or an unplugged connector reads as an open switch: "pulled",
 "released". ``active_when="open"`` exists for switches that cannot be wired that way; it is not
 fail-safe, and ``backstep doctor`` says so.
 
-Timing (DESIGN.md §2 rule 2): the way to "stopped" is never delayed. "Pulled" and "released" are
+Timing (docs/safety.md, rule 2): the way to "stopped" is never delayed. "Pulled" and "released" are
 reported from inside the pin's edge callback, on the first edge. Only the way back ("clipped",
 "held") is debounced: it is reported once the input has stayed in the safe-to-go condition for
 ``rearm_debounce_s``. gpiozero's ``bounce_time`` is not used for this, because it would swallow edges
 in both directions, including the first edge of a pull.
 
 Callbacks run on gpiozero's threads (or this module's re-arm thread) and must only hand off, for
-example put an event on a queue (DESIGN.md §1, one thread owns state). They are called with this
+example put an event on a queue (docs/architecture.md, one thread owns state). They are called with this
 module's lock held, which keeps their order true: a "clipped" can never overtake a later "pulled".
 """
 
@@ -327,10 +327,10 @@ class SafetyLanyard(_SafetyInput):
 
 
 #: Twenty minutes: a person re-grips or lets go of a rail many times in that long; a sensor that
-#: shows no edge at all through that much belt time is more likely stuck (issue 3).
+#: shows no edge at all through that much belt time is more likely stuck (docs/safety.md, rule 6).
 DEFAULT_STUCK_AFTER_S = 20 * 60.0
 #: A hand on a capacitive or micro-switch grip makes a few edges a second at most; ten in one second
-#: is contact bounce from a loose wire or a failing switch (issue 3: "chatters").
+#: is contact bounce from a loose wire or a failing switch (docs/safety.md, rule 6: it "chatters").
 DEFAULT_CHATTER_EDGES = 10
 CHATTER_WINDOW_S = 1.0
 

@@ -3,7 +3,7 @@
 Like OctoPrint's virtual printer, the simulation is plugged in at the lowest level: the person-level
 actions here *drive the pins* (``drive_low`` / ``drive_high`` on gpiozero's own mock pins) and pull
 the treadmill's serial cable, so the production adapters in :mod:`hardware.gpio` and the CSAFE link
-run unchanged above them (DESIGN.md §4). Nothing here imports ``app``.
+run unchanged above them (docs/architecture.md, hardware). Nothing here imports ``app``.
 
 Order of use: build the station, attach the sensors to :attr:`SimulatedStation.pin_factory`, then
 act. Attaching a gpiozero device sets the pin's pull-up, which puts the input back to "switch open";
@@ -169,7 +169,7 @@ class SimulatedStation:
 
     # -- simulation commands ---------------------------------------------------------------------
     def apply(self, command) -> None:
-        """Carry out a hardware command of a simulation script (DESIGN.md §3.2).
+        """Carry out a hardware command of a simulation script (docs/commands.md, Simulation scripts).
 
         *command* is text (``"rails released"``) or any object with ``what`` and ``arg``
         attributes. Only ``lanyard``, ``rails`` and ``link`` act on hardware; anything else raises

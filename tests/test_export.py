@@ -23,7 +23,7 @@ from app.shell.store import Store
 from test_export_fixtures import T0, add_session, make_sessions
 
 ROOT = Path(__file__).resolve().parent.parent
-#: A copy of shared/schemas/TrainingCenterDatabasev2.xsd kept with the tests, so every clone
+#: A copy of Garmin's TrainingCenterDatabasev2.xsd kept with the tests, so every clone
 #: validates its TCX files (the shared folder is not part of the repository).
 XSD = ROOT / "tests" / "fixtures" / "schemas" / "TrainingCenterDatabasev2.xsd"
 

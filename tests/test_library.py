@@ -1,6 +1,6 @@
 """The built-in program library (assets/programs) and app.shell.library.
 
-The built-ins are what a new station offers on day one, so each one is held to PROTOCOLS.md here:
+The built-ins are what a new station offers on day one, so each one is held to docs/practice.md here:
 who it is for, cues on every phase, rails and speeds that follow practice.
 """
 
@@ -83,7 +83,7 @@ def test_each_builtin_says_who_it_is_for_and_cues_every_phase(path):
 def test_each_builtin_follows_practice(path):
     program, _ = load_program_file(path)
     first = program.phases[0]
-    # PROTOCOLS.md safety set-up 3: start at the slowest speed, incline zero.
+    # docs/practice.md safety set-up 3: start at the slowest speed, incline zero.
     assert first.incline_pct == 0
     assert first.speed_kmh <= FIRST_PHASE_SPEED_KMH + 1e-9
     # Rails: held at first; let go only once mastered, so optional only in advanced programs.

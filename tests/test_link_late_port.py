@@ -28,7 +28,7 @@ def test_a_port_that_appears_later_is_found_and_reported_restored(tmp_path):
             os.symlink(port.path, late)
             assert restored.wait(15), "the link never found the port"
             assert link.connected and reports
-            # found again, but never told to move: DESIGN.md §2 rule 5
+            # found again, but never told to move: docs/safety.md, rule 5
             time.sleep(0.3)
             assert port.simulator.target_speed_kmh == 0.0
     finally:

@@ -1,4 +1,4 @@
-"""Issue 7 "Done means", tested as a user would: a member walks three sessions in the simulated
+"""Members, progression and history, tested as a user would: a member walks three sessions in the simulated
 station, picking themselves and answering the pain scales on the kiosk; the suggestion page after
 each session gives the rules' reasons in words; staff accept on the Members page; the history
 screen shows it; and the USB export carries it (sessions.csv, a chart PNG per member).

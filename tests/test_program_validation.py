@@ -1,5 +1,5 @@
-"""Program validation (app.core.program): every error category of issue 2 part 2, the lint
-warnings from PROTOCOLS.md, and the shape of every message (one line: file, line, field)."""
+"""Program validation (app.core.program): every error category of docs/programs.md, the lint
+warnings from docs/practice.md, and the shape of every message (one line: file, line, field)."""
 
 from __future__ import annotations
 
@@ -373,7 +373,7 @@ def test_repeat_block_needs_steps_and_no_phase_fields():
     assert sorted(p.field for p in errors) == ["phases[1].speed", "phases[1].steps"]
 
 
-# --- start, step and turn rules (PROTOCOLS.md, docs/programs.md) --------------------------
+# --- start, step and turn rules (docs/practice.md, docs/programs.md) --------------------------
 
 
 def phase(name, speed, incline=0, direction="backward", seconds=60):

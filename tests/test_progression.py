@@ -1,4 +1,4 @@
-"""Table tests for the progression rules (app.core.progression, PROTOCOLS.md "Dose and progression").
+"""Table tests for the progression rules (app.core.progression, docs/practice.md "Dose and progression").
 
 Each row: the dose now, the last sessions, the therapist's limits -> the action, what changes, the
 next dose and the reason (catalogue key and the sentence the person reads).

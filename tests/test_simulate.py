@@ -1,4 +1,4 @@
-"""``backstep simulate`` (DESIGN.md §3.2): the real core, store and simulated GPIO on a script clock."""
+"""``backstep simulate`` (docs/commands.md, Simulation scripts): the real core, store and simulated GPIO on a script clock."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ def builtin_ids():
 
 @pytest.mark.parametrize("program_id", builtin_ids())
 def test_every_builtin_program_runs_to_the_end_in_the_simulator(tmp_path, capsys, program_id):
-    """Issue 2: a test runs each built-in through the simulator to the end. Turnarounds between
+    """Every built-in program runs, each built-in through the simulator to the end. Turnarounds between
     directions stop the belt; holding the rails resumes after them."""
     path = tmp_path / "script.txt"
     path.write_text(START)

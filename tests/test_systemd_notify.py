@@ -3,7 +3,7 @@
 The unit tests run the Notifier both through systemd-python (when installed) and through the
 built-in sender, and check both put the same bytes on the socket. The slow test at the end starts
 the real kiosk (``backstep run --sim``) as systemd would and watches READY, WATCHDOG, STATUS and
-STOPPING arrive (DESIGN.md §3.4, issue 6).
+STOPPING arrive (docs/architecture.md, systemd).
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ def test_journal_gets_identifier_and_fields(monkeypatch):
 # ----------------------------------------------------------------------- the real kiosk, as systemd
 
 class SimControl:
-    """Client of ``--sim-control PATH``: one script command per line (DESIGN.md §3.3)."""
+    """Client of ``--sim-control PATH``: one script command per line (docs/commands.md)."""
 
     def __init__(self, path: str, timeout: float = 20.0):
         deadline = time.monotonic() + timeout

@@ -310,7 +310,7 @@ def test_once_stopped_the_link_leaves_a_console_user_alone(running_link):
 
 
 def test_stop_key_on_the_console_is_never_overridden(running_link):
-    """DESIGN.md §2 rule 1: the treadmill's own stop/safety key stops the belt; the link must not
+    """docs/safety.md, rule 1: the treadmill's own stop/safety key stops the belt; the link must not
     walk the state machine back up and restart it."""
     treadmill, link, events = running_link
     sim = treadmill.simulator

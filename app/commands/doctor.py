@@ -32,7 +32,7 @@ OK, PROBLEM, SKIPPED = "OK", "PROBLEM", "SKIPPED"
 #: EEPROM (Raspberry Pi HAT specification), so they are not offered for switches.
 HEADER_GPIOS = range(2, 28)
 RESERVED_GPIOS = {0: "ID_SD (HAT EEPROM)", 1: "ID_SC (HAT EEPROM)"}
-#: Seconds to wait for the treadmill to answer a probe (issue 3: a silent link is noticed within 3 s).
+#: Seconds to wait for the treadmill to answer a probe (docs/safety.md, rule 5: a silent link is noticed within 3 s).
 PROBE_TIMEOUT_S = 3.0
 
 

@@ -23,7 +23,7 @@ def _add_member_fields(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("member", "speeds are in the member's units (--units)")
     g.add_argument("--code", help="short code for the search field, e.g. K7 (1-12 letters, digits, '-')")
     g.add_argument("--units", choices=("mph", "kmh"), help="speed units shown to the member (default mph)")
-    g.add_argument("--goal", type=int, metavar="N", help="goal sessions per week (PROTOCOLS.md: 2-3)")
+    g.add_argument("--goal", type=int, metavar="N", help="goal sessions per week (docs/practice.md: 2-3)")
     g.add_argument("--program", metavar="ID", help="a prescribed library program (else the prescription runs)")
     caps = parser.add_argument_group("caps", "the safety core applies these to every belt command")
     caps.add_argument("--max-speed", type=float, metavar="V", help="backward speed cap")

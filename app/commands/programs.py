@@ -41,7 +41,7 @@ def register(subparsers) -> None:
     check = sub.add_parser(
         "check",
         help="validate program files; exits non-zero on any error",
-        description="Validate program files against DESIGN.md §3.1 and the station's caps. Prints every "
+        description="Validate program files against docs/programs.md and the station's caps. Prints every "
         "problem as 'FILE:LINE: error|warning: FIELD: MESSAGE', or 'OK: FILE (N phases, M min)'. "
         "Exits 1 on any error; warnings alone exit 0. A folder checks every .toml file in it.",
     )

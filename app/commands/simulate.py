@@ -15,7 +15,7 @@ from .common import config_from, open_store, resolve_program
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "simulate",
-        help="run one session from a script of sensor events (DESIGN.md §3.2)",
+        help="run one session from a script of sensor events (docs/commands.md, Simulation scripts)",
         description="Run one session from a script through the real safety core, store and simulated "
         "hardware. Script lines: 'SECONDS WHAT [ARG]', e.g. '0 lanyard clipped', '1 tap start', '95 link lost', '400 end'.",
     )

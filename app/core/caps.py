@@ -1,4 +1,4 @@
-"""Speed and incline caps (DESIGN.md §2 rule 7).
+"""Speed and incline caps (docs/safety.md, rule 7).
 
 Every command the station sends to a treadmill passes through :meth:`Caps.clamp`, whatever the
 program file says. The station's caps come from the config; a program or a member can only
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .units import KMH_PER_MPH
 
-# Default caps. Sources: PROTOCOLS.md "Dose and progression": a comfortable backward target is about
+# Default caps. Sources: docs/practice.md "Dose and progression": a comfortable backward target is about
 # 2.0 mph and 3.0-3.5 mph holding the rails; backward jogging intervals for the experienced go a
 # little above that, so the hard cap leaves 1 mph of headroom over 3.5 mph. Forward phases in
 # backward programs are walking or slow jogging. Inclines: backward incline work in practice stays
@@ -21,7 +21,7 @@ DEFAULT_FORWARD_SPEED_KMH = 6.0 * KMH_PER_MPH
 DEFAULT_BACKWARD_INCLINE_PCT = 10.0
 DEFAULT_FORWARD_INCLINE_PCT = 15.0
 
-#: DESIGN.md §2 rule 4: the first phase never starts above 1.0 mph unless the program is advanced.
+#: docs/safety.md, rule 4: the first phase never starts above 1.0 mph unless the program is advanced.
 FIRST_PHASE_SPEED_KMH = 1.0 * KMH_PER_MPH
 
 

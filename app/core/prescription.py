@@ -1,16 +1,15 @@
 """A member's prescription (speed, minutes, incline, rails) as a runnable :class:`Program`.
 
-The program is built as a program *file* would be written (a dict in the TOML shape of DESIGN.md
-§3.1) and goes through :func:`app.core.program.load_program`, so it meets exactly the validation
+The program is built as a program *file* would be written (a dict in the TOML shape of docs/programs.md) and goes through :func:`app.core.program.load_program`, so it meets exactly the validation
 and the caps every other program meets, and its snapshot is stored with each session.
 
-Shape, from PROTOCOLS.md:
+Shape, from docs/practice.md:
 
 1. Warm-up: flat, at the prescribed speed but never above 1.0 mph ("start the belt at the slowest
-   speed, incline zero"; DESIGN.md §2 rule 4 starts no program above 1.0 mph), rails held ("hold
+   speed, incline zero"; docs/safety.md, rule 4 starts no program above 1.0 mph), rails held ("hold
    the side rails"), one minute.
 2. Up to speed: a flat minute per step of at most 0.5 mph (0.8 km/h) towards the main speed
-   (PROTOCOLS.md: "+0.1-0.2 mph at a time ... some guides use +0.5 mph steps"; the program speed-step
+   (docs/practice.md: "+0.1-0.2 mph at a time ... some guides use +0.5 mph steps"; the program speed-step
    rule of docs/programs.md), ending at the main speed itself when the main phase is inclined:
    "never raise speed and incline at the same time".
 3. Up the incline: a minute per 2 % when the main incline is higher ("1-2 %, then slowly up").
@@ -26,12 +25,12 @@ from .program import MAX_INCLINE_STEP_PCT, MAX_SPEED_STEP_KMH, Problem, Program,
 from .progression import Dose
 from .units import from_kmh
 
-#: One minute to step on and find the rhythm at the slowest speed (PROTOCOLS.md safety set-up 3-5).
+#: One minute to step on and find the rhythm at the slowest speed (docs/practice.md safety set-up 3-5).
 WARMUP_SECONDS = 60
-#: A flat minute at speed before the incline comes in (PROTOCOLS.md: never raise both together).
+#: A flat minute at speed before the incline comes in (docs/practice.md: never raise both together).
 UP_TO_SPEED_SECONDS = 60
 
-#: PROTOCOLS.md "Technique cues".
+#: docs/practice.md "Technique cues".
 CUE_WARMUP = "Reach back, toes first, roll to the heel"
 CUE_SPEED = "Large, deliberate steps beat a fast pace"
 CUE_MAIN = "Stand tall, look ahead; the knee straightens as the heel comes down"

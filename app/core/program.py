@@ -1,6 +1,6 @@
 """Interval programs: the model, the loader from a parsed TOML dict, and the validation rules.
 
-A program file is written by a physical therapist (DESIGN.md §3.1). Every problem with it is
+A program file is written by a physical therapist (docs/programs.md). Every problem with it is
 reported at once, one :class:`Problem` per line of output, naming the file, the line where it can,
 the field, what is wrong and what is allowed. Nothing here raises on bad input.
 
@@ -25,11 +25,11 @@ RAILS = ("required", "optional")
 
 # --------------------------------------------------------------------------------------------
 # Rule values. Each names its source; docs/programs.md lists every rule, error or warning, and why.
-# "Practice" limits come from PROTOCOLS.md and bind every program not marked ``advanced = true``;
+# "Practice" limits come from docs/practice.md and bind every program not marked ``advanced = true``;
 # "hard" limits bind every program, advanced or not.
 
 #: Longest single phase, and the same for a whole program (hard). Two hours is far beyond any
-#: protocol in PROTOCOLS.md (10-20 minutes typical); a longer value is almost always a typo (seconds
+#: protocol in docs/practice.md (10-20 minutes typical); a longer value is almost always a typo (seconds
 #: for minutes).
 MAX_PHASE_SECONDS = 2 * 60 * 60
 MAX_PROGRAM_SECONDS = 2 * 60 * 60
@@ -40,9 +40,9 @@ MAX_REPEAT = 50
 #: built-in programs' shortest phase is 30 s. Ten seconds leaves room for short intervals and
 #: refuses the "0.001 s then full speed" trick and a belt told to change speed many times a second.
 MIN_PHASE_SECONDS = 10
-#: Shortest first phase (hard). PROTOCOLS.md safety set-up 3-5: start at the slowest speed, incline
+#: Shortest first phase (hard). docs/practice.md safety set-up 3-5: start at the slowest speed, incline
 #: zero, then step on: reach one leg back, land on the toes, continue until walking fully in reverse.
-#: That takes most of a minute; so the first phase, the one the start rule (DESIGN.md §2 rule 4)
+#: That takes most of a minute; so the first phase, the one the start rule (docs/safety.md, rule 4)
 #: governs, lasts at least one minute. It also makes a program's length meaningful: none is shorter.
 MIN_FIRST_PHASE_SECONDS = 60
 #: Most phases after repeats are unrolled (hard), checked before unrolling them. Two hours of
@@ -61,29 +61,29 @@ DURATION_ALLOWED = (f"a phase lasts at least {MIN_PHASE_SECONDS} seconds and at 
 #: or about 0.8 km/h; a speed of 1e-9 is not a phase, it is a typo.
 MIN_SPEED = 0.1
 
-#: DESIGN.md §2 rule 4 and PROTOCOLS.md "Dose and progression" (start 0.5-1.0 mph): the first phase
+#: docs/safety.md, rule 4 and docs/practice.md "Dose and progression" (start 0.5-1.0 mph): the first phase
 #: is at most 1.0 mph (practice).
 START_SPEED_KMH = FIRST_PHASE_SPEED_KMH
-#: An advanced program may start faster, but never above 2.0 mph (hard): PROTOCOLS.md's
+#: An advanced program may start faster, but never above 2.0 mph (hard): docs/practice.md's
 #: "comfortable" backward target. Nobody steps on to a belt faster than that.
 ADVANCED_START_SPEED_KMH = 2.0 * KMH_PER_MPH
-#: Largest speed increase from one phase to the next in the same direction (practice). PROTOCOLS.md:
+#: Largest speed increase from one phase to the next in the same direction (practice). docs/practice.md:
 #: "+0.1-0.2 mph at a time ... some guides use +0.5 mph steps"; 0.5 mph is the largest step in
 #: practice (0.80 km/h in a km/h file).
 MAX_SPEED_STEP_KMH = 0.5 * KMH_PER_MPH
 #: ... and for an advanced program (hard): a backward jogging interval goes from a 2.0 mph walk to a
-#: jog below 4.0 mph (PROTOCOLS.md "backward jogging intervals, for the experienced").
+#: jog below 4.0 mph (docs/practice.md "backward jogging intervals, for the experienced").
 ADVANCED_MAX_SPEED_STEP_KMH = 2.0 * KMH_PER_MPH
-#: PROTOCOLS.md "Program patterns": "slow down before the person turns around". At a change of
+#: docs/practice.md "Program patterns": "slow down before the person turns around". At a change of
 #: direction the station stops the belt and starts it again from standstill, so the phase before the
 #: turn, and a backward phase after it (a new start, rule 4), are at most 1.0 mph (practice) ...
 TURN_SPEED_KMH = FIRST_PHASE_SPEED_KMH
 #: ... and at most 2.0 mph in an advanced program (hard), as for the first phase.
 ADVANCED_TURN_SPEED_KMH = ADVANCED_START_SPEED_KMH
-#: PROTOCOLS.md "Dose and progression": incline "1-2 %, then slowly up"; a rise of more than 2 % from
+#: docs/practice.md "Dose and progression": incline "1-2 %, then slowly up"; a rise of more than 2 % from
 #: one phase to the next is not practice (the incline ladder climbs 1 % a minute).
 MAX_INCLINE_STEP_PCT = 2.0
-#: PROTOCOLS.md: "3.0-3.5 mph holding the rails" is the top of normal backward walking; above it is
+#: docs/practice.md: "3.0-3.5 mph holding the rails" is the top of normal backward walking; above it is
 #: backward jogging, "for the experienced": an error unless the program is advanced, then a warning.
 LINT_BACKWARD_SPEED_KMH = 3.5 * KMH_PER_MPH
 
@@ -161,7 +161,7 @@ class Program:
     advanced: bool = False
     caps: Caps | None = None
     source: str = ""
-    #: The parsed file as written, kept with every session so history stays true (DESIGN.md §5).
+    #: The parsed file as written, kept with every session so history stays true (docs/database.md).
     snapshot: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -576,7 +576,7 @@ def _load_phase(check: _Checker, raw: Any, path: tuple, label: str, units: str, 
 
 
 # --------------------------------------------------------------------------------------------
-# Start, step and turn rules (PROTOCOLS.md; DESIGN.md §2 rule 4). docs/programs.md explains each.
+# Start, step and turn rules (docs/practice.md; docs/safety.md, rule 4). docs/programs.md explains each.
 # A "practice" limit is an error unless the program says ``advanced = true``; a "hard" limit is an
 # error for every program. A few practice notes stay warnings for advanced programs (advice to
 # whoever edits the file). Problems of a repeated step are reported once, at its line.
@@ -608,16 +608,16 @@ def _check_practice(check: _Checker, data: dict, phases: list[Phase], units: str
     length_key = "minutes" if "minutes" in _raw_at(data, first.where) else "seconds"
     if first.seconds < MIN_FIRST_PHASE_SECONDS:
         add(("first-length",), first, length_key, f"the first phase lasts {first.seconds:g} seconds; it must last at least "
-            f"{MIN_FIRST_PHASE_SECONDS} seconds to step on at a slow speed (PROTOCOLS.md safety set-up)")
+            f"{MIN_FIRST_PHASE_SECONDS} seconds to step on at a slow speed (docs/practice.md safety set-up)")
     if first.incline_pct > 0:
-        add(("first-flat",), first, "incline", "the first phase must be flat (incline 0): PROTOCOLS.md starts every session at incline zero")
+        add(("first-flat",), first, "incline", "the first phase must be flat (incline 0): docs/practice.md starts every session at incline zero")
     if over(first.speed_kmh, ADVANCED_START_SPEED_KMH if advanced else START_SPEED_KMH):
         if advanced:
             add(("first-speed",), first, "speed", f"the first phase is {shown(first.speed_kmh)}; even an advanced program starts at "
                 f"{limit(ADVANCED_START_SPEED_KMH)} at most")
         else:
             add(("first-speed",), first, "speed", f"the first phase is {shown(first.speed_kmh)}; a program starts at "
-                f"{limit(START_SPEED_KMH)} at most (DESIGN.md safety rule 4) unless it says advanced = true")
+                f"{limit(START_SPEED_KMH)} at most (docs/architecture.md safety rule 4) unless it says advanced = true")
     elif advanced and over(first.speed_kmh, START_SPEED_KMH):
         add(("first-speed",), first, "speed", f"the first phase is above {limit(START_SPEED_KMH)}: allowed because the program "
             "is advanced; only for people who already walk backward at that speed", "warning")
@@ -630,23 +630,23 @@ def _check_practice(check: _Checker, data: dict, phases: list[Phase], units: str
         if before.direction != after.direction:
             if over(before.speed_kmh, turn_limit):
                 add(("turn-before",) + pair, before, "speed", f"slow down before the turn to {after.direction}: this phase is "
-                    f"{shown(before.speed_kmh)}, at most {limit(turn_limit)} before a change of direction (PROTOCOLS.md){tail}")
+                    f"{shown(before.speed_kmh)}, at most {limit(turn_limit)} before a change of direction (docs/practice.md){tail}")
             if after.direction == "backward" and over(after.speed_kmh, turn_limit):
                 add(("turn-after",) + pair, after, "speed", f"after a turn the belt starts again from standstill: a backward phase "
                     f"after a turn is at most {limit(turn_limit)}, like the first phase; this one is {shown(after.speed_kmh)}{tail}")
         elif over(after.speed_kmh - before.speed_kmh, step_limit):
             add(("step",) + pair, after, "speed", f"{shown(before.speed_kmh)} to {shown(after.speed_kmh)} is a step of "
                 f"{shown(after.speed_kmh - before.speed_kmh)}; raise the speed by {limit(step_limit)} at most from one phase to "
-                f"the next (PROTOCOLS.md: 0.1-0.2 mph at a time, 0.5 mph at most){tail}")
+                f"the next (docs/practice.md: 0.1-0.2 mph at a time, 0.5 mph at most){tail}")
         if before.direction != after.direction:
             continue  # the belt stops for a turn; the turn rules above apply, not the step rules
         if after.speed_kmh > before.speed_kmh + _EPS and after.incline_pct > before.incline_pct + _EPS:
-            add(("both",) + pair, after, "incline", "raises speed and incline at once; PROTOCOLS.md: never raise both "
+            add(("both",) + pair, after, "incline", "raises speed and incline at once; docs/practice.md: never raise both "
                 "together, change one per phase")
         elif not advanced and after.incline_pct > before.incline_pct + MAX_INCLINE_STEP_PCT + _EPS:
             add(("incline-step",) + pair, after, "incline", f"{before.incline_pct:g} % to {after.incline_pct:g} % is a rise of "
                 f"{after.incline_pct - before.incline_pct:g} %; raise the incline by {MAX_INCLINE_STEP_PCT:g} % at most from one "
-                f"phase to the next (PROTOCOLS.md: 1-2 %, then slowly up){tail}")
+                f"phase to the next (docs/practice.md: 1-2 %, then slowly up){tail}")
     for phase in phases:
         if phase.direction == "backward" and over(phase.speed_kmh, LINT_BACKWARD_SPEED_KMH):
             if advanced:
@@ -654,7 +654,7 @@ def _check_practice(check: _Checker, data: dict, phases: list[Phase], units: str
                     "backward walking; keep it for experienced users", "warning")
             else:
                 add(("jog", phase.where), phase, "speed", f"backward at {shown(phase.speed_kmh)} is above 3.5 mph, beyond normal "
-                    "backward walking (PROTOCOLS.md); only an advanced program (advanced = true) may go faster")
+                    "backward walking (docs/practice.md); only an advanced program (advanced = true) may go faster")
 
 
 def _label(where: tuple) -> str:

@@ -1,17 +1,17 @@
-"""Progression: after each session, a suggestion for the next one (issue 7 item 4).
+"""Progression: after each session, a suggestion for the next one (docs/practice.md, "Dose and progression").
 
-Pure rules from PROTOCOLS.md "Dose and progression", checked in this order; the first that applies
+Pure rules from docs/practice.md "Dose and progression", checked in this order; the first that applies
 decides, and every decision carries its reasons (a catalogue key, its params and a default English
 sentence) so the person and the therapist see *why*:
 
 1. ``lower``: the dose is above a limit the therapist set  -> bring it down to the limit.
-   The therapist's limits are never exceeded (issue 7).
+   The therapist's limits are never exceeded: the station suggests, the therapist decides.
 2. ``start``: no session yet -> keep the prescribed starting dose.
 3. ``step_back``: pain was worse in each of the last two sessions (pain after above pain before, or
    the session was stopped with the pain button) -> one step down, the last raised thing first.
 4. ``hold``: last session pain went up by 2 or more, the pain button was used, the rails were let
    go too early, an emergency stop, the session was not finished, or no pain score after it.
-5. ``raise``: one thing only, never two (PROTOCOLS.md: "never raise speed and incline at the same
+5. ``raise``: one thing only, never two (docs/practice.md: "never raise speed and incline at the same
    time"), taking turns after the last raised thing: speed +0.1 mph, time +1 minute, incline
    +1 % only once steady at 1.0-2.0 mph. Each stops at its target or the therapist's limit.
 6. ``hold`` at the target dose when nothing may go up.
@@ -30,33 +30,33 @@ from .units import KMH_PER_MPH, from_kmh, to_kmh, unit_label
 
 # --- constants, each with its source ----------------------------------------------------------
 
-#: PROTOCOLS.md speed progression "+0.1-0.2 mph at a time": the smallest step in mph; in km/h
+#: docs/practice.md speed progression "+0.1-0.2 mph at a time": the smallest step in mph; in km/h
 #: 0.2 km/h (0.12 mph), the smallest step a km/h console shows that lies inside that range.
 SPEED_STEP = {"mph": 0.1, "kmh": 0.2}
-#: PROTOCOLS.md duration progression "+1-2 minutes": the smaller step.
+#: docs/practice.md duration progression "+1-2 minutes": the smaller step.
 MINUTES_STEP = 1.0
-#: PROTOCOLS.md incline "1-2 %, then slowly up": the smaller step.
+#: docs/practice.md incline "1-2 %, then slowly up": the smaller step.
 INCLINE_STEP_PCT = 1.0
 
-#: PROTOCOLS.md typical target "about 2.0 mph comfortable": without a therapist's speed limit the
+#: docs/practice.md typical target "about 2.0 mph comfortable": without a therapist's speed limit the
 #: suggestions stop here (3.0-3.5 mph holding the rails is for the therapist to allow).
 SPEED_TARGET_KMH = 2.0 * KMH_PER_MPH
-#: PROTOCOLS.md: "therapists often prescribe 5-10" minutes; the knee OA trial (Alghadir et al.
+#: docs/practice.md: "therapists often prescribe 5-10" minutes; the knee OA trial (Alghadir et al.
 #: 2019) used 10. Without a therapist's limit the suggestions stop at 10 minutes.
 MINUTES_TARGET = 10.0
-#: PROTOCOLS.md gives no incline target ("—"); its first incline step is 1-2 %. Without a
+#: docs/practice.md gives no incline target ("—"); its first incline step is 1-2 %. Without a
 #: therapist's incline limit the suggestions stop at 2 %.
 INCLINE_TARGET_PCT = 2.0
-#: PROTOCOLS.md: incline "only once stable at speed: 1-2 %, then slowly up, at 1.0-2.0 mph".
+#: docs/practice.md: incline "only once stable at speed: 1-2 %, then slowly up, at 1.0-2.0 mph".
 INCLINE_MIN_SPEED_KMH = 1.0 * KMH_PER_MPH
 INCLINE_MAX_SPEED_KMH = 2.0 * KMH_PER_MPH
 
-#: Issue 7 / PROTOCOLS.md: hold when pain after is higher than pain before by 2 or more.
+#: docs/practice.md ("Sharp pain: stop"): hold when pain after is higher than pain before by 2 or more.
 HOLD_PAIN_RISE = 2
-#: Issue 7: step back after two sessions with worse pain.
+#: Step back after two sessions with worse pain.
 STEP_BACK_SESSIONS = 2
 
-#: Floors for stepping back, PROTOCOLS.md starting dose: speed 0.5 mph ("some treadmills start at
+#: Floors for stepping back, docs/practice.md starting dose: speed 0.5 mph ("some treadmills start at
 #: 0.5"), 2 minutes (start 2-5), flat.
 SPEED_FLOOR_KMH = 0.5 * KMH_PER_MPH
 MINUTES_FLOOR = 2.0
@@ -238,7 +238,7 @@ def _step_down(thing: str, dose: Dose, units: str) -> float | None:
 
 
 def _incline_ready(dose: Dose, last: SessionOutcome, last_raised: str | None) -> bool:
-    """PROTOCOLS.md: incline only once stable at speed, at 1.0-2.0 mph."""
+    """docs/practice.md: incline only once stable at speed, at 1.0-2.0 mph."""
     if not INCLINE_MIN_SPEED_KMH - 1e-6 <= dose.speed_kmh <= INCLINE_MAX_SPEED_KMH + 1e-6:
         return False
     if last_raised == "speed":

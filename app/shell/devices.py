@@ -2,7 +2,7 @@
 
 This is where ``[gpio]`` and ``[treadmill]`` become :mod:`hardware` objects, and where their
 callbacks become events. The callbacks run on gpiozero's and the serial reader's threads; each one
-only calls *post* (the main loop's thread-safe queue put, DESIGN.md §1).
+only calls *post* (the main loop's thread-safe queue put, docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def attach_treadmill(config, post: Post, *, port: str | None = None, sensors: Se
     link = TreadmillLink(
         port or section.port, baudrate=section.baudrate,
         # The link's own limit is the larger direction cap; the core applies the cap of the
-        # phase's direction before any target reaches the link (DESIGN.md §2 rule 7).
+        # phase's direction before any target reaches the link (docs/safety.md, rule 7).
         max_speed_kmh=max(caps.backward_speed_kmh, caps.forward_speed_kmh),
         max_incline_pct=max(caps.backward_incline_pct, caps.forward_incline_pct),
         poll_interval_s=section.poll_interval_s, silence_timeout_s=section.silence_timeout_s,

@@ -57,7 +57,7 @@ def _file_problem(source: str, message: str) -> Problem:
 def home_order(program: Program) -> tuple:
     """Sort key for the home screen, gentlest first, so a beginner meets the beginner program first.
 
-    PROTOCOLS.md "Dose and progression" adds one thing at a time: speed, then turning, then incline,
+    docs/practice.md "Dose and progression" adds one thing at a time: speed, then turning, then incline,
     and the rails come off last. So: ordinary before advanced; flat before incline; one direction
     before turnarounds; then the lowest top speed, then the shortest."""
     top_speed = max((p.speed_kmh for p in program.phases), default=0.0)

@@ -1,6 +1,6 @@
 """Members, their prescriptions and the progression suggestions, kept in the store's database.
 
-Members are created by staff (issue 7). Each has a display name or pseudonym, a short code for the
+Members are created by staff (docs/commands.md, backstep members). Each has a display name or pseudonym, a short code for the
 search field, units, per-member caps, "hands-free allowed" (off until a therapist turns it on), an
 optional prescribed library program, a goal of sessions per week, the therapist's limits for
 progression, and a prescription (speed, minutes, incline, rails) that becomes a program through
@@ -44,10 +44,10 @@ from .history import History, MemberHistory
 
 members_migrations = Migrations("backstep-members")
 
-#: PROTOCOLS.md "Program patterns": "Beginner flat: 0.5 mph, flat, 2-5 minutes, rails held
+#: docs/practice.md "Program patterns": "Beginner flat: 0.5 mph, flat, 2-5 minutes, rails held
 #: throughout": the prescription a new member starts from until the therapist sets one.
 START_DOSE = Dose(speed_kmh=0.5 * KMH_PER_MPH, minutes=5.0, incline_pct=0.0, rails="required")
-#: PROTOCOLS.md frequency: "2-3 times a week"; typical target 3. Goals above 7 a week are typos.
+#: docs/practice.md frequency: "2-3 times a week"; typical target 3. Goals above 7 a week are typos.
 MAX_GOAL_PER_WEEK = 14
 #: program.py MAX_PHASE_SECONDS: two hours is far beyond any protocol; below a minute is a typo.
 MAX_MINUTES = 120.0

@@ -1,4 +1,4 @@
-"""Simulation scripts and sim-control commands (DESIGN.md §3.2).
+"""Simulation scripts and sim-control commands (docs/commands.md, Simulation scripts).
 
 A script line is ``SECONDS WHAT [ARG]`` with ``#`` comments; a sim-control command is the same
 without the time column. Every problem is reported as ``file:line: problem`` and all of them at

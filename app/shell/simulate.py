@@ -32,7 +32,7 @@ RUN_ON_LIMIT_S = 3600.0
 #: ended as ``interrupted``, as if staff had closed it: a script that pauses and ends hours later
 #: would otherwise store a 1 Hz sample of a standing belt for every one of those seconds. Thirty
 #: minutes is longer than any program's pauses in practice (a rest, a turn, a re-grip) and than a
-#: whole typical session (PROTOCOLS.md: 10-20 minutes). docs/commands.md "Simulation scripts".
+#: whole typical session (docs/practice.md: 10-20 minutes). docs/commands.md "Simulation scripts".
 MAX_PAUSE_S = 30 * 60.0
 
 

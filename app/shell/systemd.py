@@ -1,4 +1,4 @@
-"""systemd integration: readiness, watchdog, status line, journal logging (DESIGN.md §3.4).
+"""systemd integration: readiness, watchdog, status line, journal logging (docs/architecture.md, systemd).
 
 The kiosk runs as a ``Type=notify`` service. :class:`Notifier` tells systemd
 
@@ -132,7 +132,7 @@ class Notifier:
         return self._send(message)
 
     def ready(self, status: str | None = None) -> bool:
-        """``READY=1``: first frame drawn and hardware self-check done (DESIGN.md §3.4)."""
+        """``READY=1``: first frame drawn and hardware self-check done (docs/architecture.md, systemd)."""
         if status is not None and status != self._last_status:
             self._last_status = status
             return self.notify(f"READY=1\nSTATUS={status}")

@@ -2,7 +2,7 @@
 
 :class:`TreadmillLink` owns a thread that polls the treadmill (status, speed, grade, distance),
 ramps the speed towards the target it was given, notices a silent, garbled or unplugged link within
-``silence_timeout_s`` and reopens the port with back-off. Safety (DESIGN.md §2):
+``silence_timeout_s`` and reopens the port with back-off. Safety (docs/safety.md):
 
 * every target goes through the caps given at construction -- a second clamp under the app's own;
 * :meth:`TreadmillLink.stop` writes the stop frame from the calling thread at once, jumping any ramp;
@@ -597,7 +597,7 @@ class TreadmillLink:
         with self._lock:
             departed = self._target is not None and self._reached_in_use and report.state != State.IN_USE
             if departed:
-                # Its stop key, pause key or safety key took it out of InUse. DESIGN.md §2 rule 1:
+                # Its stop key, pause key or safety key took it out of InUse. docs/safety.md, rule 1:
                 # the station never starts the belt again on its own, so the target is dropped
                 # (walking the state machine back up would restart a belt someone just stopped).
                 self._target = None
@@ -651,7 +651,7 @@ class TreadmillLink:
     def _lose(self, reason: str) -> None:
         with self._lock:
             self._connected = False
-            self._target = None              # DESIGN.md §2 rule 5: never resume by itself
+            self._target = None              # docs/safety.md, rule 5: never resume by itself
             self._commanded = 0.0
             self._sent_setpoint = None
             self._hold_stopped = True        # the first thing a returning treadmill hears is "stop"
