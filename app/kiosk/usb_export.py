@@ -11,11 +11,9 @@ import logging
 import threading
 from dataclasses import replace
 
-from ..shell.export import ExportJob
 from ..shell.usb import StickInserted, StickRemoved, StickWatcher
 from ..shell.usb import unmount as real_unmount
 from ..ui.data import ExportStatus
-from .charts import chart_png
 
 log = logging.getLogger("backstep.kiosk")
 
@@ -83,6 +81,12 @@ class UsbExport:
         threading.Thread(target=self._run, args=(stick,), name="backstep-export", daemon=True).start()
 
     def _run(self, stick) -> None:
+        # Imported on the export's own thread, when a stick is first exported to: the export's
+        # formats (XML escaping pulls in urllib, http.client and ssl) and the charts cost ~30 ms the
+        # kiosk's start need not pay (docs/architecture.md, "Start-up").
+        from ..shell.export import ExportJob
+        from .charts import chart_png
+
         job = ExportJob(self.db_path, stick.path, self.config, charts=chart_png)
         result = job.run(on_progress=lambda done, total: self._set(progress=done / total if total else 0.0))
         if not result.ok:
