@@ -96,13 +96,17 @@ def test_jobs_run_in_order_and_a_failing_one_is_logged_not_fatal(display, caplog
 
 
 def test_the_kiosk_opens_the_member_store_and_keeps_stats_after_ready(display, tmp_path):
-    """The kiosk's own deferred work: before it, the fresh database has only the session tables."""
+    """The kiosk's own deferred work: before it, the fresh database has only the session tables
+    and nothing watches for USB sticks."""
     from app.kiosk.app import after_ready
     from app.kiosk.data import StoreData
     from app.kiosk.rig import Rig
+    from app.kiosk.usb_export import UsbExport
     from app.shell.store import Store
 
     store = Store(tmp_path / "b.db")
+    (tmp_path / "mountinfo").write_text("")
+    export = UsbExport(Config(), tmp_path / "b.db", mountinfo=str(tmp_path / "mountinfo"), watch=False)
     rig = Rig(Config(), store, sim=True, keep_stats=False)
     try:
         data = StoreData([], store, lazy=True)
@@ -111,15 +115,18 @@ def test_the_kiosk_opens_the_member_store_and_keeps_stats_after_ready(display, t
         waker = Waker()
         rig.station.wakeup = waker.wake
         before = set(store.db.table_names())
-        work = after_ready(waker, kiosk, rig, data)
+        watching_before = export.watcher is not None
+        work = after_ready(waker, kiosk, rig, data, export)
         stop: list = []
         stop_when_done(work, stop, waker)
         loop(rig.station, kiosk, display, None, stop, rig, waker=waker, after_ready=work)
         after = set(store.db.table_names())
     finally:
+        export.close()
         rig.station.shutdown()
         rig.close()
         store.close()
     assert "members" not in before and "session_stats" not in before
     assert {"members", "session_stats"} <= after
+    assert not watching_before and export.watcher is not None, "the USB stick watcher never started"
     assert work.done.is_set()

@@ -61,15 +61,19 @@ def notifier():
         return None
 
 
-def after_ready(waker, kiosk, rig, data):
+def after_ready(waker, kiosk, rig, data, export=None):
     """What the kiosk's start leaves until the first frame is up (READY=1): the safety screens'
     prewarm (in steps on the loop), then the session stats and the member store, whose modules
-    and sqlite-utils are imported on a worker thread first (docs/architecture.md, "Start-up")."""
+    and sqlite-utils are imported on a worker thread first, then the USB stick watcher
+    (docs/architecture.md, "Start-up")."""
     from .after_ready import AfterReady
 
     def import_store_modules() -> None:
         import sqlite_utils  # noqa: F401 - imported here, off the loop's thread
         from ..shell import history, members  # noqa: F401
+
+    def import_usb() -> None:
+        from ..shell import usb  # noqa: F401
 
     def open_members() -> None:
         data.open()
@@ -79,6 +83,8 @@ def after_ready(waker, kiosk, rig, data):
     work.add("safety screens prewarm", finish=kiosk.prewarm_steps)
     work.add("session stats", prepare=import_store_modules, finish=rig.keep_stats)
     work.add("member store", finish=open_members)
+    if export is not None:
+        work.add("USB stick watcher", prepare=import_usb, finish=export.watch)
     return work
 
 
@@ -179,7 +185,7 @@ class KioskApp:
         station = rig.station
         notify = notifier()
         try:
-            export = UsbExport(config, self.db_path, waker.wake)
+            export = UsbExport(config, self.db_path, waker.wake, watch=False)
             rig.extras.append(export)
             # Kept beside the database: the one place the kiosk may write (the config is root's).
             volume = Volume(config.kiosk.volume, saved=Path(self.db_path).parent / "volume.json")
@@ -203,7 +209,7 @@ class KioskApp:
                 print("backstep: simulated station: L = lanyard, R = rails, C = treadmill cable; "
                       "Escape asks for the staff PIN (default 0000)", file=sys.stderr)
             loop(station, kiosk, screen, notify, stop_asked, rig, waker=waker, startup=self.startup,
-                 after_ready=after_ready(waker, kiosk, rig, data))
+                 after_ready=after_ready(waker, kiosk, rig, data, export))
         finally:
             if notify is not None and stop_asked:
                 notify.stopping("stopping: belt told to stop")

@@ -9,7 +9,6 @@ import time
 from ..core.effects import SetBelt, StopBelt
 from ..errors import UserError
 from ..shell.devices import attach_sensors, attach_treadmill, simulated_station
-from ..shell.simcontrol import SimControlServer
 from ..shell.station import Station
 
 log = logging.getLogger("backstep.kiosk")
@@ -68,6 +67,8 @@ class Rig:
         if keep_stats:
             self.keep_stats()
         if sim_control:
+            from ..shell.simcontrol import SimControlServer  # only a scripted simulation has one
+
             try:
                 self.server = SimControlServer(sim_control, self.sim, post, on_end=on_end,
                                                status=lambda: self.station.view().status_line,
