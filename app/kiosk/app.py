@@ -69,8 +69,13 @@ def after_ready(waker, kiosk, rig, data, export=None):
     from .after_ready import AfterReady
 
     def import_store_modules() -> None:
-        import sqlite_utils  # noqa: F401 - imported here, off the loop's thread
+        # Off the loop's thread: the imports, and sqlite-utils' scan of the installed packages for
+        # its plug-ins, which it would otherwise do when the loop first makes a Database.
+        from sqlite_utils.plugins import ensure_plugins_loaded
+
         from ..shell import history, members  # noqa: F401
+
+        ensure_plugins_loaded()
 
     def import_usb() -> None:
         from ..shell import usb  # noqa: F401
