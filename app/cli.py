@@ -11,7 +11,6 @@ import argparse
 import importlib
 import os
 import sys
-import tempfile
 
 from . import __version__
 from .errors import UserError
@@ -52,7 +51,7 @@ def requested_command(argv: list[str]) -> str | None:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser. With *only*, just that command's module is imported: the kiosk's start
-    time counts (docs/architecture.md: READY within 2x a bare pygame window), and every command module
+    time counts (docs/architecture.md: READY within 1.5x a bare pygame window), and every command module
     pulls in heavy libraries (sqlite-utils, gpiozero, pyserial, pygame)."""
     parser = argparse.ArgumentParser(
         prog="backstep",
@@ -71,6 +70,8 @@ def prepare_environment(environ=os.environ) -> None:
     the current folder. Run as the kiosk's user from an administrator's home (``sudo -u backstep
     backstep doctor``) that folder is not writable and every GPIO check fails; the temp folder is."""
     if "LG_WD" not in environ and not os.access(os.curdir, os.W_OK):
+        import tempfile  # only here: with shutil and random it is a few ms of every start
+
         environ["LG_WD"] = tempfile.gettempdir()
 
 

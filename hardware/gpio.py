@@ -30,7 +30,7 @@ import threading
 import time
 from collections import deque
 from functools import partial
-from importlib.metadata import entry_points
+from importlib import import_module
 from typing import Callable, Sequence
 
 from gpiozero import DigitalInputDevice
@@ -46,6 +46,16 @@ __all__ = [
 
 #: gpiozero's own order of preference for real pin factories (gpiozero.devices, 2.0).
 REAL_PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native")
+#: gpiozero's own pin factories, as its ``gpiozero_pin_factories`` entry points name them. Loaded
+#: directly: scanning every installed package's entry points costs tens of ms of each start on a
+#: Pi. Other names (a plug-in factory) are still looked up among the entry points.
+BUILTIN_PIN_FACTORIES = {
+    "lgpio": "gpiozero.pins.lgpio:LGPIOFactory",
+    "rpigpio": "gpiozero.pins.rpigpio:RPiGPIOFactory",
+    "pigpio": "gpiozero.pins.pigpio:PiGPIOFactory",
+    "native": "gpiozero.pins.native:NativeFactory",
+    "mock": "gpiozero.pins.mock:MockFactory",
+}
 
 Callback = Callable[[], None]
 
@@ -64,18 +74,29 @@ def make_pin_factory(name: str = ""):
     """
     name = name or os.environ.get("GPIOZERO_PIN_FACTORY", "")
     names = (name,) if name else REAL_PIN_FACTORIES
-    found = {ep.name.lower(): ep for ep in entry_points(group="gpiozero_pin_factories")}
     reasons = []
     for candidate in names:
-        entry = found.get(candidate.lower())
-        if entry is None:
-            reasons.append(f"{candidate}: unknown pin factory (known: {', '.join(sorted(found))})")
-            continue
         try:
-            return entry.load()()
+            return _pin_factory_class(candidate.lower())()
         except Exception as exc:  # noqa: BLE001 - each factory fails in its own way off a Pi
             reasons.append(f"{candidate}: {exc}")
     raise NoGpio("; ".join(reasons))
+
+
+def _pin_factory_class(name: str):
+    """The pin factory class called *name*: gpiozero's own directly, a plug-in's through its entry
+    point. Raises LookupError naming the known ones; ImportError etc. when it cannot load here."""
+    builtin = BUILTIN_PIN_FACTORIES.get(name)
+    if builtin is not None:
+        module, _, attribute = builtin.partition(":")
+        return getattr(import_module(module), attribute)
+    from importlib.metadata import entry_points
+
+    found = {ep.name.lower(): ep for ep in entry_points(group="gpiozero_pin_factories")}
+    entry = found.get(name)
+    if entry is None:
+        raise LookupError(f"unknown pin factory (known: {', '.join(sorted(found.keys() | BUILTIN_PIN_FACTORIES.keys()))})")
+    return entry.load()
 
 
 class _StopEvent(threading.Event):

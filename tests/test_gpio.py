@@ -375,3 +375,27 @@ def test_a_program_that_forgets_close_still_exits_promptly():
     assert result.returncode == 0, result.stderr
     assert "ZombieThread" not in result.stderr
     assert time.monotonic() - started < 8
+
+
+def test_gpiozeros_own_pin_factories_load_without_scanning_entry_points(monkeypatch):
+    """Scanning every installed package's entry points costs tens of ms of a Pi's start."""
+    import importlib.metadata
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("entry points scanned for a built-in pin factory")
+
+    import hardware.gpio
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", no_scan)
+    monkeypatch.setattr(hardware.gpio, "entry_points", no_scan, raising=False)  # a name bound at import
+    assert isinstance(make_pin_factory("mock"), MockFactory)
+    assert isinstance(make_pin_factory("Mock"), MockFactory)
+
+
+def test_every_builtin_pin_factory_is_gpiozeros_own_entry_point():
+    from importlib.metadata import entry_points
+
+    from hardware.gpio import BUILTIN_PIN_FACTORIES
+
+    declared = {ep.name: ep.value for ep in entry_points(group="gpiozero_pin_factories")}
+    assert {name: declared.get(name) for name in BUILTIN_PIN_FACTORIES} == BUILTIN_PIN_FACTORIES

@@ -175,3 +175,49 @@ def test_a_session_of_a_member_missing_from_the_members_table_is_still_saved(tmp
     assert store.session(sid)["member_id"] == 42
     assert store.db["members"].get(42)["archived"] == 1
     store.close()
+
+
+def test_schema_version_counts_the_migrations():
+    """The store skips the migrations when a file is at SCHEMA_VERSION: forgetting to bump it
+    with a new migration would leave that migration unapplied on every existing station."""
+    from sqlite_utils import Database
+
+    from app.shell.migrations import migrations
+    from app.shell.migrations_links import links_migrations
+
+    fresh = Database(sqlite3.connect(":memory:"))
+    assert len(migrations.pending(fresh)) + len(links_migrations.pending(fresh)) == SCHEMA_VERSION
+
+
+def test_a_start_with_nothing_to_migrate_does_not_import_sqlite_utils(tmp_path, program):
+    """sqlite-utils (click, dateutil, pluggy) is a large share of the kiosk's start-up; the store's
+    own work is plain sqlite3, and sqlite-utils comes only with the first use of ``Store.db``."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "b.db"
+    Store(path).close()  # the first start creates the schema (with sqlite-utils' migrations)
+    script = ("import sys, time; from app.shell.store import Store; s = Store(sys.argv[1]); "
+              "sid = s.open_session(program=type('P', (), dict(id='p', name='P', units='mph', snapshot={}, phases=[]))(), "
+              "member=None, wall=time.time(), clock_s=0.0); "
+              "s.add_event('lanyard_pulled', session_id=sid, wall=time.time(), clock_s=1.0); "
+              "s.close_session(sid, status='stopped', wall=time.time(), active_seconds=1, elapsed_seconds=1, phases_completed=0); "
+              "print('sqlite_utils' in sys.modules); s.db.table_names(); print('sqlite_utils' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
+    again = Store(path)
+    assert [e["kind"] for e in again.events()] == ["lanyard_pulled"]
+    assert again.sessions()  # generator
+    assert [s["status"] for s in again.sessions()] == ["stopped"]
+
+
+def test_nested_transactions_roll_back_only_the_inner_part(tmp_path):
+    store = Store(tmp_path / "b.db")
+    with store.atomic():
+        store.add_event("note", session_id=None, wall=time.time(), clock_s=0.0)
+        store.flush()
+        with pytest.raises(ValueError):
+            with store.atomic():
+                store.conn.execute("insert into events (kind, at, safety, detail) values ('inner', 'x', 0, '{}')")
+                raise ValueError
+    assert [e["kind"] for e in Store(tmp_path / "b.db").events()] == ["note"]

@@ -2,6 +2,7 @@
 
 - :mod:`app.kiosk.app`: :class:`~app.kiosk.app.KioskApp`, the process: display, store, rig, loop.
 - :mod:`app.kiosk.mainloop`: the main loop (the one thread that owns state) and its waker.
+- :mod:`app.kiosk.after_ready`: start-up work left until READY=1, kept off the safety loop.
 - :mod:`app.kiosk.rig`: the station's hardware bundle: station, sensors, treadmill link, simulation.
 - :mod:`app.kiosk.data`: the bridge from stored data (programs, members, history) to screen data.
 - :mod:`app.kiosk.usb_export`: the Export screen's controller: stick watcher and export job.

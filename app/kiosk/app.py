@@ -61,6 +61,38 @@ def notifier():
         return None
 
 
+def after_ready(waker, kiosk, rig, data, export=None):
+    """What the kiosk's start leaves until the first frame is up (READY=1): the safety screens'
+    prewarm (in steps on the loop), then the session stats and the member store, whose modules
+    and sqlite-utils are imported on a worker thread first, then the USB stick watcher
+    (docs/architecture.md, "Start-up")."""
+    from .after_ready import AfterReady
+
+    def import_store_modules() -> None:
+        # Off the loop's thread: the imports, and sqlite-utils' scan of the installed packages for
+        # its plug-ins, which it would otherwise do when the loop first makes a Database.
+        from sqlite_utils.plugins import ensure_plugins_loaded
+
+        from ..shell import history, members  # noqa: F401
+
+        ensure_plugins_loaded()
+
+    def import_usb() -> None:
+        from ..shell import usb  # noqa: F401
+
+    def open_members() -> None:
+        data.open()
+        kiosk.refresh_data()
+
+    work = AfterReady(waker.wake)
+    work.add("safety screens prewarm", finish=kiosk.prewarm_steps)
+    work.add("session stats", prepare=import_store_modules, finish=rig.keep_stats)
+    work.add("member store", finish=open_members)
+    if export is not None:
+        work.add("USB stick watcher", prepare=import_usb, finish=export.watch)
+    return work
+
+
 class KioskApp:
     """The kiosk process: library, store, station rig, display and the loop.
 
@@ -155,7 +187,8 @@ class KioskApp:
             waker.wake()
 
         try:
-            rig = Rig(config, store, sim=self.sim, sim_control=self.sim_control, on_end=script_ended)
+            rig = Rig(config, store, sim=self.sim, sim_control=self.sim_control, on_end=script_ended,
+                      keep_stats=False)
         except BaseException:
             if store is not None:
                 store.close()
@@ -163,14 +196,15 @@ class KioskApp:
         station = rig.station
         notify = notifier()
         try:
-            export = UsbExport(config, self.db_path, waker.wake)
+            export = UsbExport(config, self.db_path, waker.wake, watch=False)
             rig.extras.append(export)
             # Kept beside the database: the one place the kiosk may write (the config is root's).
             volume = Volume(config.kiosk.volume, saved=Path(self.db_path).parent / "volume.json")
             # An installed station never runs with the factory PIN (docs/config.md, "The staff PIN").
             pin_hash, save_pin = kiosk_pin(config, Path(self.db_path), simulated=bool(rig.sim))
-            kiosk = Kiosk(screen.get_size(), station.post, data=StoreData(library.programs, store, config.safety.caps, library,
-                                                                 hub=bool(config.hub.dsn or config.hub.dsn_file)),
+            data = StoreData(library.programs, store, config.safety.caps, library, lazy=True,
+                             hub=bool(config.hub.dsn or config.hub.dsn_file))
+            kiosk = Kiosk(screen.get_size(), station.post, data=data,
                           export=export, pin_hash=pin_hash, save_pin=save_pin,
                           fullscreen=self.fullscreen, export_requires_pin=config.export.require_pin,
                           sounds=Sounds(assets / "sounds", enabled=config.kiosk.sound, volume=volume),
@@ -186,7 +220,8 @@ class KioskApp:
             if rig.sim:
                 print("backstep: simulated station: L = lanyard, R = rails, C = treadmill cable; "
                       "Escape asks for the staff PIN (default 0000)", file=sys.stderr)
-            loop(station, kiosk, screen, notify, stop_asked, rig, waker=waker, startup=self.startup)
+            loop(station, kiosk, screen, notify, stop_asked, rig, waker=waker, startup=self.startup,
+                 after_ready=after_ready(waker, kiosk, rig, data, export))
             ended_cleanly = True
         finally:
             if notify is not None and stop_asked:

@@ -1,5 +1,10 @@
 """The bridge from stored data to screen data: the program library, the member store and the
-history, as the UI's plain :mod:`app.ui.data` types (the UI never touches the database)."""
+history, as the UI's plain :mod:`app.ui.data` types (the UI never touches the database).
+
+The member store and the history are opened on first use, or ahead of it by :meth:`StoreData.open`
+after READY=1: they bring sqlite-utils and their migrations, which the first frame does not need
+(docs/architecture.md, "Start-up").
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,6 @@ from datetime import date, datetime
 
 from ..core.units import from_kmh
 from ..errors import UserError
-from ..shell.history import History
-from ..shell.members import MAX_MINUTES, Members
 from ..ui.data import DoseData, HistoryData, HistorySession, HistoryWeek, MemberInfo, SuggestionData
 
 log = logging.getLogger("backstep.kiosk")
@@ -18,18 +21,39 @@ log = logging.getLogger("backstep.kiosk")
 class StoreData:
     """The program library and the session store, as the UI's :class:`app.ui.data.StationData`."""
 
-    def __init__(self, programs, store=None, caps=None, library=None, hub: bool = False):
-        """:param hub: this station syncs with a clinic hub ([hub] in its config; docs/hub.md)."""
+    def __init__(self, programs, store=None, caps=None, library=None, *, lazy: bool = False, hub: bool = False):
+        """:param lazy: open the member store later (:meth:`open`, after READY).
+        :param hub: this station syncs with a clinic hub ([hub] in its config; docs/hub.md)."""
         self._hub = hub
         self._programs = list(programs)
         self._library = library
+        self._caps = caps
         self.store = store
         self._members = None
-        if store is not None:
-            try:
-                self._members = Members(store, caps)
-            except Exception as exc:  # noqa: BLE001 - no member list: everyone walks as a guest
-                log.warning("members unavailable: %s", exc)
+        self._opened = False
+        if not lazy:
+            self.open()
+
+    def open(self) -> None:
+        """Open the member store (its migrations run on the store's connection). Done once; the
+        kiosk calls it after READY=1, and any use before that opens it then."""
+        if self._opened:
+            return
+        self._opened = True
+        if self.store is None:
+            return
+        from ..shell.members import Members
+
+        try:
+            self._members = Members(self.store, self._caps)
+        except Exception as exc:  # noqa: BLE001 - no member list: everyone walks as a guest
+            log.warning("members unavailable: %s", exc)
+
+    @property
+    def members_store(self):
+        """The member store (``app.shell.members.Members``), or ``None`` when there is none."""
+        self.open()
+        return self._members
 
     def programs(self):
         return self._programs
@@ -53,15 +77,22 @@ class StoreData:
         return HubStatus(state.get("last_success_at"), state.get("last_error"), waiting["sessions"])
 
     def members(self):
-        return self._members.core_members() if self._members is not None else []
+        if not self._opened:
+            # Not opened yet (the kiosk opens it just after READY=1, then re-reads this list):
+            # the first frame waits for no database work.
+            return []
+        members = self.members_store
+        return members.core_members() if members is not None else []
 
     def history(self, member):
         """The member's (or everyone's) history for the screen: one indexed query over the kept
         per-session stats (``app.shell.history``), never a scan of samples."""
         if self.store is None:
             return HistoryData(name=member.name if member else "")
+        from ..shell.history import History
+
         units, goal = (member.units if member else "mph"), None
-        if member is not None and self._members is not None:
+        if member is not None and self.members_store is not None:
             try:
                 record = self._members.get(member.id)
                 units, goal = record.units, record.goal_per_week
@@ -73,9 +104,10 @@ class StoreData:
     # --- members (app.ui.data.MemberData) -------------------------------------------------------
 
     def _need_members(self):
-        if self._members is None:
+        members = self.members_store
+        if members is None:
             raise UserError("no member store on this station (sessions are not being saved)")
-        return self._members
+        return members
 
     def search(self, text):
         return [m.core() for m in self._need_members().search(text)]
@@ -132,6 +164,8 @@ def suggestion_data(members, stored):
     the ceilings the staff page's +/- buttons may reach (the therapist's limits and the caps)."""
     if stored is None:
         return None
+    from ..shell.members import MAX_MINUTES
+
     record = members.get(stored.member_id)
     units = record.units
     caps = members.station_caps.tightened(record.caps)

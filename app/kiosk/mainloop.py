@@ -6,6 +6,9 @@ screen, or the systemd watchdog. Nothing polls fast, so the home screen costs ne
 safety state is drawn in the first frame after its event. Each pass feeds the station's events to
 the core (hardware events ahead of taps), draws, and then handles a bounded number of screen
 events, so no flood of touches can hold a stop back.
+
+Start-up work that waits for READY=1 (:class:`app.kiosk.after_ready.AfterReady`) runs one short
+step per pass, after the station's events and the frame: a stop never waits behind it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ IDLE_POLL_S = 0.1
 #: there waits at most this long (SDL keeps it queued); Stop and Pause never do (IDLE_POLL_S).
 CALM_POLL_S = 0.25
 IDLE_AFTER_S = 5.0
+#: How long after READY=1 the loop watches its own passes and logs the longest: the window in which
+#: the deferred start-up work runs (the ready benchmark reads the line).
+STALL_WATCH_S = 2.0
 #: Screen events handled per loop pass at most: the station's hardware events are fed to the core
 #: between passes, so thousands of queued touches cannot hold a stop back (docs/safety.md, rule 2).
 SCREEN_EVENTS_PER_PASS = 32
@@ -105,11 +111,14 @@ def sleep_until_something(waker: Waker, timeout: float, poll_s: float = INPUT_PO
 
 
 def loop(station, kiosk, screen, notify, stop_asked, rig: Rig | None = None, *, max_frames: int | None = None,
-         on_frame=None, waker: Waker | None = None, startup=None) -> int:
+         on_frame=None, waker: Waker | None = None, startup=None, after_ready=None) -> int:
     """Run until the kiosk asks to quit (staff exit) or SIGTERM. Returns the number of frames drawn.
 
     :param startup: the start-up record (:class:`app.shell.resilience.Startup`): it words the
         status line in safe mode and is told when the first frame is up; ``None`` for neither.
+    :param after_ready: work that waits for READY=1 (:class:`app.kiosk.after_ready.AfterReady`),
+        started right after it and run one step per pass; ``None``: the kiosk's safety screens are
+        prewarmed at once after READY, as before.
     """
     pygame.event.set_blocked([pygame.MOUSEMOTION, pygame.FINGERMOTION])  # motion wakes for nothing
     if waker is None:
@@ -122,7 +131,9 @@ def loop(station, kiosk, screen, notify, stop_asked, rig: Rig | None = None, *, 
     last_screen = None
     watchdog_s = notify.watchdog_interval_s if notify is not None else 0.0
     backlog = ScreenBacklog()
+    stalls = PassWatch()
     while not kiosk.quit_requested and not stop_asked:
+        stalls.awake()
         station.process()
         now = station.clock()
         view = station.view(now)
@@ -139,7 +150,11 @@ def loop(station, kiosk, screen, notify, stop_asked, rig: Rig | None = None, *, 
                     notify.ready(status_line(startup, view))
                 if startup is not None:
                     startup.ready()  # this start got going: reset the failed-start count
-                kiosk.prewarm()  # after READY: the e-stop screen's first frame is then only blits
+                stalls.watch(STALL_WATCH_S)
+                if after_ready is not None:
+                    after_ready.start()
+                else:
+                    kiosk.prewarm()  # after READY: the e-stop screen's first frame is then only blits
         status = status_line(startup, view)
         if notify is not None:
             notify.watchdog()
@@ -153,16 +168,21 @@ def loop(station, kiosk, screen, notify, stop_asked, rig: Rig | None = None, *, 
         last_status = status
         if max_frames is not None and frames >= max_frames:
             break
+        # At most one step of the deferred start-up work per pass: the station's events come first.
+        if after_ready is not None:
+            after_ready.step()
         if time.monotonic() - last_input < IDLE_AFTER_S:
             poll_s = INPUT_POLL_S
         elif view.screen in ACTIVE_SCREENS or view.screen in SAFETY_SCREENS:
             poll_s = IDLE_POLL_S
         else:
             poll_s = CALM_POLL_S
-        if backlog or any(station.inbox.waiting()):
+        if backlog or any(station.inbox.waiting()) or (after_ready is not None and after_ready.has_step()):
             backlog.read(pygame.event.get())  # more to do: no sleep
         else:
+            stalls.asleep()
             backlog.read(sleep_until_something(waker, _wait_s(station, kiosk, now, watchdog_s), poll_s))
+            stalls.woke()
         events = backlog.take(SCREEN_EVENTS_PER_PASS)
         if events:
             last_input = time.monotonic()
@@ -170,7 +190,55 @@ def loop(station, kiosk, screen, notify, stop_asked, rig: Rig | None = None, *, 
             if event.type == pygame.KEYDOWN and rig is not None and sim_key(rig, event.key):
                 continue
             kiosk.handle(event, station.clock())
+    stalls.report()
     return frames
+
+
+class PassWatch:
+    """The loop's longest pass during a window after READY=1, logged once at its end: the longest
+    the loop could have kept a stop waiting while the deferred start-up work ran. A pass runs from
+    one ``station.process()`` to the next; the time asleep between them is not counted."""
+
+    def __init__(self):
+        self.longest_s = 0.0
+        self.passes = 0
+        self._until: float | None = None
+        self._mark = 0.0
+        self._busy = 0.0
+
+    def watch(self, seconds: float) -> None:
+        self._until = self._mark = time.perf_counter()
+        self._until += seconds
+        self._busy = 0.0
+
+    def awake(self) -> None:
+        """At the top of a pass (the end of the one before)."""
+        if self._until is None:
+            return
+        now = time.perf_counter()
+        self._busy += now - self._mark
+        self.longest_s = max(self.longest_s, self._busy)
+        self.passes += 1
+        self._busy, self._mark = 0.0, now
+        if now >= self._until:
+            self.report()
+
+    def report(self) -> None:
+        """Log the longest pass once: at the first pass after the window, or when the loop ends
+        (the loop wakes for no window of its own: every wake-up costs an idle station CPU)."""
+        if self._until is None:
+            return
+        watched = STALL_WATCH_S - max(0.0, self._until - time.perf_counter())
+        self._until = None
+        log.info("first %.1f s after READY=1: longest loop pass %.1f ms (%d passes)",
+                 watched, self.longest_s * 1000, self.passes)
+
+    def asleep(self) -> None:
+        if self._until is not None:
+            self._busy += time.perf_counter() - self._mark
+
+    def woke(self) -> None:
+        self._mark = time.perf_counter()
 
 
 class ScreenBacklog:

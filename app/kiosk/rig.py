@@ -9,8 +9,6 @@ import time
 from ..core.effects import SetBelt, StopBelt
 from ..errors import UserError
 from ..shell.devices import attach_sensors, attach_treadmill, simulated_station
-from ..shell.history import attach_stats
-from ..shell.simcontrol import SimControlServer
 from ..shell.station import Station
 
 log = logging.getLogger("backstep.kiosk")
@@ -25,10 +23,13 @@ class Rig:
     :param sim_control: with *sim*: the path of a sim-control socket to open.
     :param clock: the station's monotonic clock (a demo passes its script clock).
     :param on_end: called on ``end`` from the sim-control socket.
+    :param keep_stats: keep each closed session's stats from the start; ``False`` leaves it to a
+        later :meth:`keep_stats` (the kiosk's, after READY=1: it brings sqlite-utils and the history
+        module, which the first frame does not need).
     """
 
     def __init__(self, config, store=None, *, sim: bool = False, sim_control: str | None = None,
-                 clock=time.monotonic, on_end=None):
+                 clock=time.monotonic, on_end=None, keep_stats: bool = True):
         self.config = config
         self.sim = None
         self.sensors = None
@@ -61,11 +62,13 @@ class Rig:
             # Cue mode with no belt sensor: nothing reports the belt, so the rails' stuck-sensor
             # check learns from what the station commands (the person sets the speed by hand).
             self.station.add_listener(belt_commands_to_rails(self.sensors.rails))
-        if store is not None:
-            # Keep each closed session's stats (hands-free share, early releases, top speed) at
-            # once, so the history screen and the suggestion after the session can use them.
-            attach_stats(self.station, store)
+        self.store = store
+        self._keeping_stats = False
+        if keep_stats:
+            self.keep_stats()
         if sim_control:
+            from ..shell.simcontrol import SimControlServer  # only a scripted simulation has one
+
             try:
                 self.server = SimControlServer(sim_control, self.sim, post, on_end=on_end,
                                                status=lambda: self.station.view().status_line,
@@ -73,6 +76,17 @@ class Rig:
             except BaseException:
                 self.close()
                 raise
+
+    def keep_stats(self) -> None:
+        """Keep each closed session's stats (hands-free share, early releases, top speed) at once,
+        so the history screen and the suggestion after the session can use them. Once; on the
+        thread that owns the station (it adds a listener and may migrate the store)."""
+        if self.store is None or self._keeping_stats:
+            return
+        from ..shell.history import attach_stats
+
+        attach_stats(self.station, self.store)
+        self._keeping_stats = True
 
     def close(self) -> None:
         for part in (*self.extras, self.server, self.link, self.sensors, self.sim):

@@ -11,11 +11,7 @@ import logging
 import threading
 from dataclasses import replace
 
-from ..shell.export import ExportJob
-from ..shell.usb import StickInserted, StickRemoved, StickWatcher
-from ..shell.usb import unmount as real_unmount
 from ..ui.data import ExportStatus
-from .charts import chart_png
 
 log = logging.getLogger("backstep.kiosk")
 
@@ -26,19 +22,35 @@ USB_FALLBACK_POLL_S = 15.0
 class UsbExport:
     """:class:`app.ui.data.ExportController` on the station's USB handling: a thread watches the mount
     table for sticks (``app.shell.usb``), :meth:`start` runs an ``ExportJob`` on its own thread, then
-    unmounts the stick so the screen can say it is safe to remove."""
+    unmounts the stick so the screen can say it is safe to remove.
 
-    def __init__(self, config, db_path, wake=None, *, mountinfo: str | None = None, unmount=None):
-        self._unmount = unmount or real_unmount
+    :param watch: start watching for sticks at once; ``False`` leaves it to :meth:`watch` (the
+        kiosk's, after READY=1: until then the screen shows no stick).
+    """
+
+    def __init__(self, config, db_path, wake=None, *, mountinfo: str | None = None, unmount=None,
+                 watch: bool = True):
+        self._unmount = unmount
         self.config = config
         self.db_path = db_path
         self.wake = wake or (lambda: None)
-        self.watcher = (StickWatcher(config.export.mount_dir, mountinfo) if mountinfo
-                        else StickWatcher(config.export.mount_dir))
+        self.mountinfo = mountinfo
+        self.watcher = None
         self._lock = threading.Lock()
         self._status = ExportStatus()
         self._stick = None
         self._stop = threading.Event()
+        if watch:
+            self.watch()
+
+    def watch(self) -> None:
+        """Start the thread that watches the mount table for sticks (once)."""
+        from ..shell.usb import StickWatcher
+
+        if self.watcher is not None:
+            return
+        mount_dir = self.config.export.mount_dir
+        self.watcher = StickWatcher(mount_dir, self.mountinfo) if self.mountinfo else StickWatcher(mount_dir)
         threading.Thread(target=self._watch, name="backstep-usb-watch", daemon=True).start()
 
     def _set(self, **changes) -> None:
@@ -47,6 +59,8 @@ class UsbExport:
         self.wake()
 
     def _watch(self) -> None:
+        from ..shell.usb import StickInserted, StickRemoved
+
         while not self._stop.is_set():
             try:
                 # The kernel wakes this at once on any mount change (POLLPRI on mountinfo); the
@@ -83,11 +97,21 @@ class UsbExport:
         threading.Thread(target=self._run, args=(stick,), name="backstep-export", daemon=True).start()
 
     def _run(self, stick) -> None:
+        # Imported on the export's own thread, when a stick is first exported to: the export's
+        # formats (XML escaping pulls in urllib, http.client and ssl) and the charts cost ~30 ms the
+        # kiosk's start need not pay (docs/architecture.md, "Start-up").
+        from ..shell.export import ExportJob
+        from .charts import chart_png
+
         job = ExportJob(self.db_path, stick.path, self.config, charts=chart_png)
         result = job.run(on_progress=lambda done, total: self._set(progress=done / total if total else 0.0))
         if not result.ok:
             self._set(state="error", error=ExportError.of(result.errno).value, detail=result.message)
             return
+        if self._unmount is None:
+            from ..shell.usb import unmount as real_unmount
+
+            self._unmount = real_unmount
         unmounted = self._unmount(stick.path)
         if unmounted.ok:
             self._set(state="done", progress=1.0, sessions=result.sessions)

@@ -11,10 +11,9 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-migrations = Migrations("backstep")
+from .schema_version import SCHEMA_VERSION  # noqa: F401 - bump it there with every migration
 
-#: Bumped with every migration; a file with a higher number comes from a newer Backstep.
-SCHEMA_VERSION = 2  # 2: foreign keys to members and sessions (app.shell.migrations_links)
+migrations = Migrations("backstep")
 
 
 @migrations()

@@ -14,12 +14,11 @@ named as the sessions named them, so every link resolves and nothing is dropped 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from .history import history_migrations
+from .member_rows import ensure_member_row
 from .members import members_migrations
 from .migrations import migrations
 
@@ -31,21 +30,6 @@ LINKS = (
     ("session_stats", "member_id", "members", "id"),
     ("suggestions", "session_id", "sessions", "id"),
 )
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
-def ensure_member_row(db: Database, member_id: int | None, name: str | None = None, units: str | None = None) -> None:
-    """A members row for *member_id* if there is none: archived, so it joins no pick list, and
-    named as the session names the member. Keeps ``sessions.member_id`` a link that resolves."""
-    if member_id is None:
-        return
-    db.execute(
-        "insert or ignore into members (id, name, units, hands_free_allowed, archived, created_at, updated_at) "
-        "values (?, ?, ?, 0, 1, ?, ?)",
-        [member_id, name or f"member {member_id}", units if units in ("mph", "kmh") else "mph", _now(), _now()])
 
 
 @links_migrations()

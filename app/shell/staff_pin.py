@@ -10,7 +10,6 @@ wins over that file. No hash at all means the factory PIN 0000, which only a sim
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from ..config import PIN_HASH, PIN_HASH_ITERATIONS, Config
@@ -64,6 +63,8 @@ def replace_file(path: Path, data: bytes, *, new_mode: int = 0o644) -> None:
         old = path.stat()
     except FileNotFoundError:
         old = None
+    import tempfile  # here, not at the top: with shutil it is a few ms of the kiosk's start
+
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

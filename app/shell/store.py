@@ -1,4 +1,4 @@
-"""The session store: every session, phase, 1 Hz sample and event, in SQLite via sqlite-utils.
+"""The session store: every session, phase, 1 Hz sample and event, in SQLite.
 
 Why it is built this way (docs/database.md):
 
@@ -9,6 +9,10 @@ Why it is built this way (docs/database.md):
   next :class:`Store` marks ``interrupted``, with its samples kept.
 - A file that is corrupt or comes from a newer Backstep is never overwritten: it is renamed aside,
   reported in one line (:attr:`Store.notices`), and a fresh database is started.
+- The store itself speaks plain :mod:`sqlite3` on a fixed schema. sqlite-utils (its migrations, and
+  :attr:`Store.db` for the history, members, export and commands) is imported only when first used:
+  it pulls in click, dateutil and pluggy, a large share of the kiosk's start-up time
+  (docs/architecture.md, "Start-up"). A database already at :data:`SCHEMA_VERSION` needs no migration.
 """
 
 from __future__ import annotations
@@ -17,14 +21,16 @@ import json
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-from sqlite_utils import Database
+from .member_rows import ensure_member_row
+from .schema_version import SCHEMA_VERSION
 
-from .migrations import SCHEMA_VERSION
-from .migrations_links import apply_schema, ensure_member_row
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 #: Events that are safety events (docs/safety.md, rule 8): committed at once, never only buffered.
 SAFETY_EVENTS = frozenset({
@@ -61,7 +67,8 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{self.path.parent}: cannot create the database folder ({exc.strerror}); check the path and permissions") from None
-        self.db = self._open_checked()
+        self._db: Database | None = None
+        self.conn = self._open_checked()
         self._samples: list[dict] = []
         self._events: list[dict] = []
         self._session_updates: dict[int, dict] = {}
@@ -70,7 +77,17 @@ class Store:
 
     # --- opening --------------------------------------------------------------------------
 
-    def _open_checked(self) -> Database:
+    @property
+    def db(self) -> "Database":
+        """The database as sqlite-utils' :class:`~sqlite_utils.Database`, on the store's connection
+        (made on first use: importing sqlite-utils is slow, and the store's own work needs none of it)."""
+        if self._db is None:
+            from sqlite_utils import Database
+
+            self._db = Database(self.conn)
+        return self._db
+
+    def _open_checked(self) -> sqlite3.Connection:
         problem = self._problem_with_existing_file()
         if problem:
             aside = self._move_aside(problem)
@@ -108,28 +125,69 @@ class Store:
                 source.rename(Path(str(aside) + suffix))
         return aside
 
-    def _open(self) -> Database:
+    def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), check_same_thread=False)
-        db = Database(conn)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        # Migrations first, with foreign keys not yet enforced: the links migration rebuilds tables
-        # that others point to, and rows that predate a link must survive it (docs/database.md).
-        apply_schema(db)
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        return db
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            # A new database, or one from an older Backstep: the migrations bring it up to date,
+            # with foreign keys not yet enforced: the links migration rebuilds tables that others
+            # point to, and rows that predate a link must survive it (docs/database.md).
+            from sqlite_utils import Database
+
+            from .migrations_links import apply_schema
+
+            self._db = Database(conn)
+            apply_schema(self._db)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    @contextmanager
+    def atomic(self):
+        """One transaction (a savepoint inside one already open), as ``sqlite_utils.Database.atomic``."""
+        conn = self.conn
+        if conn.in_transaction:
+            name = f"store_{id(self)}_{time.monotonic_ns()}"
+            conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    conn.execute(f"RELEASE SAVEPOINT {name}")
+                raise
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.rollback()
+            raise
+
+    def _query(self, sql: str, params: Any = ()) -> list[dict]:
+        return list(self._rows(sql, params))
+
+    def _rows(self, sql: str, params: Any = ()) -> Iterator[dict]:
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row))
 
     def recover_interrupted(self) -> list[int]:
         """Mark sessions left ``running`` by a crash as ``interrupted``. Returns their ids."""
-        rows = list(self.db.query("select id, last_saved_at, started_at from sessions where status = 'running'"))
-        with self.db.atomic():
+        rows = self._query("select id, last_saved_at, started_at from sessions where status = 'running'")
+        with self.atomic():
             for row in rows:
-                self.db["sessions"].update(row["id"], {
-                    "status": "interrupted",
-                    "stop_reason": "the station stopped during the session (power cut or crash)",
-                    "ended_at": row["last_saved_at"] or row["started_at"],
-                })
+                self.conn.execute("update sessions set status = 'interrupted', stop_reason = ?, ended_at = ? where id = ?",
+                                  ("the station stopped during the session (power cut or crash)",
+                                   row["last_saved_at"] or row["started_at"], row["id"]))
         if rows:
             ids = ", ".join(str(r["id"]) for r in rows)
             self.notices.append(f"{self.path}: session {ids} was left open by a crash or power cut; marked interrupted, samples kept")
@@ -159,15 +217,15 @@ class Store:
             "source": source,
         }
         self.flush()
-        with self.db.atomic():
+        with self.atomic():
             # sessions.member_id links to members: a member the caller knows but the table lacks
             # gets an archived placeholder rather than a session that cannot be saved.
-            ensure_member_row(self.db, row["member_id"], row["member_name"], getattr(member, "units", None))
-            return self.db["sessions"].insert(row).last_pk
+            ensure_member_row(self.conn, row["member_id"], row["member_name"], getattr(member, "units", None))
+            return self._insert("sessions", [row])
 
     def add_phase(self, session_id: int, detail: dict, *, wall: float, t: float) -> None:
-        with self.db.atomic():
-            self.db["phases"].insert({
+        with self.atomic():
+            self._insert("phases", [{
                 "session_id": session_id,
                 "idx": detail.get("index"),
                 "name": detail.get("name"),
@@ -179,7 +237,7 @@ class Store:
                 "round_label": detail.get("round", ""),
                 "started_at": iso(wall),
                 "t": t,
-            })
+            }])
 
     def add_sample(self, session_id: int, *, t: float, wall: float, **values: Any) -> None:
         """Buffer one sample; it is committed by the next :meth:`flush` (at least once a second)."""
@@ -230,7 +288,7 @@ class Store:
         # Plain statements on the fixed schema: sqlite-utils' insert_all/update look the table up
         # (sqlite_master, table_info, a read of the row) on every call, about 15 times the cost of
         # the writes themselves, and this runs every second and on every safety event.
-        with self.db.atomic():
+        with self.atomic():
             if samples:
                 self._insert("samples", samples)
             if events:
@@ -241,7 +299,8 @@ class Store:
     def _columns(self, table: str) -> frozenset[str]:
         known = self._known_columns.get(table)
         if known is None:
-            known = self._known_columns[table] = frozenset(self.db[table].columns_dict)
+            known = self._known_columns[table] = frozenset(
+                row[1] for row in self.conn.execute(f"PRAGMA table_info({table})"))
         return known
 
     def _checked(self, table: str, names) -> list[str]:
@@ -251,22 +310,26 @@ class Store:
             raise StoreError(f"{table}: no column {', '.join(sorted(unknown))} (a programming error, not a data one)")
         return names
 
-    def _insert(self, table: str, rows: list[dict]) -> None:
+    def _insert(self, table: str, rows: list[dict]) -> int | None:
+        """Insert *rows*; returns the last one's row id."""
         names = self._checked(table, {key for row in rows for key in row})
         sql = f"insert into {table} ({', '.join(names)}) values ({', '.join(':' + n for n in names)})"
-        self.db.conn.executemany(sql, [{n: row.get(n) for n in names} for row in rows])
+        if len(rows) == 1:
+            return self.conn.execute(sql, rows[0]).lastrowid
+        self.conn.executemany(sql, [{n: row.get(n) for n in names} for row in rows])
+        return None
 
     def _update_session(self, session_id: int, values: dict) -> None:
         names = self._checked("sessions", values)
         sql = f"update sessions set {', '.join(f'{n} = :{n}' for n in names)} where id = :_id"
-        if self.db.conn.execute(sql, {**values, "_id": session_id}).rowcount != 1:
+        if self.conn.execute(sql, {**values, "_id": session_id}).rowcount != 1:
             raise StoreError(f"session {session_id} is not in {self.path}; it cannot be updated")
 
     def close(self) -> None:
         try:
             self.flush()
         finally:
-            self.db.close()
+            self.conn.close()
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -277,16 +340,16 @@ class Store:
             select s.*, (select count(*) from samples where samples.session_id = s.id) as samples
             from sessions s {where} order by s.id desc {'limit :limit' if limit else ''}
         """
-        yield from self.db.query(sql, {"member": member_id, "limit": limit})
+        yield from self._rows(sql, {"member": member_id, "limit": limit})
 
     def session(self, session_id: int) -> dict | None:
-        rows = list(self.db.query("select * from sessions where id = ?", [session_id]))
+        rows = self._query("select * from sessions where id = ?", [session_id])
         return rows[0] if rows else None
 
     def events(self, session_id: int | None = None) -> list[dict]:
         if session_id is None:
-            return list(self.db.query("select * from events order by id"))
-        return list(self.db.query("select * from events where session_id = ? order by id", [session_id]))
+            return self._query("select * from events order by id")
+        return self._query("select * from events where session_id = ? order by id", [session_id])
 
     def samples(self, session_id: int) -> list[dict]:
-        return list(self.db.query("select * from samples where session_id = ? order by t", [session_id]))
+        return self._query("select * from samples where session_id = ? order by t", [session_id])

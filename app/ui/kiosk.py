@@ -536,6 +536,12 @@ class Kiosk:
         """Paint the safety screens once, off screen, so the first real frame of an e-stop or a
         rails pause is only blits: its big words and buttons are already rasterised. Changes
         nothing but the font and widget caches."""
+        for _ in self.prewarm_steps():
+            pass
+
+    def prewarm_steps(self):
+        """:meth:`prewarm` one screen at a time (a generator): the main loop runs a step per pass,
+        so a stop never waits for the whole of it."""
         if self.view is None:
             return
         scratch = pygame.Surface(self.metrics.size)
@@ -547,6 +553,7 @@ class Kiosk:
                 frame = Frame(view, self.metrics, self.fonts, self.ui, now=self.now)
                 scratch.fill(scene.background)
                 scene.draw(scratch, frame, scene.layout(frame))
+                yield
 
     def _draw_fallback(self, surface) -> None:
         """What is left when a scene cannot draw: the state in words (the systemd status line)."""
