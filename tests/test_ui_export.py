@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import time
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -11,19 +10,11 @@ from app.cli import main
 from app.config import Config
 from app.kiosk.usb_export import ExportError, UsbExport
 from app.shell.export import ExportJob
+from conftest import wait_for
 
 
 def mount_line(path: str) -> str:
     return f"36 25 8:17 / {path} rw,nosuid,nodev,noexec,relatime shared:1 - vfat /dev/sdb1 rw\n"
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_stick_found_exported_unmounted_and_safe_to_remove(tmp_path):
