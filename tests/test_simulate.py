@@ -185,6 +185,7 @@ def builtin_ids():
     return [p.id for p in load_library(include_user_dir=False).programs]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("program_id", builtin_ids())
 def test_every_builtin_program_runs_to_the_end_in_the_simulator(tmp_path, capsys, program_id):
     """Issue 2: a test runs each built-in through the simulator to the end. Turnarounds between

@@ -115,6 +115,7 @@ def kiosk_env(tmp_path, notify_path):
     return env
 
 
+@pytest.mark.slow
 def test_run_sim_reports_ready_and_stops_cleanly_on_sigterm(tmp_path):
     sock, path = notify_socket(tmp_path)
     config = tmp_path / "config.toml"
@@ -155,6 +156,7 @@ def test_bad_arguments_are_one_clear_line(argv, words, capsys):
     assert words in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_demo_writes_a_png_of_every_screen(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -181,6 +183,7 @@ def test_demo_writes_a_png_of_every_screen(tmp_path, capsys, monkeypatch):
     assert image.get_size() == (800, 480)
 
 
+@pytest.mark.slow
 def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
     """`backstep run --sim` end to end: start, paused by the rails, stopped by the lanyard, and the
     scripted `end` exits cleanly. Commands go through the sim-control socket; the screen's state
@@ -236,6 +239,7 @@ def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
     assert rows == [("beginner-flat", "emergency_stop")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["sigterm", "end"])
 def test_a_clean_shutdown_mid_session_closes_it_as_stopped(tmp_path, how):
     """systemd stopping the kiosk (an update, a reboot) or `end` on the control socket, while a
