@@ -20,6 +20,7 @@ from app.core.events import (
     TreadmillReported,
 )
 from app.shell.devices import attach_sensors, attach_treadmill, simulated_station
+from conftest import wait_for
 from hardware.sim import SimError, SimulatedStation
 
 DEBOUNCE = 0.05
@@ -232,9 +233,7 @@ def test_treadmill_reports_feed_the_rails_stuck_check():
             time.sleep(0.5)
             assert faults == [], "a standing belt does not count"
             link.set_target(3.0, 0.0)
-            deadline = time.monotonic() + 5
-            while len(faults) < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_for(lambda: len(faults) >= 2)
             assert len(faults) == 2 and all("stuck" in f for f in faults)
         finally:
             link.close()
