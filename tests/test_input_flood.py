@@ -16,7 +16,7 @@ import time
 
 import pygame
 import pytest
-from conftest import wait_for
+from conftest import process_until, wait_for
 from test_ui_support import make_kiosk
 from test_ui_support import program as ui_program
 
@@ -74,7 +74,7 @@ def belt_stopped_at(simulator, since: float) -> float | None:
 
 
 def settle(station, until, timeout=5.0) -> bool:
-    return wait_for(lambda: (station.process(), until())[1], timeout, interval=0.002)
+    return process_until(station, until, timeout, interval=0.002)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from app.core.safety import Mode
 from app.core.view import build_view, status_line
 from app.errors import UserError
 from app.paths import assets_dir
-from conftest import DEFAULT_WAIT_S, wait_for
+from conftest import DEFAULT_WAIT_S, process_until
 from app.shell.devices import attach_sensors, simulated_station
 from app.shell.station import Station
 from app.shell.simcontrol import SimControlServer
@@ -240,11 +240,7 @@ def test_path_problems_are_one_line(tmp_path):
 
 
 def wait_mode(station: Station, mode: Mode, timeout: float = 2.0) -> bool:
-    def reached() -> bool:
-        station.process()
-        return station.state.mode is mode
-
-    return wait_for(reached, timeout, interval=0.01)
+    return process_until(station, lambda: station.state.mode is mode, timeout, interval=0.01)
 
 
 def test_a_script_drives_the_real_station_into_an_emergency_stop(tmp_path):
@@ -264,7 +260,7 @@ def test_a_script_drives_the_real_station_into_an_emergency_stop(tmp_path):
         assert client.send("lanyard clipped") == "ok"
         assert client.send("rails held") == "ok"
         # Re-armed once the debounce has run out (a real timer thread in hardware.gpio).
-        assert wait_for(lambda: (station.process(), station.state.lanyard_clipped and station.state.rails_held)[1])
+        assert process_until(station, lambda: station.state.lanyard_clipped and station.state.rails_held)
         assert client.send("tap start") == "ok"
         assert wait_mode(station, Mode.COUNTDOWN) or station.state.mode is Mode.RUNNING
         assert client.send("lanyard pulled") == "ok"

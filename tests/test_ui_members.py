@@ -9,7 +9,7 @@ import time
 
 import pygame
 import pytest
-from conftest import wait_for
+from conftest import process_until
 from test_ui_support import make_kiosk, program, tap, views
 
 from app.core.effects import CloseSession, ScoreSession, SetBelt, StopBelt
@@ -251,7 +251,7 @@ def test_cue_mode_tells_the_rail_sensors_when_the_belt_is_commanded(monkeypatch)
         rig.sim.clip_lanyard()
         rig.sim.hold_rails()
         assert rig.sensors.wait_settled()
-        assert wait_for(lambda: (station.process(), station.state.lanyard_clipped and station.state.rails_held)[1])
+        assert process_until(station, lambda: station.state.lanyard_clipped and station.state.rails_held)
         station.post(ProgramChosen(program()))
         station.process()
         station.post(StartTapped())
