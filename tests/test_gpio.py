@@ -14,6 +14,8 @@ from gpiozero.pins.mock import MockFactory
 from conftest import ManualClock, wait_for
 from hardware.gpio import BeltPulseSensor, NoGpio, RailGrip, SafetyLanyard, make_pin_factory
 
+# The re-arm debounce runs on a real timer thread (hardware.gpio's _Rearm), not on an injected clock:
+# the tests that check it let real time pass (a few multiples of this), and nothing else here sleeps.
 DEBOUNCE = 0.08
 
 

@@ -70,6 +70,7 @@ def rig(tmp_path):
 
 
 def drain(events: queue.Queue, settle: float = 0.1) -> list:
+    # settle: the re-arm debounce (0.03 s here) runs on a real timer thread; edges arrive at once.
     time.sleep(settle)
     out = []
     while not events.empty():
