@@ -300,6 +300,7 @@ def test_doctor_checks_the_hub_with_the_stations_login(tmp_path, pg, hub):
     assert bad.returncode == 1
 
 
+@pytest.mark.slow
 def test_a_members_history_and_suggestion_include_the_other_stations_sessions(tmp_path, hub):
     front = station(tmp_path, hub, "front-1")
     back = station(tmp_path, hub, "back-2")
