@@ -32,6 +32,18 @@ def wait_for(predicate: Callable[[], object], timeout: float = DEFAULT_WAIT_S, i
     return True
 
 
+def process_until(station, until: Callable[[], object], timeout: float = DEFAULT_WAIT_S,
+                  interval: float = 0.005) -> bool:
+    """Let *station* (an ``app.shell.station.Station``) handle what arrived, again and again, until
+    *until()* is true or *timeout* real seconds pass: for events another thread posts (a sensor's
+    re-arm debounce, the treadmill link). Returns whether it came true."""
+    def handled() -> object:
+        station.process()
+        return until()
+
+    return wait_for(handled, timeout, interval)
+
+
 class ManualClock:
     """Monotonic seconds that move only when a test says so (``clock.advance(0.5)``).
 

@@ -149,7 +149,7 @@ import time
 import tty
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import serial
 
@@ -341,6 +341,7 @@ class ReferenceTreadmill:
         distance_unit_code: int | None = None,
         grade_unit_code: int = 0x4C,
         unknown_policy: str = "skip",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if units not in UNITS_PROFILES:
             raise ValueError(f"units must be 'kmh' or 'mph', not {units!r}")
@@ -359,6 +360,8 @@ class ReferenceTreadmill:
         self.grade_unit_code = grade_unit_code
         self.units_byte = units_byte
         self.unknown_policy = unknown_policy
+        # Monotonic seconds for the belt and incline physics; tests pass a ManualClock to move time on.
+        self.clock = clock
         for code, table in (
             (self.speed_unit_code, SPEED_UNITS_TO_KMH),
             (self.distance_unit_code, DISTANCE_UNITS_TO_KM),
@@ -372,7 +375,7 @@ class ReferenceTreadmill:
         self._thread: threading.Thread | None = None
         self._rx = bytearray()
         self._in_frame = False
-        self._last_tick = time.monotonic()
+        self._last_tick = self.clock()
 
         # observable state
         self.frames_received: list[ReceivedFrame] = []
@@ -425,7 +428,7 @@ class ReferenceTreadmill:
         if self._thread is not None:
             raise RuntimeError("already started")
         self._stop.clear()
-        self._last_tick = time.monotonic()
+        self._last_tick = self.clock()
         self._thread = threading.Thread(
             target=self._run, name="reference-treadmill", daemon=True
         )
@@ -496,7 +499,7 @@ class ReferenceTreadmill:
 
     def _tick(self) -> None:
         """Advance the belt/incline physics to now (call with lock held)."""
-        now = time.monotonic()
+        now = self.clock()
         dt = now - self._last_tick
         self._last_tick = now
         if dt <= 0:

@@ -25,6 +25,7 @@ from lxml import etree
 from app.config import Config, StationSection
 from app.shell import export as export_module
 from app.shell.export import ExportJob
+from conftest import wait_for
 from test_export import db_fingerprint, station_dir
 from test_export_fixtures import make_bulk, make_sessions
 
@@ -152,10 +153,8 @@ def test_kill_during_export_leaves_no_half_file_under_a_final_name(tmp_path):
 
     proc = subprocess.Popen([sys.executable, "-m", "app", "export", "--to", str(stick), "--db", str(db), "--all"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
     # Kill once the export is well under way: some TCX files written, under temporary names.
-    while time.monotonic() < deadline and len(list((out / "tcx").glob("*.partial"))) < 20:
-        time.sleep(0.01)
+    wait_for(lambda: len(list((out / "tcx").glob("*.partial"))) >= 20, 60, interval=0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL

@@ -66,6 +66,7 @@ def station_db(tmp_path):
     store.close()
 
 
+@pytest.mark.slow
 def test_three_sessions_suggestions_follow_the_rules_and_history_shows_it(station_db):
     store, members = station_db
     anna = members.add("Anna", code="A1", units="mph", goal=3, limit_speed=1.5)

@@ -125,6 +125,7 @@ def test_a_bad_station_id_and_an_unreachable_hub_are_one_line_errors(pg, hub, tm
 
 # --- least privilege -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_station_login_can_neither_rewrite_nor_erase_nor_write_as_another_station(tmp_path, hub):
     front = station(tmp_path, hub, "front-1")
     back = station(tmp_path, hub, "back-2")
@@ -155,6 +156,7 @@ def test_a_station_login_can_neither_rewrite_nor_erase_nor_write_as_another_stat
 
 # --- sessions up, exactly once ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_sessions_samples_and_events_arrive_once_even_when_sent_again(tmp_path, hub):
     front = station(tmp_path, hub, "front-1")
     for seconds in (40, 50):
@@ -215,6 +217,7 @@ def test_a_pain_score_given_after_the_session_went_up_follows_it(tmp_path, hub):
 
 # --- the hub away ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_station_carries_on_while_the_hub_is_down_and_catches_up(tmp_path, pg, hub):
     front = station(tmp_path, hub, "front-1")
     front.walk(seconds=30)
@@ -236,6 +239,7 @@ def test_the_station_carries_on_while_the_hub_is_down_and_catches_up(tmp_path, p
 
 # --- members down, and one history ------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_two_stations_share_a_members_history(tmp_path, hub):
     front = station(tmp_path, hub, "front-1")
     back = station(tmp_path, hub, "back-2")
@@ -255,6 +259,7 @@ def test_two_stations_share_a_members_history(tmp_path, hub):
                     uuid_front) == [(2,)]
 
 
+@pytest.mark.slow
 def test_a_member_changed_at_two_stations_keeps_the_first_change_and_logs_the_other(tmp_path, hub):
     front = station(tmp_path, hub, "front-1")
     back = station(tmp_path, hub, "back-2")
@@ -295,6 +300,7 @@ def test_doctor_checks_the_hub_with_the_stations_login(tmp_path, pg, hub):
     assert bad.returncode == 1
 
 
+@pytest.mark.slow
 def test_a_members_history_and_suggestion_include_the_other_stations_sessions(tmp_path, hub):
     front = station(tmp_path, hub, "front-1")
     back = station(tmp_path, hub, "back-2")

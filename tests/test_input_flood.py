@@ -16,6 +16,7 @@ import time
 
 import pygame
 import pytest
+from conftest import process_until, wait_for
 from test_ui_support import make_kiosk
 from test_ui_support import program as ui_program
 
@@ -52,9 +53,10 @@ poll_interval_s = 0.05
 # No start countdown, so the belt runs at once (a config file may not ask for that: the floor is 1 s).
 CONFIG = replace(CONFIG, safety=replace(CONFIG.safety, start_countdown_s=0.0))
 
-#: Generous: a flood used to delay the stop by seconds (1.8 s in this test, 2.5 to 8.5 s in the kiosk);
-#: the budget is 16.7 ms.
-BOUND_S = 1.0
+# A flood used to delay the stop by seconds (1.8 s in this test, 2.5 to 8.5 s in the kiosk): every tap
+# queued before the pull was handled first. The tests check that order (at most one lane of taps, or
+# one pass of touches, between the pull and the e-stop); the seconds, against the 16.7 ms budget, are
+# printed by benchmarks/bench_estop.py.
 
 
 def belt_stopped_at(simulator, since: float) -> float | None:
@@ -72,13 +74,7 @@ def belt_stopped_at(simulator, since: float) -> float | None:
 
 
 def settle(station, until, timeout=5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        station.process()
-        if until():
-            return True
-        time.sleep(0.002)
-    return False
+    return process_until(station, until, timeout, interval=0.002)
 
 
 @pytest.fixture
@@ -114,13 +110,37 @@ def test_a_control_socket_flood_does_not_delay_the_lanyard_stop(walking, tmp_pat
     flood_lines = 30_000
     seen: dict[str, float] = {}
     done = threading.Event()
+    # The order the loop takes things in: how many taps it handles between the pull being queued and
+    # the pull being taken (one, at most, already in hand: sensor events go ahead of waiting taps).
+    taps_taken = [0]
+    inbox = station.inbox
+    take_input, take_hardware, put = inbox.take_input, inbox.take_hardware, inbox.put
+
+    def counting_take_input():
+        item = take_input()
+        taps_taken[0] += item is not None
+        return item
+
+    def noting_take_hardware():
+        item = take_hardware()
+        if item is not None and isinstance(item[1], LanyardPulled):
+            seen.setdefault("taps_at_pull_taken", taps_taken[0])
+        return item
+
+    def noting_put(at, event):
+        queued = put(at, event)
+        if isinstance(event, LanyardPulled):  # counted once it is in the queue
+            seen.setdefault("taps_at_pull_queued", taps_taken[0])
+        return queued
+
+    inbox.take_input, inbox.take_hardware, inbox.put = counting_take_input, noting_take_hardware, noting_put
 
     def station_loop():  # the thread that owns state, as the kiosk's loop
         while not done.is_set():
             station.process()
             if station.state.mode is Mode.ESTOP:
                 seen.setdefault("estop", time.monotonic())
-            time.sleep(0.001)
+            time.sleep(0.001)  # the kiosk's loop waits on its waker here
 
     with SimControlServer(path, sim, station.post):
         flooder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -138,9 +158,7 @@ def test_a_control_socket_flood_does_not_delay_the_lanyard_stop(walking, tmp_pat
                                     daemon=True)]
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 20
-        while sum(answers.values()) < 2_000 and time.monotonic() < deadline:
-            time.sleep(0.001)
+        wait_for(lambda: sum(answers.values()) >= 2_000, 20, interval=0.001)
         hand = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         hand.settimeout(10)
         hand.connect(str(path))
@@ -148,10 +166,8 @@ def test_a_control_socket_flood_does_not_delay_the_lanyard_stop(walking, tmp_pat
         pulled = hand.makefile("r").readline().strip()
         t0 = time.monotonic()
         flood_still_running = sum(answers.values()) < flood_lines
-        frame = None
-        while (frame is None or "estop" not in seen) and time.monotonic() - t0 < 15:
-            frame = belt_stopped_at(sim.treadmill, t0)
-            time.sleep(0.001)
+        wait_for(lambda: "estop" in seen and belt_stopped_at(sim.treadmill, t0) is not None, 15, interval=0.001)
+        frame = belt_stopped_at(sim.treadmill, t0)
         threads[2].join(30)
         done.set()
         threads[1].join(5)
@@ -160,8 +176,9 @@ def test_a_control_socket_flood_does_not_delay_the_lanyard_stop(walking, tmp_pat
     assert pulled == "ok"
     assert flood_still_running, "the flood ended before the pull; the test proved nothing"
     assert "estop" in seen, "no e-stop within 15 s of the pull"
-    assert seen["estop"] - t0 < BOUND_S, f"the e-stop came {seen['estop'] - t0:.2f} s after the pull"
-    assert frame is not None and frame - t0 < BOUND_S, "the stop frame never reached the treadmill in time"
+    handled_first = seen["taps_at_pull_taken"] - seen["taps_at_pull_queued"]
+    assert handled_first <= 1, f"{handled_first} taps queued before the pull were handled before it"
+    assert frame is not None, "the stop frame never reached the treadmill"
     # Safe and visible: the bounded lane dropped what it could not hold, and the client was told.
     assert station.inbox.counts.dropped > 0
     assert answers["error"] > 0
@@ -209,17 +226,14 @@ def test_touches_posted_in_bulk_do_not_delay_the_lanyard_stop(walking):
         started = time.monotonic()
         loop(station, kiosk, screen, None, stop_asked, on_frame=on_frame)
         assert "estop" in seen, f"no e-stop after {time.monotonic() - started:.1f} s"
-        frame = None
-        while frame is None and time.monotonic() - seen["t0"] < 10:
-            frame = belt_stopped_at(sim.treadmill, seen["t0"])
-            time.sleep(0.001)
+        wait_for(lambda: belt_stopped_at(sim.treadmill, seen["t0"]) is not None, 10, interval=0.001)
+        frame = belt_stopped_at(sim.treadmill, seen["t0"])
     finally:
         pygame.event.clear()
         pygame.display.quit()
     assert seen["handled_between"] <= 2 * SCREEN_EVENTS_PER_PASS, \
         f"{seen['handled_between']} touches were handled before the pull reached the core"
-    assert seen["estop"] - seen["t0"] < BOUND_S, f"the e-stop was drawn {seen['estop'] - seen['t0']:.2f} s after the pull"
-    assert frame is not None and frame - seen["t0"] < BOUND_S
+    assert frame is not None, "the stop frame never reached the treadmill"
 
 
 # --- the lanes' rules ------------------------------------------------------------------------------

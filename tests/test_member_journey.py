@@ -131,6 +131,7 @@ def journey(tmp_path):
     j.store.close()
 
 
+@pytest.mark.slow
 def test_three_sessions_suggestions_history_and_export(journey, tmp_path):
     j = journey
     anna = j.members.add("Anna", code="A1", units="mph", goal=3, limit_speed=1.5)

@@ -11,6 +11,7 @@ import time
 
 import pytest
 import serial
+from conftest import ManualClock
 
 try:  # tests/ is not a package today; work either way
     from reference_treadmill import (
@@ -181,13 +182,14 @@ def test_unstuffed_checksum_is_not_a_frame(rig):
     assert transact(port, std(0x80))["prev"] == 2  # previous frame: bad
 
 
+@pytest.mark.parametrize("rig", [{"clock": ManualClock()}], indirect=True)
 def test_response_bytes_are_stuffed(rig):
     port, tm = rig
     tm.speed_unit_code = 0x32  # answer in 0.01 km/h so 2.40 km/h -> 0xF0
     tm.accel_kmh_per_s = 100.0
     go_in_use(port)
     transact(port, std(0x25, 0x03, *integer_with_unit(240, 0x32)))
-    time.sleep(0.2)
+    tm.clock.advance(0.2)
     port.write(std(0xA5))
     frame = read_frame(port)
     assert frame is not None and bytes.fromhex("F3 00") in frame
@@ -210,7 +212,7 @@ def test_bad_stuffing_escape_is_dropped(rig):
     assert transact(port, std(0x80))["prev"] == 2
 
 
-@pytest.mark.parametrize("rig", [{"accel_kmh_per_s": 5.0}], indirect=True)
+@pytest.mark.parametrize("rig", [{"accel_kmh_per_s": 5.0, "clock": ManualClock()}], indirect=True)
 def test_set_speed_then_get_speed_after_ramp(rig):
     port, tm = rig
     go_in_use(port)
@@ -220,16 +222,14 @@ def test_set_speed_then_get_speed_after_ramp(rig):
     assert tm.commanded_speed_kmh == pytest.approx(5.0)
     first = transact(port, std(0xA5))["data"][0xA5]
     assert first[2] == 0x31 and first[0] < 50  # still ramping, not a step
-    deadline = time.monotonic() + 6.0
-    while time.monotonic() < deadline:
-        got = transact(port, std(0xA5))["data"][0xA5]
-        if got[0] | (got[1] << 8) == 50:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("belt never reached the commanded speed")
+    tm.clock.advance(0.5)  # halfway up the ramp at 5 km/h per second
+    half = transact(port, std(0xA5))["data"][0xA5]
+    assert half[0] | (half[1] << 8) == 25, half
+    tm.clock.advance(0.5)
+    got = transact(port, std(0xA5))["data"][0xA5]
+    assert got[0] | (got[1] << 8) == 50, "the belt reached the commanded speed"
     assert tm.belt_speed_kmh == pytest.approx(5.0, abs=0.05)  # answer is rounded to 0.1
-    time.sleep(0.8)  # 5 km/h = 1.39 m/s: at least a metre or two
+    tm.clock.advance(0.8)  # 5 km/h = 1.39 m/s: at least a metre
     dist = transact(port, std(0xA1))["data"][0xA1]
     assert dist[2] == 0x24 and (dist[0] | dist[1] << 8) >= 1
     # GoFinished stops the belt; the distance stays readable
@@ -237,14 +237,14 @@ def test_set_speed_then_get_speed_after_ramp(rig):
     assert tm.state == State.FINISHED and tm.commanded_speed_kmh == 0.0
 
 
-@pytest.mark.parametrize("rig", [{"units": "mph", "accel_kmh_per_s": 50.0}], indirect=True)
+@pytest.mark.parametrize("rig", [{"units": "mph", "accel_kmh_per_s": 50.0, "clock": ManualClock()}], indirect=True)
 def test_mph_units(rig):
     port, tm = rig
     assert transact(port, std(0x93))["data"][0x93] == b"\x01"  # English
     go_in_use(port)
     transact(port, std(0x25, 0x03, *integer_with_unit(30, 0x11)))  # 3.0 mph
     assert tm.commanded_speed_kmh == pytest.approx(3.0 * 1.609344)
-    time.sleep(0.4)
+    tm.clock.advance(0.4)
     got = transact(port, std(0xA5))["data"][0xA5]
     assert got == bytes([30, 0, 0x11])
     # a km/h command is converted, not misread

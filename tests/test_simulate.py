@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from conftest import wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROGRAM = str(FIXTURES / "two-phase.toml")
@@ -146,17 +147,16 @@ def test_kill_9_mid_session_loses_at_most_about_two_seconds(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "app", "simulate", "--program", PROGRAM, "--script", str(script),
                              "--db", str(db), "--speed", "1"], env=env, cwd=Path(__file__).parent.parent)
     try:
-        deadline = time.monotonic() + 30
-        samples = 0
-        while time.monotonic() < deadline and samples < 4:
-            time.sleep(0.25)
-            if db.exists():
-                try:
-                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-                        samples = conn.execute("select count(*) from samples").fetchone()[0]
-                except sqlite3.Error:
-                    samples = 0
-        assert samples >= 4, "the simulation never got going"
+        def samples() -> int:
+            if not db.exists():
+                return 0
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                    return conn.execute("select count(*) from samples").fetchone()[0]
+            except sqlite3.Error:
+                return 0
+
+        assert wait_for(lambda: samples() >= 4, 30, interval=0.25), "the simulation never got going"
         time.sleep(1.3)
         proc.send_signal(signal.SIGKILL)
         killed_at = time.time()
@@ -185,6 +185,7 @@ def builtin_ids():
     return [p.id for p in load_library(include_user_dir=False).programs]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("program_id", builtin_ids())
 def test_every_builtin_program_runs_to_the_end_in_the_simulator(tmp_path, capsys, program_id):
     """Every built-in program runs, each built-in through the simulator to the end. Turnarounds between

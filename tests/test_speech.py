@@ -158,6 +158,7 @@ def speak_to_disk(tmp_path, words: str, volume: int) -> tuple[dict, float]:
     return json.loads(done.stdout.strip().splitlines()[-1]), loudest
 
 
+@pytest.mark.slow
 @needs_espeak
 @pytest.mark.slow
 def test_speech_reaches_the_mixer_output(tmp_path):

@@ -25,6 +25,7 @@ import pytest
 
 from app.shell import systemd as sd
 from app.shell.systemd import Notifier, setup_logging
+from conftest import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_SYSTEMD_PYTHON = sd.systemd_python_available()
@@ -62,22 +63,19 @@ class NotifySocket:
     def texts(self) -> list[str]:
         return [m for _, m in self.messages]
 
-    def wait_for(self, predicate, timeout: float, proc: subprocess.Popen | None = None) -> tuple[float, str] | None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for item in list(self.messages):
-                if predicate(item[1]):
-                    return item
-            if proc is not None and proc.poll() is not None:
-                time.sleep(0.1)  # let the last datagrams arrive, then look once more
-                return next((item for item in list(self.messages) if predicate(item[1])), None)
-            time.sleep(0.02)
-        return None
+    def first(self, predicate, timeout: float, proc: subprocess.Popen | None = None) -> tuple[float, str] | None:
+        """The first (arrival time, message) whose message matches, waiting up to *timeout* s for it;
+        None if it never came (sooner when *proc* exits without sending it)."""
+        def found():
+            return next((item for item in list(self.messages) if predicate(item[1])), None)
+
+        wait_for(lambda: found() or (proc is not None and proc.poll() is not None), timeout)
+        if found() is None and proc is not None and proc.poll() is not None:
+            wait_for(found, timeout=0.5)  # the process is gone; its last datagrams may still be queued
+        return found()
 
     def settle(self, count: int, timeout: float = 2.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: len(self.messages) >= count, timeout)
 
     def close(self):
         self._stop.set()
@@ -261,18 +259,17 @@ class SimControl:
     """Client of ``--sim-control PATH``: one script command per line (docs/commands.md)."""
 
     def __init__(self, path: str, timeout: float = 20.0):
-        deadline = time.monotonic() + timeout
-        while True:
+        def connected() -> bool:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 self.sock.connect(path)
-                break
+                return True
             except OSError:
                 self.sock.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+                return False
 
+        if not wait_for(connected, timeout, interval=0.05):
+            raise AssertionError(f"no sim-control socket at {path} after {timeout} s")
         self.sock.settimeout(10)
         self.reader = self.sock.makefile("r", encoding="utf-8")
 
@@ -298,7 +295,7 @@ def test_kiosk_under_a_notify_socket(notify_socket, tmp_path):
     )
     env.pop("WATCHDOG_PID", None)
     env.pop("JOURNAL_STREAM", None)
-    (tmp_path / "none.toml").write_text("# all defaults\n")
+    (tmp_path / "none.toml").write_text("# all defaults but the re-arm debounce\n[gpio]\nrearm_debounce_s = 0\n")
     proc = subprocess.Popen(
         # --program opens the pre-flight checklist, so "tap start" has something to start.
         [sys.executable, "-m", "app", "run", "--sim", "--windowed", "--program", "beginner-flat",
@@ -307,35 +304,32 @@ def test_kiosk_under_a_notify_socket(notify_socket, tmp_path):
     )
     client = None
     try:
-        ready = notify_socket.wait_for(lambda m: "READY=1" in m.splitlines(), timeout=60, proc=proc)
+        ready = notify_socket.first(lambda m: "READY=1" in m.splitlines(), timeout=60, proc=proc)
         assert ready, f"no READY=1; got {notify_socket.texts()!r}; stderr: {_stderr(proc)}"
 
-        # Watchdog: at least one ping per second (systemd asked for 2 s, we ping at half of it).
-        time.sleep(3.5)
-        pings = [t for t, m in notify_socket.messages if "WATCHDOG=1" in m.splitlines() and t >= ready[0]]
-        assert len(pings) >= 3, f"{len(pings)} pings in 3.5 s"
-        window_end = time.monotonic()
-        stamps = [ready[0], *pings, window_end]
-        gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-        assert max(gaps) < 1.5, f"watchdog gaps {gaps}"  # 1 s interval plus scheduling slack
+        # Watchdog: the pings keep coming after READY (systemd asked for 2 s; the kiosk pings at half
+        # of it). The gaps between them are printed by benchmarks/bench_timing.py, not asserted here.
+        def pings():
+            return [t for t, m in list(notify_socket.messages) if "WATCHDOG=1" in m.splitlines() and t >= ready[0]]
+
+        assert wait_for(lambda: len(pings()) >= 3), f"{len(pings())} watchdog pings; got {notify_socket.texts()!r}"
 
         # A sensor change through --sim-control must change the STATUS= line.
         statuses_before = [m for _, m in notify_socket.messages if "STATUS=" in m]
         client = SimControl(control)
         assert client.send("lanyard clipped") == "ok"
         assert client.send("rails held") == "ok"
-        time.sleep(1.0)  # re-arming is debounced (config [gpio] rearm_debounce_s, 0.3 s)
-        assert client.send("tap start") == "ok"
-        changed = notify_socket.wait_for(
+        assert client.send("tap start") == "ok"  # no re-arm debounce in this config: armed at once
+        changed = notify_socket.first(
             lambda m: "STATUS=" in m and m not in statuses_before, timeout=10, proc=proc)
         assert changed, f"no new STATUS after tap start; got {notify_socket.texts()!r}"
         assert client.send("lanyard pulled") == "ok"
-        estop = notify_socket.wait_for(lambda m: "STATUS=emergency stop" in m, timeout=10, proc=proc)
+        estop = notify_socket.first(lambda m: "STATUS=emergency stop" in m, timeout=10, proc=proc)
         assert estop, f"no emergency-stop STATUS; got {[m for _, m in notify_socket.messages if 'STATUS' in m]!r}"
 
         # SIGTERM: STOPPING=1, then a clean exit.
         proc.send_signal(signal.SIGTERM)
-        stopping = notify_socket.wait_for(lambda m: "STOPPING=1" in m.splitlines(), timeout=10)
+        stopping = notify_socket.first(lambda m: "STOPPING=1" in m.splitlines(), timeout=10)
         assert stopping, f"no STOPPING=1; got {notify_socket.texts()[-5:]!r}"
         code = proc.wait(timeout=15)
         assert code == 0, f"exit code {code}; stderr: {_stderr(proc)}"
@@ -385,12 +379,12 @@ def _stop(proc: subprocess.Popen) -> int:
 def test_config_error_shows_a_service_screen_instead_of_a_crash_loop(notify_socket, tmp_path):
     proc = _start_kiosk(notify_socket, tmp_path, '[gpio]\nlanyard_pin = "seventeen"\n[bogus]\nx = 1\n')
     try:
-        ready = notify_socket.wait_for(lambda m: "READY=1" in m.splitlines(), timeout=60, proc=proc)
+        ready = notify_socket.first(lambda m: "READY=1" in m.splitlines(), timeout=60, proc=proc)
         assert ready, f"no READY=1 with a broken config: {_stderr(proc)}"
-        service = notify_socket.wait_for(lambda m: "STATUS=service:" in m, timeout=10, proc=proc)
+        service = notify_socket.first(lambda m: "STATUS=service:" in m, timeout=10, proc=proc)
         assert service, f"no service STATUS; got {notify_socket.texts()!r}"
-        time.sleep(1.0)
-        assert proc.poll() is None, "the kiosk exited: systemd would restart it in a loop"
+        with pytest.raises(subprocess.TimeoutExpired):  # still up a second later: no crash loop
+            proc.wait(timeout=1.0)
     finally:
         code = _stop(proc)
     assert code == 0
@@ -405,12 +399,12 @@ def test_two_failed_starts_give_safe_mode(notify_socket, tmp_path):
     counter.write_text("2\n")  # two starts that never reached READY
     proc = _start_kiosk(notify_socket, tmp_path, '[treadmill]\nmode = "csafe"\n')
     try:
-        ready = notify_socket.wait_for(lambda m: "READY=1" in m.splitlines(), timeout=60, proc=proc)
+        ready = notify_socket.first(lambda m: "READY=1" in m.splitlines(), timeout=60, proc=proc)
         assert ready, f"no READY=1: {_stderr(proc)}"
-        assert notify_socket.wait_for(lambda m: "STATUS=" in m and "safe mode" in m, timeout=10, proc=proc), \
+        assert notify_socket.first(lambda m: "STATUS=" in m and "safe mode" in m, timeout=10, proc=proc), \
             f"no safe-mode STATUS; got {notify_socket.texts()!r}"
-        time.sleep(0.5)
-        assert counter.read_text().strip() == "0"  # READY reached: the next start is normal
+        # READY reached: the next start is normal
+        assert wait_for(lambda: counter.read_text().strip() == "0"), counter.read_text()
     finally:
         code = _stop(proc)
     assert code == 0

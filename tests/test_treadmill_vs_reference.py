@@ -9,25 +9,16 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from conftest import wait_for  # noqa: E402
 from reference_treadmill import reference_treadmill_on_pty  # noqa: E402
 
 from app.cli import main  # noqa: E402
 from app.core.units import KMH_PER_MPH  # noqa: E402
-
-
-def wait_until(predicate, timeout=8.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("units", ["kmh", "mph"])
@@ -53,7 +44,7 @@ def test_set_runs_the_reference_belt_at_the_asked_speed(units, capsys):
         assert treadmill.error is None
         assert treadmill.commanded_speed_kmh == pytest.approx(KMH_PER_MPH, abs=0.1)
         assert treadmill.commanded_grade_pct == pytest.approx(2.0, abs=0.1)
-        assert wait_until(lambda: abs(treadmill.belt_speed_kmh - KMH_PER_MPH) < 0.1 and abs(treadmill.grade_pct - 2.0) < 0.05), \
+        assert wait_for(lambda: abs(treadmill.belt_speed_kmh - KMH_PER_MPH) < 0.1 and abs(treadmill.grade_pct - 2.0) < 0.05), \
             (treadmill.belt_speed_kmh, treadmill.grade_pct)
         # probe now reads the moving belt back in km/h, whatever unit the machine speaks
         assert main(["treadmill", "probe", "--port", path, "--json"]) == 0
@@ -63,7 +54,7 @@ def test_set_runs_the_reference_belt_at_the_asked_speed(units, capsys):
         # and stops it
         assert main(["treadmill", "set", "--port", path, "--speed", "0", "--units", "mph"]) == 0
         assert treadmill.commanded_speed_kmh == pytest.approx(0.0, abs=0.01)
-        assert wait_until(lambda: treadmill.belt_speed_kmh < 0.05)
+        assert wait_for(lambda: treadmill.belt_speed_kmh < 0.05)
 
 
 def test_a_speed_above_the_caps_is_refused_and_never_sent(capsys):

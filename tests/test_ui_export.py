@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import errno
-import time
 from dataclasses import replace
 from types import SimpleNamespace
+
+import pytest
 
 from app.cli import main
 from app.config import Config
 from app.kiosk.usb_export import ExportError, UsbExport
 from app.shell.export import ExportJob
+from conftest import wait_for
 
 
 def mount_line(path: str) -> str:
     return f"36 25 8:17 / {path} rw,nosuid,nodev,noexec,relatime shared:1 - vfat /dev/sdb1 rw\n"
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
+@pytest.mark.slow
 def test_stick_found_exported_unmounted_and_safe_to_remove(tmp_path):
     db = tmp_path / "station.db"
     script = tmp_path / "walk.txt"
@@ -80,6 +74,7 @@ def test_export_errors_are_told_by_the_systems_error_number_not_by_words(tmp_pat
     assert result.errno == errno.ENOENT and ExportError.of(result.errno) is ExportError.REMOVED, result
 
 
+@pytest.mark.slow
 def test_the_kiosk_export_carries_each_members_history_chart(tmp_path):
     """The Export screen's job is given the chart renderer: a member's history PNG lands on the stick."""
     import pygame

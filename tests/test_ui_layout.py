@@ -202,6 +202,7 @@ def test_history_and_export_pages_render_their_data():
         assert expected in " ".join(kiosk.fonts.trace), (status, kiosk.fonts.trace)
 
 
+@pytest.mark.slow
 def test_every_screen_renders_at_every_size():
     for size in SIZES:
         for label, kiosk in scenes_at(size):

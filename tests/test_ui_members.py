@@ -9,6 +9,7 @@ import time
 
 import pygame
 import pytest
+from conftest import process_until
 from test_ui_support import make_kiosk, program, tap, views
 
 from app.core.effects import CloseSession, ScoreSession, SetBelt, StopBelt
@@ -210,9 +211,7 @@ def test_store_data_history_reads_kept_stats_not_samples(tmp_path, monkeypatch):
         run_member_session(store, members, kim.id, "", pain_before=1, pain_after=2)
         data = StoreData([], store)
         monkeypatch.setattr(store, "samples", lambda *a, **k: (_ for _ in ()).throw(AssertionError("sample scan")))
-        started = time.perf_counter()
-        history = data.history(data.members()[0])
-        assert time.perf_counter() - started < 1.0
+        history = data.history(data.members()[0])  # no sample scan (how fast: benchmarks/bench_history.py)
         assert history.name == "Kim" and history.goal_per_week == 2
         (only,) = history.sessions
         assert (only.pain_before, only.pain_after) == (1, 2)
@@ -252,8 +251,7 @@ def test_cue_mode_tells_the_rail_sensors_when_the_belt_is_commanded(monkeypatch)
         rig.sim.clip_lanyard()
         rig.sim.hold_rails()
         assert rig.sensors.wait_settled()
-        time.sleep(0.05)
-        station.process()
+        assert process_until(station, lambda: station.state.lanyard_clipped and station.state.rails_held)
         station.post(ProgramChosen(program()))
         station.process()
         station.post(StartTapped())

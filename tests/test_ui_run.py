@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pygame
 import pytest
+from conftest import wait_for
 from test_ui_support import make_kiosk
 
 from app.cli import main
@@ -75,9 +76,9 @@ def test_a_sensor_event_from_another_thread_wakes_the_loop_and_is_drawn(display)
         drawn.append((time.monotonic(), kiosk.view.screen, kiosk.view.lanyard_clipped))
 
     def sensor_thread():
-        time.sleep(0.3)
+        wait_for(lambda: drawn)  # the first frame is drawn: the loop goes idle
         station.post(LanyardPulled())
-        time.sleep(0.3)
+        wait_for(lambda: any(clipped is False for _, _, clipped in drawn))
         stop.append(True)
         station.wakeup()  # set by the loop: its waker
 
@@ -85,10 +86,8 @@ def test_a_sensor_event_from_another_thread_wakes_the_loop_and_is_drawn(display)
 
     station.post(LanyardClipped())
     threading.Thread(target=sensor_thread, daemon=True).start()
-    started = time.monotonic()
+    # How fast a post wakes the loop is measured by benchmarks/bench_estop.py, not asserted here.
     loop(station, kiosk, display, None, stop, on_frame=on_frame)
-    elapsed = time.monotonic() - started
-    assert elapsed < 3.0, "the loop slept through the events instead of waking"
     assert drawn[0][2] is True
     assert any(clipped is False for _, _, clipped in drawn), "the pulled lanyard was never drawn"
     assert len(drawn) <= 4, f"drew {len(drawn)} frames for two events: the loop is not idle"
@@ -116,6 +115,7 @@ def kiosk_env(tmp_path, notify_path):
     return env
 
 
+@pytest.mark.slow
 def test_run_sim_reports_ready_and_stops_cleanly_on_sigterm(tmp_path):
     sock, path = notify_socket(tmp_path)
     config = tmp_path / "config.toml"
@@ -156,6 +156,7 @@ def test_bad_arguments_are_one_clear_line(argv, words, capsys):
     assert words in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_demo_writes_a_png_of_every_screen(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -182,6 +183,7 @@ def test_demo_writes_a_png_of_every_screen(tmp_path, capsys, monkeypatch):
     assert image.get_size() == (800, 480)
 
 
+@pytest.mark.slow
 def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
     """`backstep run --sim` end to end: start, paused by the rails, stopped by the lanyard, and the
     scripted `end` exits cleanly. Commands go through the sim-control socket; the screen's state
@@ -189,7 +191,7 @@ def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
     notify, notify_path = notify_socket(tmp_path)
     control = tmp_path / "control.sock"
     config = tmp_path / "config.toml"
-    config.write_text("[kiosk]\nsound = false\nspeech = false\n")
+    config.write_text("[kiosk]\nsound = false\nspeech = false\n[gpio]\nrearm_debounce_s = 0\n")
     proc = subprocess.Popen([sys.executable, "-m", "app", "--config", str(config), "run", "--sim", "--windowed",
                              "--size", "800x480", "--program", "beginner-flat", "--sim-control", str(control)],
                             cwd=ROOT, env=kiosk_env(tmp_path, notify_path), stdout=subprocess.PIPE,
@@ -206,27 +208,25 @@ def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
             client.sendall(command.encode() + b"\n")
             return lines.readline().strip()
 
-        def wait_for(prefix, timeout=8.0):
-            deadline = time.monotonic() + timeout
-            status = ""
-            while time.monotonic() < deadline:
-                status = send("status")
-                if status.startswith("ok " + prefix):
-                    return status
-                time.sleep(0.1)
-            raise AssertionError(f"status never became {prefix!r}; last: {status}")
+        def wait_for_status(prefix):
+            last = [""]
 
-        wait_for("ready: Beginner flat")
+            def reached():
+                last[0] = send("status")
+                return last[0].startswith("ok " + prefix)
+
+            assert wait_for(reached, interval=0.1), f"status never became {prefix!r}; last: {last[0]}"
+
+        wait_for_status("ready: Beginner flat")
         assert send("lanyard clipped") == "ok"
         assert send("rails held") == "ok"
-        time.sleep(0.6)  # the re-arm debounce
-        assert send("tap start") == "ok"
-        wait_for("starting")
-        wait_for("running: Step on")
+        assert send("tap start") == "ok"  # no re-arm debounce in this config: armed at once
+        wait_for_status("starting")
+        wait_for_status("running: Step on")
         assert send("rails released") == "ok"
-        wait_for("paused: rails released")
+        wait_for_status("paused: rails released")
         assert send("lanyard pulled") == "ok"
-        wait_for("emergency stop: lanyard pulled")
+        wait_for_status("emergency stop: lanyard pulled")
         assert send("end") == "ok"
         out, err = proc.communicate(timeout=15)
     finally:
@@ -239,6 +239,7 @@ def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
     assert rows == [("beginner-flat", "emergency_stop")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["sigterm", "end"])
 def test_a_clean_shutdown_mid_session_closes_it_as_stopped(tmp_path, how):
     """systemd stopping the kiosk (an update, a reboot) or `end` on the control socket, while a
@@ -266,13 +267,14 @@ def test_a_clean_shutdown_mid_session_closes_it_as_stopped(tmp_path, how):
 
         assert send("lanyard clipped") == "ok"
         assert send("rails held") == "ok"
-        deadline = time.monotonic() + 10
-        status = ""
-        while not status.startswith("ok running") and time.monotonic() < deadline:
+        status = [""]
+
+        def running():
             send("tap start")
-            time.sleep(0.1)
-            status = send("status")
-        assert status.startswith("ok running"), status
+            status[0] = send("status")
+            return status[0].startswith("ok running")
+
+        assert wait_for(running, interval=0.1), status[0]
         if how == "sigterm":
             proc.send_signal(15)
         else:
