@@ -378,3 +378,26 @@ def test_a_therapists_program_on_the_hub_reaches_every_station(tmp_path, hub):
                    'speed = 4.5\nrails = "required"\n')
     refused = owner.cli("hub", "add-program", str(bad), "--dsn", hub, check=False)
     assert refused.returncode != 0 and "not put on the hub" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_the_usb_export_lists_the_members_sessions_from_other_stations(tmp_path, hub):
+    import csv
+
+    front = station(tmp_path, hub, "front-1")
+    back = station(tmp_path, hub, "back-2")
+    front.cli("members", "add", "Ada", "--code", "A1")
+    front.walk(member="A1", seconds=60)
+    front.sync()
+    back.sync()
+    back.walk(member="A1", seconds=90)
+    back.sync()
+    front.sync()
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    front.cli("export", "--to", str(stick))
+    clinic = next(stick.rglob("clinic-sessions.csv"))
+    rows = list(csv.DictReader(clinic.read_text(encoding="utf-8-sig").splitlines()))
+    assert [(r["station_id"], r["member"]) for r in rows] == [("back-2", "Ada")]
+    assert "clinic-sessions.csv" in next(stick.rglob("README.txt")).read_text()
+    own = list(csv.DictReader(next(stick.rglob("Backstep/front-1/sessions.csv")).read_text(encoding="utf-8-sig").splitlines()))
+    assert len(own) == 1                                          # this station's own record stays its own
