@@ -7,17 +7,20 @@ font cache. Icons are drawn with shapes (not font glyphs) so they look the same 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 
 import pygame
 
 from . import theme
-from .theme import Fonts, Metrics
+from .theme import Fonts, Metrics, SurfaceCache
 
+#: The widget cache's limit in pixel bytes. A screen's widgets cover at most its area once (8.3 MB
+#: at 1920x1080 in 32-bit pixels), so 12 MB holds the widgets of the screen shown and the usual next
+#: one; a count limit let big cards grow it to 15 MB and the kiosk past its 100 MB memory goal
+#: (docs/architecture.md, "Budgets").
+TILE_CACHE_BYTES = 12 * 1024 * 1024
 #: Painted widgets (buttons, chips, cards) by everything that decides their look. A frame is then
 #: mostly blits: a button repainted from shapes and text costs 10-50x more than blitting it.
-_TILES: OrderedDict = OrderedDict()
-TILE_CACHE_SIZE = 256
+_TILES = SurfaceCache(TILE_CACHE_BYTES)
 #: Never drawn by any widget: the see-through corners of a rounded tile.
 _CORNER_KEY = (255, 0, 254)
 
@@ -31,11 +34,7 @@ def tile(surface, rect: pygame.Rect, key: tuple, paint) -> None:
         image.fill(_CORNER_KEY)
         image.set_colorkey(_CORNER_KEY, pygame.RLEACCEL)
         paint(image, pygame.Rect((0, 0), rect.size))
-        _TILES[key] = image
-        if len(_TILES) > TILE_CACHE_SIZE:
-            _TILES.popitem(last=False)
-    else:
-        _TILES.move_to_end(key)
+        _TILES.put(key, image)
     surface.blit(image, rect.topleft)
 
 
