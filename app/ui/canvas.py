@@ -36,12 +36,17 @@ SHAPE_PARAMS = {
 
 def _frozen(value):
     """*value* as something hashable that is equal exactly when the drawing would be the same."""
-    if isinstance(value, (int, float, str, bool)) or value is None:
+    kind = type(value)
+    if kind in (int, float, str, bool) or value is None:
         return value
-    if isinstance(value, pygame.Rect):
+    if kind is pygame.Rect:
         return ("R", value.x, value.y, value.w, value.h)
     if isinstance(value, pygame.Surface):
         return ("S", id(value))  # the op keeps the surface alive, so the id is not reused meanwhile
+    if kind in (tuple, list):
+        if all(type(v) in (int, float) for v in value):  # a point or a colour: the common case
+            return tuple(value)
+        return tuple(_frozen(v) for v in value)
     if isinstance(value, (tuple, list, pygame.Color, pygame.math.Vector2)):
         return tuple(_frozen(v) for v in value)
     raise TypeError(f"cannot record a drawing argument of type {type(value).__name__}")
