@@ -6,6 +6,13 @@ that no changed operation can touch is already right on the screen, so only the 
 changed operations are repainted, each by replaying the whole new list clipped to it. Every frame
 starts with an opaque fill of the whole screen, so a replay never depends on what was there.
 
+Why that is exact: the diff pairs the old and new ops in order, and every op not paired with an
+equal one counts as changed. A pixel outside every changed op's rect is then touched by the same
+ops in the same order in both frames, so it would be painted exactly as it already is. An op's
+rect must hold every pixel it can change (blits and fills are exact; shapes get a margin), and an
+op's key everything that decides its pixels (a blitted surface by identity: cached surfaces are
+never painted on again once drawn).
+
 Blits and fills are most of a frame's cost (docs/architecture.md, "Budgets"): a frame in which
 only a clock changed repaints the clock, and a frame in which nothing changed paints nothing.
 """
@@ -214,10 +221,17 @@ class Painter:
         if old_keys == new_keys:
             return []
         changed: list[pygame.Rect] = []
-        for tag, i1, i2, j1, j2 in SequenceMatcher(None, old_keys, new_keys, autojunk=False).get_opcodes():
-            if tag != "equal":
-                changed.extend(op.bounds for op in old[i1:i2])
-                changed.extend(op.bounds for op in ops[j1:j2])
+        if len(old_keys) == len(new_keys):
+            # The usual frame: the same drawing with some parts changed (a clock, a bar). Pairing
+            # the ops by position is a pairing in order, which is all the module's argument needs.
+            for before, after in zip(old, ops):
+                if before.key != after.key:
+                    changed += (before.bounds, after.bounds)
+        else:
+            for tag, i1, i2, j1, j2 in SequenceMatcher(None, old_keys, new_keys, autojunk=False).get_opcodes():
+                if tag != "equal":
+                    changed.extend(op.bounds for op in old[i1:i2])
+                    changed.extend(op.bounds for op in ops[j1:j2])
         return [r for r in (rect.clip(screen) for rect in merged(changed)) if r.width and r.height]
 
     def paint(self, surface: pygame.Surface, recording: Recording) -> list[pygame.Rect]:
