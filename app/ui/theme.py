@@ -2,7 +2,7 @@
 
 Every size is given in *units*: one unit is one pixel on the 7" 800x480 panel and grows with the
 screen, so a layout written once fits 1280x800 and 1920x1080 too. A touch target is at least
-:data:`TOUCH` units (15 mm on the 7" panel, about 90 px, issue 4).
+:data:`TOUCH` units (15 mm on the 7" panel, about 90 px).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pygame
 
 from ..paths import asset_path
 
-#: Issue 4: targets of at least 15 mm. A 7" 800x480 panel has ~5.9 px/mm, so 15 mm ~ 90 px.
+#: Touch targets of at least 15 mm. A 7" 800x480 panel has ~5.9 px/mm, so 15 mm ~ 90 px.
 TOUCH = 92
 #: The panel the units are defined on.
 BASE_SIZE = (800, 480)
