@@ -139,8 +139,8 @@ def loop(station, kiosk, screen, notify, stop_asked, rig: Rig | None = None, *, 
         view = station.view(now)
         kiosk.update(view, now)
         if kiosk.needs_frame():
-            kiosk.render(screen)
-            pygame.display.flip()
+            # Only the rectangles that changed go to the display (docs/architecture.md, Budgets).
+            pygame.display.update(kiosk.render(screen))
             frames += 1
             if on_frame is not None:
                 on_frame(frames)

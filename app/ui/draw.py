@@ -7,17 +7,21 @@ font cache. Icons are drawn with shapes (not font glyphs) so they look the same 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 
 import pygame
 
 from . import theme
-from .theme import Fonts, Metrics
+from .canvas import shapes
+from .theme import Fonts, Metrics, SurfaceCache
 
+#: The widget cache's limit in pixel bytes. A screen's widgets cover at most its area once (8.3 MB
+#: at 1920x1080 in 32-bit pixels), so 12 MB holds the widgets of the screen shown and the usual next
+#: one; a count limit let big cards grow it to 15 MB and the kiosk past its 100 MB memory goal
+#: (docs/architecture.md, "Budgets").
+TILE_CACHE_BYTES = 12 * 1024 * 1024
 #: Painted widgets (buttons, chips, cards) by everything that decides their look. A frame is then
 #: mostly blits: a button repainted from shapes and text costs 10-50x more than blitting it.
-_TILES: OrderedDict = OrderedDict()
-TILE_CACHE_SIZE = 256
+_TILES = SurfaceCache(TILE_CACHE_BYTES)
 #: Never drawn by any widget: the see-through corners of a rounded tile.
 _CORNER_KEY = (255, 0, 254)
 
@@ -31,11 +35,7 @@ def tile(surface, rect: pygame.Rect, key: tuple, paint) -> None:
         image.fill(_CORNER_KEY)
         image.set_colorkey(_CORNER_KEY, pygame.RLEACCEL)
         paint(image, pygame.Rect((0, 0), rect.size))
-        _TILES[key] = image
-        if len(_TILES) > TILE_CACHE_SIZE:
-            _TILES.popitem(last=False)
-    else:
-        _TILES.move_to_end(key)
+        _TILES.put(key, image)
     surface.blit(image, rect.topleft)
 
 
@@ -111,16 +111,16 @@ def _paint_button(surface, fonts, m, rect, label, fill, colour, enabled, pressed
         fill, colour = theme.BUTTON_DISABLED, theme.GREY
     elif pressed:
         fill = theme.BUTTON_PRESSED
-    pygame.draw.rect(surface, fill, rect, border_radius=radius)
+    shapes.rect(surface, fill, rect, border_radius=radius)
     if not enabled:
         step = m.u(14)
         clip = surface.get_clip()
         surface.set_clip(rect.inflate(-radius, -radius).clip(clip) if clip else rect)
         for x in range(rect.left - rect.height, rect.right, step):
-            pygame.draw.line(surface, theme.PANEL, (x, rect.bottom), (x + rect.height, rect.top), max(1, m.u(2)))
+            shapes.line(surface, theme.PANEL, (x, rect.bottom), (x + rect.height, rect.top), max(1, m.u(2)))
         surface.set_clip(clip)
     border = theme.YELLOW if selected else (theme.WHITE if enabled else theme.PANEL_LIGHT)
-    pygame.draw.rect(surface, border, rect, width=max(2, m.u(3 if selected else 2)), border_radius=radius)
+    shapes.rect(surface, border, rect, width=max(2, m.u(3 if selected else 2)), border_radius=radius)
     inner = rect.inflate(-m.u(16), -m.u(8))
     text(surface, fonts, label, inner, px, colour, bold=True)
 
@@ -129,30 +129,30 @@ def tick(surface, rect: pygame.Rect, colour, width: int):
     pts = [(rect.left + rect.width * 0.15, rect.top + rect.height * 0.55),
            (rect.left + rect.width * 0.42, rect.top + rect.height * 0.8),
            (rect.left + rect.width * 0.88, rect.top + rect.height * 0.22)]
-    pygame.draw.lines(surface, colour, False, pts, width)
+    shapes.lines(surface, colour, False, pts, width)
 
 
 def cross(surface, rect: pygame.Rect, colour, width: int):
     a = rect.inflate(-rect.width * 0.3, -rect.height * 0.3)
-    pygame.draw.line(surface, colour, a.topleft, a.bottomright, width)
-    pygame.draw.line(surface, colour, a.bottomleft, a.topright, width)
+    shapes.line(surface, colour, a.topleft, a.bottomright, width)
+    shapes.line(surface, colour, a.bottomleft, a.topright, width)
 
 
 def warning(surface, rect: pygame.Rect, colour, ink=theme.BLACK):
     """A warning triangle with an exclamation mark."""
     pts = [(rect.centerx, rect.top), (rect.right, rect.bottom), (rect.left, rect.bottom)]
-    pygame.draw.polygon(surface, colour, pts)
+    shapes.polygon(surface, colour, pts)
     w = max(2, rect.width // 10)
-    pygame.draw.line(surface, ink, (rect.centerx, rect.top + rect.height * 0.35),
+    shapes.line(surface, ink, (rect.centerx, rect.top + rect.height * 0.35),
                      (rect.centerx, rect.top + rect.height * 0.7), w)
-    pygame.draw.circle(surface, ink, (rect.centerx, rect.top + rect.height * 0.84), w * 0.7)
+    shapes.circle(surface, ink, (rect.centerx, rect.top + rect.height * 0.84), w * 0.7)
 
 
 def eye(surface, rect: pygame.Rect, colour, width: int):
     """"Look and check": a reminder the person confirms by looking, not a live sensor."""
     box = rect.inflate(-rect.width * 0.1, -rect.height * 0.4)
-    pygame.draw.ellipse(surface, colour, box, width)
-    pygame.draw.circle(surface, colour, box.center, box.height * 0.28)
+    shapes.ellipse(surface, colour, box, width)
+    shapes.circle(surface, colour, box.center, box.height * 0.28)
 
 
 def state_icon(surface, m: Metrics, rect: pygame.Rect, ok: bool | None):
@@ -163,13 +163,13 @@ def state_icon(surface, m: Metrics, rect: pygame.Rect, ok: bool | None):
     inner = pygame.Rect(0, 0, r * 2, r * 2)
     inner.center = centre
     if ok is None:
-        pygame.draw.circle(surface, theme.PANEL_LIGHT, centre, r)
+        shapes.circle(surface, theme.PANEL_LIGHT, centre, r)
         eye(surface, inner.inflate(-r * 0.5, -r * 0.5), theme.WHITE, max(2, width // 2))
     elif ok:
-        pygame.draw.circle(surface, theme.GREEN, centre, r)
+        shapes.circle(surface, theme.GREEN, centre, r)
         tick(surface, inner.inflate(-r * 0.6, -r * 0.6), theme.BLACK, width)
     else:
-        pygame.draw.circle(surface, theme.RED_BRIGHT, centre, r)
+        shapes.circle(surface, theme.RED_BRIGHT, centre, r)
         cross(surface, inner.inflate(-r * 0.4, -r * 0.4), theme.BLACK, width)
 
 
@@ -180,9 +180,9 @@ def status_chip(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, label: str
 
 
 def _paint_chip(surface, fonts, m, rect, label, state_word, ok):
-    pygame.draw.rect(surface, theme.PANEL, rect, border_radius=m.u(8))
+    shapes.rect(surface, theme.PANEL, rect, border_radius=m.u(8))
     # An outline, so the chip stands out on a panel-coloured screen too.
-    pygame.draw.rect(surface, theme.PANEL_LIGHT, rect, width=max(1, m.u(2)), border_radius=m.u(8))
+    shapes.rect(surface, theme.PANEL_LIGHT, rect, width=max(1, m.u(2)), border_radius=m.u(8))
     icon = pygame.Rect(rect.x + m.u(4), rect.y, rect.height, rect.height).inflate(-m.u(10), -m.u(10))
     state_icon(surface, m, icon, ok)
     words = pygame.Rect(icon.right + m.u(8), rect.y + m.u(2), rect.right - icon.right - m.u(12), rect.height - m.u(4))
@@ -199,10 +199,10 @@ def _paint_chip(surface, fonts, m, rect, label, state_word, ok):
 def bar(surface, m: Metrics, rect: pygame.Rect, fraction: float, colour=theme.WHITE, back=theme.PANEL_LIGHT):
     fraction = min(1.0, max(0.0, fraction))
     radius = rect.height // 2
-    pygame.draw.rect(surface, back, rect, border_radius=radius)
+    shapes.rect(surface, back, rect, border_radius=radius)
     if fraction > 0:
         filled = pygame.Rect(rect.x, rect.y, max(rect.height, round(rect.width * fraction)), rect.height)
-        pygame.draw.rect(surface, colour, filled, border_radius=radius)
+        shapes.rect(surface, colour, filled, border_radius=radius)
 
 
 def ring(surface, m: Metrics, centre, radius: int, fraction: float, colour=theme.WHITE, width: int | None = None):
@@ -210,10 +210,10 @@ def ring(surface, m: Metrics, centre, radius: int, fraction: float, colour=theme
     width = width or m.u(14)
     box = pygame.Rect(0, 0, radius * 2, radius * 2)
     box.center = centre
-    pygame.draw.circle(surface, theme.PANEL_LIGHT, centre, radius, width)
+    shapes.circle(surface, theme.PANEL_LIGHT, centre, radius, width)
     fraction = min(1.0, max(0.0, fraction))
     if fraction >= 0.999:
-        pygame.draw.circle(surface, colour, centre, radius, width)
+        shapes.circle(surface, colour, centre, radius, width)
     elif fraction > 0:
         # pygame arcs run counter-clockwise from three o'clock; draw as a polyline for even width.
         steps = max(8, int(90 * fraction))
@@ -221,7 +221,7 @@ def ring(surface, m: Metrics, centre, radius: int, fraction: float, colour=theme
         for i in range(steps + 1):
             a = math.pi / 2 - 2 * math.pi * fraction * i / steps
             pts.append((centre[0] + (radius - width / 2) * math.cos(a), centre[1] - (radius - width / 2) * math.sin(a)))
-        pygame.draw.lines(surface, colour, False, pts, width)
+        shapes.lines(surface, colour, False, pts, width)
 
 
 def line_chart(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, series, x_max: float, y_max: float,
@@ -229,7 +229,7 @@ def line_chart(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, series, x_m
     """Lines over a shared time axis. *series* is ``[(points, colour, dashed), ...]``; each point is
     ``(x, y)``. Dashed lines tell series apart without relying on colour. The labels name the
     axes' far ends (e.g. the session length and the top of the scale)."""
-    pygame.draw.rect(surface, theme.PANEL, rect, border_radius=m.u(6))
+    shapes.rect(surface, theme.PANEL, rect, border_radius=m.u(6))
     plot = rect.inflate(-m.u(16), -m.u(16))
     if y_label:
         label = text(surface, fonts, y_label, pygame.Rect(plot.x, plot.y, plot.width // 3, m.u(18)), m.u(15),
@@ -240,8 +240,8 @@ def line_chart(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, series, x_m
         plot = pygame.Rect(plot.x, plot.y, plot.width, plot.height - label_h)
         text(surface, fonts, x_label, pygame.Rect(plot.x, plot.bottom + 1, plot.width, label_h), m.u(15), theme.GREY,
              align="right")
-    pygame.draw.line(surface, theme.GREY, plot.bottomleft, plot.bottomright, 1)
-    pygame.draw.line(surface, theme.GREY, plot.bottomleft, plot.topleft, 1)
+    shapes.line(surface, theme.GREY, plot.bottomleft, plot.bottomright, 1)
+    shapes.line(surface, theme.GREY, plot.bottomleft, plot.topleft, 1)
     if x_max <= 0 or y_max <= 0:
         return
     for points, colour, dashed in series:
@@ -251,9 +251,9 @@ def line_chart(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, series, x_m
               for x, y in points]
         if dashed:
             for i in range(0, len(xy) - 1, 2):
-                pygame.draw.line(surface, colour, xy[i], xy[i + 1], max(2, m.u(3)))
+                shapes.line(surface, colour, xy[i], xy[i + 1], max(2, m.u(3)))
         else:
-            pygame.draw.lines(surface, colour, False, xy, max(2, m.u(4)))
+            shapes.lines(surface, colour, False, xy, max(2, m.u(4)))
 
 
 def splash(surface, fonts: Fonts) -> None:

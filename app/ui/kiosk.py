@@ -39,6 +39,7 @@ from app.core.view import Link, Screen, View
 from . import draw, theme
 from .announce import Announcer
 from .audio import Sounds, Volume
+from .canvas import Painter, Recording
 from .data import (
     STATION_DATA_METHODS,
     ExportController,
@@ -164,6 +165,7 @@ class Kiosk:
         self.pointer = Pointer(self.size) if not hasattr(self, "pointer") else self.pointer
         self.pointer.resize(self.size)
         self._dirty = True
+        self._painter = Painter()  # a new size: the next frame is painted whole
 
     def refresh_data(self) -> None:
         """Re-read programs and members (cheap; done when the home screen comes back)."""
@@ -291,6 +293,7 @@ class Kiosk:
             return
         if event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE):
             self._dirty = True
+            self._painter.forget()  # what the window showed may be gone: paint it whole
             return
         touch = self.pointer.feed(event, now)
         if touch is None or self.view is None:
@@ -511,10 +514,30 @@ class Kiosk:
             due.append(now + 1.0)
         return min(due) if due else None
 
-    def render(self, surface: pygame.Surface) -> None:
-        """Paint one frame of the current view. Changes nothing but the surface."""
+    def render(self, surface: pygame.Surface) -> list[pygame.Rect]:
+        """Bring *surface* up to the current view. Changes nothing but the surface.
+
+        Only what changed since the last frame drawn on the same surface is repainted (see
+        :mod:`app.ui.canvas`); returns the rects repainted, for ``pygame.display.update(rects)``
+        (none when nothing changed; the whole surface for a first frame or a new surface)."""
         if surface.get_size() != self.size:
             self.resize(surface.get_size())
+        recording = Recording(self.size)
+        try:
+            self._paint(recording.canvas(), recording=True)
+            rects = self._painter.paint(surface, recording)
+        except Exception:  # noqa: BLE001 - a call the canvas cannot record: paint this frame directly
+            log.debug("the %s screen was painted whole, not recorded", self.view.screen.value, exc_info=True)
+            self._painter.forget()
+            self._paint(surface)
+            rects = [surface.get_rect()]
+        self._drawn_key = display_key(self.view)
+        self._drawn_export = self.ui.export
+        self._dirty = False
+        return rects
+
+    def _paint(self, surface, recording: bool = False) -> None:
+        """Paint the whole frame on *surface* (a pygame Surface or a recording Canvas)."""
         if self.banner_h:
             self._draw_banner(surface)
             surface = surface.subsurface(pygame.Rect(0, self.banner_h, self.size[0], self.size[1] - self.banner_h))
@@ -526,11 +549,10 @@ class Kiosk:
             scene.draw(surface, frame, page)
             self._draw_toast(surface)
         except Exception:  # noqa: BLE001 - a drawing bug must not take the safety loop down with it
+            if recording:
+                raise  # painted again directly, where a real bug shows the fallback
             log.exception("drawing the %s screen failed", self.view.screen.value)
             self._draw_fallback(surface)
-        self._drawn_key = display_key(self.view)
-        self._drawn_export = self.ui.export
-        self._dirty = False
 
     def prewarm(self) -> None:
         """Paint the safety screens once, off screen, so the first real frame of an e-stop or a
@@ -582,8 +604,8 @@ class Kiosk:
             return
         # Just above the bottom buttons: never over a safety screen's title, never over a button.
         rect = pygame.Rect(m.pad, m.screen.bottom - m.pad - m.touch - m.gap - m.u(56), m.screen.width - 2 * m.pad, m.u(52))
-        pygame.draw.rect(surface, theme.WHITE, rect, border_radius=m.u(10))
-        pygame.draw.rect(surface, theme.BLACK, rect, width=m.u(3), border_radius=m.u(10))
+        draw.shapes.rect(surface, theme.WHITE, rect, border_radius=m.u(10))
+        draw.shapes.rect(surface, theme.BLACK, rect, width=m.u(3), border_radius=m.u(10))
         icon = pygame.Rect(rect.x + m.u(10), rect.y + m.u(8), rect.height - m.u(16), rect.height - m.u(16))
         draw.warning(surface, icon, theme.BLACK, theme.WHITE)
         draw.text(surface, self.fonts, ui.toast, pygame.Rect(icon.right + m.u(10), rect.y, rect.right - icon.right - m.u(20),

@@ -44,6 +44,62 @@ FONT_LOCK = threading.Lock()
 #: Text made only of these is composed from cached glyphs (see :meth:`Fonts._compose`).
 CLOCK_CHARS = frozenset("0123456789:")
 
+#: The rendered-text cache's limit in pixel bytes. One 1920x1080 screen in 32-bit pixels is 8.3 MB
+#: and its words cover far less than all of it, so 24 MB keeps the text of the screen shown, of the
+#: safety screens the prewarm paints, and of the last few clocks; a count limit let big text grow
+#: the cache to 40 MB and the kiosk past its 100 MB memory goal (docs/architecture.md, "Budgets").
+TEXT_CACHE_BYTES = 24 * 1024 * 1024
+
+
+def surface_bytes(surface: pygame.Surface) -> int:
+    """The pixel memory a surface holds: width x height x bytes per pixel."""
+    width, height = surface.get_size()
+    return width * height * surface.get_bytesize()
+
+
+class SurfaceCache:
+    """Surfaces by key, least recently used dropped first, holding at most *max_bytes* of pixels
+    (:func:`surface_bytes`) and at most *max_entries* entries. A surface bigger than the whole
+    budget is handed back uncached: caching it would only evict everything else."""
+
+    def __init__(self, max_bytes: int, max_entries: int | None = None):
+        self.max_bytes = int(max_bytes)
+        self.max_entries = max_entries
+        self.bytes = 0
+        self._items: OrderedDict = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key) -> bool:
+        return key in self._items
+
+    def get(self, key):
+        """The surface stored under *key* (now the most recently used), or None."""
+        surface = self._items.get(key)
+        if surface is not None:
+            self._items.move_to_end(key)
+        return surface
+
+    def put(self, key, surface: pygame.Surface) -> pygame.Surface:
+        """Store *surface* under *key*, evicting the least recently used to stay in budget."""
+        size = surface_bytes(surface)
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= surface_bytes(old)
+        if size > self.max_bytes:
+            return surface
+        self._items[key] = surface
+        self.bytes += size
+        while self.bytes > self.max_bytes or (self.max_entries is not None and len(self._items) > self.max_entries):
+            _, evicted = self._items.popitem(last=False)
+            self.bytes -= surface_bytes(evicted)
+        return surface
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
 
 def default_fonts_dir() -> Path:
     """The bundled fonts (``assets/fonts``, installed as ``app/assets/fonts``; see app.paths)."""
@@ -78,13 +134,15 @@ class Fonts:
     """The bundled DejaVu Sans (Bitstream Vera licence, assets/fonts/LICENSE-DejaVu.txt) at any
     pixel size, and a cache of rendered text: a frame is mostly blits of cached surfaces."""
 
-    def __init__(self, fonts_dir: Path | None = None, cache_size: int = 512):
+    def __init__(self, fonts_dir: Path | None = None, cache_size: int = 512, cache_bytes: int = TEXT_CACHE_BYTES):
+        """:param cache_size: at most this many rendered strings are kept (and 4x as many fits).
+        :param cache_bytes: at most this many bytes of rendered pixels are kept."""
         fonts_dir = Path(fonts_dir) if fonts_dir else default_fonts_dir()
         self._paths = {False: fonts_dir / "DejaVuSans.ttf", True: fonts_dir / "DejaVuSans-Bold.ttf"}
         if not pygame.font.get_init():
             pygame.font.init()
         self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
-        self._rendered: OrderedDict = OrderedDict()
+        self._rendered = SurfaceCache(cache_bytes, cache_size)
         self._fits: dict = {}
         self._cache_size = cache_size
         #: Set to a list to record every string rendered (the tests read what a screen says).
@@ -114,11 +172,7 @@ class Fonts:
                 surface = self._compose(text, int(px), colour, bold)
             else:
                 surface = self.font(px, bold).render(text, True, colour)
-            self._rendered[key] = surface
-            if len(self._rendered) > self._cache_size:
-                self._rendered.popitem(last=False)
-        else:
-            self._rendered.move_to_end(key)
+            self._rendered.put(key, surface)
         return surface
 
     def _compose(self, text: str, px: int, colour, bold: bool) -> pygame.Surface:
@@ -164,6 +218,8 @@ class Fonts:
         lines = self._fits.get(key)
         if lines is None:
             lines = self._wrap(text, px, max_width, bold)
+            if len(self._fits) > 4 * self._cache_size:
+                self._fits.clear()
             self._fits[key] = lines
         return list(lines)
 

@@ -79,7 +79,7 @@ class Summary(Scene):
         draw.text(surface, f.fonts, t("summary_chart", unit=v.unit_label), title, m.u(18), theme.GREY, align="left")
         plot = pygame.Rect(rect.x, title.bottom, rect.width, rect.height - title.height - m.u(24))
         if len(samples) < 2:
-            pygame.draw.rect(surface, theme.PANEL, plot, border_radius=m.u(6))
+            draw.shapes.rect(surface, theme.PANEL, plot, border_radius=m.u(6))
             draw.text(surface, f.fonts, t("summary_no_samples"), plot, m.u(20), theme.GREY)
             return
         x_max = max(s.t for s in samples) or 1.0
@@ -90,11 +90,11 @@ class Summary(Scene):
             x_label=format_clock(x_max), y_label=f"{y_max:.1f}")
         legend = pygame.Rect(rect.x, plot.bottom, rect.width, m.u(24))
         half = columns(legend, 2, m.gap)
-        pygame.draw.line(surface, theme.CYAN, (half[0].x, half[0].centery), (half[0].x + m.u(30), half[0].centery), m.u(4))
+        draw.shapes.line(surface, theme.CYAN, (half[0].x, half[0].centery), (half[0].x + m.u(30), half[0].centery), m.u(4))
         draw.text(surface, f.fonts, f"{t('legend_speed')} ({v.unit_label})", half[0].move(m.u(36), 0), m.u(18),
                   theme.WHITE, align="left")
         for x in range(half[1].x, half[1].x + m.u(30), m.u(10)):
-            pygame.draw.line(surface, theme.YELLOW, (x, half[1].centery), (x + m.u(5), half[1].centery), m.u(4))
+            draw.shapes.line(surface, theme.YELLOW, (x, half[1].centery), (x + m.u(5), half[1].centery), m.u(4))
         draw.text(surface, f.fonts, f"{t('legend_incline')} (%)", half[1].move(m.u(36), 0), m.u(18), theme.WHITE,
                   align="left")
 
@@ -138,7 +138,7 @@ class History(Scene):
             draw.text(surface, fonts, t("history_empty"), page.rects["summary"], m.u(24), theme.GREY, align="left")
         if ui.chart == "list":
             box = page.rects["chart"]
-            pygame.draw.rect(surface, theme.PANEL, box, border_radius=m.u(6))
+            draw.shapes.rect(surface, theme.PANEL, box, border_radius=m.u(6))
             inner = box.inflate(-m.u(16), -m.u(12))
             if data.sessions:
                 draw.rows(surface, fonts, m, inner, session_rows(data), m.u(22))

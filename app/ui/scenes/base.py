@@ -178,7 +178,7 @@ def band(surface, f: Frame, rect: pygame.Rect, fill, words: str, px: int, lead: 
     *lead* (a countdown that changes every second) is drawn as its own piece before *words*, so
     only the short part is rendered anew each second."""
     m = f.m
-    pygame.draw.rect(surface, fill, rect, border_radius=m.u(6))
+    draw.shapes.rect(surface, fill, rect, border_radius=m.u(6))
     icon = pygame.Rect(rect.x + m.u(6), rect.y + m.u(4), rect.height - m.u(8), rect.height - m.u(8))
     draw.warning(surface, icon, theme.BLACK, fill)
     area = pygame.Rect(icon.right + m.u(8), rect.y, rect.right - icon.right - m.u(12), rect.height)

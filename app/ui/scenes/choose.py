@@ -232,7 +232,7 @@ class Preflight(Scene):
             draw.text(surface, fonts, plan, page.rects["plan"], m.u(24), theme.GREY, align="left")
         for check in v.checks:
             row = page.rects[check.key]
-            pygame.draw.rect(surface, theme.PANEL, row, border_radius=m.u(8))
+            draw.shapes.rect(surface, theme.PANEL, row, border_radius=m.u(8))
             icon = pygame.Rect(row.x + m.u(6), row.y, row.height, row.height).inflate(-m.u(8), -m.u(8))
             ok = None if not check.live else check.ok
             draw.state_icon(surface, m, icon, ok)

@@ -134,9 +134,9 @@ class Pin(Scene):
         for i in range(max(4, len(digits))):
             centre = (dots.x + r + i * r * 3, dots.centery)
             if i < len(digits):
-                pygame.draw.circle(surface, theme.WHITE, centre, r)
+                draw.shapes.circle(surface, theme.WHITE, centre, r)
             else:
-                pygame.draw.circle(surface, theme.GREY, centre, r, max(2, m.u(3)))
+                draw.shapes.circle(surface, theme.GREY, centre, r, max(2, m.u(3)))
 
     def paint_keys(self, surface, f: Frame, page: Page) -> None:
         m = f.m
