@@ -78,13 +78,18 @@ def where(dsn: str) -> str:
     return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
 
 
-def connect(dsn: str, *, autocommit: bool = False) -> Any:
-    """A connection to the hub, or :class:`HubError` saying why not and what to check."""
+def connect(dsn: str) -> Any:
+    """A connection to the hub, or :class:`HubError` saying why not and what to check.
+
+    In autocommit mode, so that every ``with conn.transaction():`` is a real transaction that has
+    committed when the block ends. (Without it, the first statement opens a transaction that the
+    blocks only nest savepoints in, and nothing commits before the connection closes: a station
+    would note a batch as sent that the hub had not kept.)"""
     psycopg = _psycopg()
     if not dsn or not dsn.strip():
         raise HubError("no hub connection string; set [hub] dsn (or dsn_file) in the config, or pass --dsn")
     try:
-        return psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S, autocommit=autocommit,
+        return psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True,
                                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
     except psycopg.ProgrammingError as exc:
         raise HubError(f"the hub connection string is not valid ({_first_line(exc)}); "
