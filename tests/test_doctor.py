@@ -152,7 +152,7 @@ def test_a_port_this_user_may_not_open_names_the_group(tmp_path, capsys):
 
 
 def test_a_silent_treadmill(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("app.commands.doctor.PROBE_TIMEOUT_S", 0.5)  # silence is silence; no need to wait 3 s
+    monkeypatch.setattr("app.shell.doctor.PROBE_TIMEOUT_S", 0.5)  # silence is silence; no need to wait 3 s
     with SimulatedTreadmillPort() as port:
         port.simulator.pull_cable()
         code, lines = doctor(tmp_path, capsys, CSAFE.format(port=port.path))
@@ -220,7 +220,7 @@ def test_sqlite_check_is_read_only(tmp_path, capsys):
 
 
 def test_gpio_that_is_there_but_unusable_is_a_problem_not_a_skip(tmp_path, capsys, monkeypatch):
-    from app.commands import doctor as doctor_module
+    from app.shell import doctor as doctor_module
 
     chip = tmp_path / "gpiochip0"
     chip.write_text("")
@@ -233,7 +233,7 @@ def test_gpio_that_is_there_but_unusable_is_a_problem_not_a_skip(tmp_path, capsy
 
 
 def test_gpio_chips_lists_the_character_devices(tmp_path):
-    from app.commands.doctor import gpio_chips, gpio_fix
+    from app.shell.doctor import gpio_chips, gpio_fix
 
     assert gpio_chips(tmp_path) == []
     (tmp_path / "gpiochip4").write_text("")

@@ -351,7 +351,7 @@ def test_load_program_file_refuses_a_fifo_and_a_huge_file_quickly(tmp_path):
 
 
 def test_doctor_names_the_files_left_out(tmp_path, monkeypatch):
-    from app.commands.doctor import asset_checks
+    from app.shell.doctor import asset_checks
 
     monkeypatch.setenv("BACKSTEP_PROGRAMS", str(hostile_folder(tmp_path)))
     lines = [check.line() for check in asset_checks(parse_config("")) if check.check == "programs"]

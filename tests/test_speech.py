@@ -20,7 +20,6 @@ import pygame
 import pytest
 from test_ui_support import make_kiosk, program, tap
 
-from app.commands.doctor import OK, PROBLEM, SKIPPED, audio_checks
 from app.config import Config, KioskSection, parse_config
 from app.core.events import (
     LanyardClipped,
@@ -35,6 +34,8 @@ from app.core.events import (
 )
 from app.core.safety import Link
 from app.core.view import Screen
+from app.kiosk.doctor import audio_checks
+from app.shell.doctor import OK, PROBLEM, SKIPPED
 from app.shell.station import Station
 from app.ui.audio import VOLUME_TOUCH_MIN, Sounds, Volume
 from app.ui.intents import Intent, IntentKind, Overlay

@@ -282,7 +282,7 @@ def test_chart_pngs_render_on_another_thread_while_the_kiosk_draws():
     import io
     import threading
 
-    from app.commands.demo import demo_data
+    from app.kiosk.demo import demo_data
     from app.ui.charts import render_history_png
 
     data = demo_data([], time.time()).sessions
@@ -361,7 +361,7 @@ def test_after_a_session_the_next_person_starts_as_a_guest():
 
 
 def test_history_list_tab_shows_recent_sessions_with_pain_and_hands_free():
-    from app.commands.demo import demo_data
+    from app.kiosk.demo import demo_data
 
     kiosk, _, _ = kiosk_with()
     kiosk.ui.history_data = demo_data([], time.time()).sessions

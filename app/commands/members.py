@@ -1,5 +1,6 @@
 """``backstep members``: staff create and change members; therapists read progress and decide on
-suggestions. A thin layer over :mod:`app.shell.members` and :mod:`app.shell.history`."""
+suggestions. A thin layer over :mod:`app.shell.members` and :mod:`app.shell.history`; the words it
+prints are :mod:`app.shell.member_text`."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import json
 import sqlite3
 import sys
 
-from ..core.units import from_kmh, unit_label
 from ..errors import UserError
-from ..shell.members import MemberRecord, Members, StoredSuggestion
+from ..shell.member_text import history_lines, login_name, member_line, parse_override, suggestion_lines, summary_line
+from ..shell.members import Members
 from .common import add_json_options, config_from, open_store, print_records
 
 
@@ -125,12 +126,6 @@ def _fields(args) -> dict:
     return {name: getattr(args, name, None) for name in FIELD_ARGS}
 
 
-def _line(m: MemberRecord) -> str:
-    rx = f"{from_kmh(m.rx_speed_kmh, m.units):.1f} {unit_label(m.units)}, {m.rx_minutes:g} min, {m.rx_incline_pct:g} %"
-    hands = "hands-free allowed" if m.hands_free_allowed else "rails always"
-    return f"{m.id:>4}  {m.code or '-':<8} {m.name:<24} {rx:<26} {hands}{'  (archived)' if m.archived else ''}"
-
-
 @_one_line_db_errors
 def run_add(args) -> int:
     store, members = _open(args)
@@ -138,7 +133,7 @@ def run_add(args) -> int:
         member = members.add(args.name, **_fields(args))
     finally:
         store.close()
-    print(json.dumps(member.as_dict()) if args.json else f"added member {member.id}: {_line(member).strip()}")
+    print(json.dumps(member.as_dict()) if args.json else f"added member {member.id}: {member_line(member).strip()}")
     return 0
 
 
@@ -154,7 +149,7 @@ def run_list(args) -> int:
     if not rows:
         print("no members yet; add one with 'backstep members add NAME'")
     for m in rows:
-        print(_line(m))
+        print(member_line(m))
     return 0
 
 
@@ -169,22 +164,8 @@ def run_set(args) -> int:
         member = members.update(member.id, clear=args.clear, **fields)
     finally:
         store.close()
-    print(json.dumps(member.as_dict()) if args.json else f"changed member {member.id}: {_line(member).strip()}")
+    print(json.dumps(member.as_dict()) if args.json else f"changed member {member.id}: {member_line(member).strip()}")
     return 0
-
-
-def _print_suggestion(s: StoredSuggestion) -> None:
-    after = f"after session {s.session_id}" if s.session_id else "before the first session"
-    print(f"suggestion {after}: {s.action}{' ' + s.what if s.what else ''} ({s.status})")
-    for reason in s.reasons:
-        print(f"  - {reason['text']}")
-    unit = unit_label(s.units)
-    for label, dose in (("now", s.current), ("next", s.next), ("decided", s.final)):
-        if dose is not None:
-            print(f"  {label:<8} {from_kmh(dose.speed_kmh, s.units):.1f} {unit}, {dose.minutes:g} min, "
-                  f"{dose.incline_pct:g} % incline, rails {dose.rails}")
-    if s.decided_by:
-        print(f"  {s.status} by {s.decided_by} at {s.decided_at}")
 
 
 @_one_line_db_errors
@@ -201,44 +182,16 @@ def run_show(args) -> int:
                           "weeks": [w.as_dict() for w in history.weeks],
                           "suggestion": suggestion.as_dict()}))
         return 0
-    print(_line(member).strip())
-    s = history.summary
-    goal = f" of {s.goal_per_week}" if s.goal_per_week else ""
-    print(f"sessions: {s.sessions} ({s.sessions_this_week}{goal} this week), {s.total_minutes:.0f} min in all, "
-          f"top backward speed {from_kmh(s.top_backward_speed_kmh, member.units):.1f} {unit_label(member.units)}")
-    _print_suggestion(suggestion)
+    print(member_line(member).strip())
+    print(summary_line(member, history))
+    print("\n".join(suggestion_lines(suggestion)))
     return 0
-
-
-def parse_override(spec: str) -> dict:
-    """``speed=1.2,minutes=7`` -> ``{"speed": 1.2, "minutes": 7.0}``; one-line errors."""
-    out: dict = {}
-    for part in (p.strip() for p in spec.split(",")):
-        if not part:
-            continue
-        key, sep, value = part.partition("=")
-        key = key.strip().lower()
-        if not sep or key not in ("speed", "minutes", "incline", "rails"):
-            raise UserError(f"--override: {part!r} is not understood; write e.g. speed=1.2,minutes=7,incline=1,rails=required")
-        value = value.strip()
-        if key == "rails":
-            if value not in ("required", "optional"):
-                raise UserError(f"--override: rails={value!r} is not allowed; use required or optional")
-            out[key] = value
-            continue
-        try:
-            out[key] = float(value)
-        except ValueError:
-            raise UserError(f"--override: {key}={value!r} is not a number") from None
-    if not out:
-        raise UserError("--override: give at least one of speed=, minutes=, incline=, rails=")
-    return out
 
 
 @_one_line_db_errors
 def run_suggestion(args) -> int:
     override = parse_override(args.override) if args.override else None
-    by = args.by if args.by is not None else _login_name()
+    by = args.by if args.by is not None else login_name()
     store, members = _open(args)
     try:
         member = members.find(args.member)
@@ -253,18 +206,8 @@ def run_suggestion(args) -> int:
     if args.json:
         print(json.dumps(result.as_dict()))
     else:
-        _print_suggestion(result)
+        print("\n".join(suggestion_lines(result)))
     return 0
-
-
-def _login_name() -> str:
-    """Who is at the keyboard, so every decision names someone even without --by."""
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in this environment: ask for --by instead
-        return ""
 
 
 @_one_line_db_errors
@@ -278,17 +221,5 @@ def run_history(args) -> int:
     if args.json:
         print(json.dumps(history.as_dict()))
         return 0
-    unit = unit_label(member.units)
-    print(f"{member.name}: week of      sessions{'/goal' if member.goal_per_week else ''}  minutes")
-    for w in history.weeks:
-        goal = f"/{w.goal}" if w.goal else ""
-        print(f"  {w.week_start}  {w.sessions:>5}{goal:<5}  {w.minutes:7.1f}")
-    print("session  date        status          min  top speed     pain before/after  hands-free  early releases  station")
-    for p in history.sessions:
-        pain = f"{'-' if p.pain_before is None else p.pain_before}/{'-' if p.pain_after is None else p.pain_after}"
-        free = "-" if p.hands_free_share is None else f"{p.hands_free_share:.0%}"
-        # Sessions walked at the clinic's other stations (docs/hub.md) carry their station's own id.
-        number = p.session_id if p.station_id is None else p.station_session_id
-        print(f"{number:>7}  {p.started_at[:10]}  {p.status:<15} {p.minutes:4.1f}  "
-              f"{from_kmh(p.top_backward_speed_kmh, member.units):4.1f} {unit:<5}   {pain:>9}          {free:>5}  {p.early_releases:>5}           {p.station_id or 'here'}")
+    print("\n".join(history_lines(member, history)))
     return 0

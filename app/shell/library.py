@@ -59,6 +59,21 @@ def load_program_file(path: str | os.PathLike, caps: Caps | None = None) -> tupl
     return parse_program_text(text, source, caps)
 
 
+def expand_program_files(names: list[str]) -> list[str]:
+    """Files as given; a folder stands for its ``*.toml`` files (``check assets/programs``)."""
+    files = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.glob("*.toml"))
+            if not found:
+                raise UserError(f"{name}: no .toml program files in this folder")
+            files.extend(found)
+        else:
+            files.append(name)
+    return files
+
+
 def _file_problem(source: str, message: str) -> Problem:
     return Problem(source, None, "file", message)
 
