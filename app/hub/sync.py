@@ -85,11 +85,6 @@ class StationSync:
         self.db = db
         self.station_id = station_id
         self.dsn = dsn
-        from ..shell.members import members_migrations
-        from ..shell.history import ensure_schema as history_schema
-
-        members_migrations.apply(db)
-        history_schema(db)
         local.ensure_schema(db)
 
     # --- the pass -----------------------------------------------------------------------------------
