@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
 from app.shell.schema_version import SCHEMA_VERSION
 from app.shell.store import Store
@@ -111,8 +112,10 @@ def test_every_migration_the_previous_layout_recorded_is_one_the_schema_module_k
     _restore(BEFORE / "station.sql", path)
     db = Database(path)
     recorded = {(r["migration_set"], r["name"]) for r in db["_sqlite_migrations"].rows}
-    sets = [value for value in vars(schema).values() if type(value).__name__ == "Migrations"]
-    known = {(s.name, m.name) for s in sets for m in s._migrations}
+    sets = [value for value in vars(schema).values() if isinstance(value, Migrations)]
+    assert set(sets) == set(schema.MIGRATION_SETS)
+    empty = Database(memory=True)
+    known = {(s.name, m.name) for s in sets for m in s.pending(empty)}
     assert recorded == known
     assert all(not s.pending(db) for s in sets)
     db.close()

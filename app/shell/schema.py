@@ -40,6 +40,10 @@ links_migrations = Migrations("backstep-links")
 export_migrations = Migrations("backstep-export")
 hub_migrations = Migrations("backstep-hub")
 
+#: Every set, in the order a database is built (each one's tables need only those of sets before it).
+MIGRATION_SETS = (session_migrations, history_migrations, members_migrations, links_migrations,
+                  export_migrations, hub_migrations)
+
 
 # --- 1. backstep: the sessions, as the store writes them (app/shell/store.py) ---------------------
 
