@@ -351,3 +351,53 @@ def test_the_staff_sensors_page_shows_the_last_sync_and_what_is_waiting(tmp_path
         assert StoreData([], store).hub_status() is None          # a station without a hub shows no row
     finally:
         store.close()
+
+
+def test_a_therapists_program_on_the_hub_reaches_every_station(tmp_path, hub):
+    front = station(tmp_path, hub, "front-1")
+    owner = Station(tmp_path / "owner", "owner", None)
+    program = tmp_path / "clinic-walk.toml"
+    program.write_text('id = "clinic-walk"\nname = "Clinic walk"\nunits = "mph"\n\n'
+                       '[[phases]]\ndirection = "backward"\nseconds = 120\nspeed = 0.5\nrails = "required"\n')
+    added = owner.cli("hub", "add-program", str(program), "--dsn", hub).stdout
+    assert "version 1" in added
+    assert "clinic-walk" not in front.cli("programs", "list").stdout
+    assert front.sync()["programs_received"] == 1
+    assert "clinic-walk" in front.cli("programs", "list").stdout
+    # A stricter station (lower caps) refuses a program beyond them, and says so in its log.
+    fast = tmp_path / "fast.toml"
+    fast.write_text('id = "clinic-walk"\nname = "Clinic walk"\nunits = "mph"\n\n'
+                    '[[phases]]\ndirection = "backward"\nseconds = 120\nspeed = 1.0\nrails = "required"\n')
+    assert "version 2" in owner.cli("hub", "add-program", str(fast), "--dsn", hub).stdout
+    front.config.write_text(front.config.read_text() + "\n[safety]\nbackward_speed = 0.8\n")
+    result = front.sync()
+    assert result["programs_received"] == 0 and any("left out" in c for c in result["conflicts"])
+    # A file that breaks the program rules never reaches the hub.
+    bad = tmp_path / "bad.toml"
+    bad.write_text('id = "bad"\nname = "Bad"\nunits = "mph"\n\n[[phases]]\ndirection = "backward"\nseconds = 1\n'
+                   'speed = 4.5\nrails = "required"\n')
+    refused = owner.cli("hub", "add-program", str(bad), "--dsn", hub, check=False)
+    assert refused.returncode != 0 and "not put on the hub" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_the_usb_export_lists_the_members_sessions_from_other_stations(tmp_path, hub):
+    import csv
+
+    front = station(tmp_path, hub, "front-1")
+    back = station(tmp_path, hub, "back-2")
+    front.cli("members", "add", "Ada", "--code", "A1")
+    front.walk(member="A1", seconds=60)
+    front.sync()
+    back.sync()
+    back.walk(member="A1", seconds=90)
+    back.sync()
+    front.sync()
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    front.cli("export", "--to", str(stick))
+    clinic = next(stick.rglob("clinic-sessions.csv"))
+    rows = list(csv.DictReader(clinic.read_text(encoding="utf-8-sig").splitlines()))
+    assert [(r["station_id"], r["member"]) for r in rows] == [("back-2", "Ada")]
+    assert "clinic-sessions.csv" in next(stick.rglob("README.txt")).read_text()
+    own = list(csv.DictReader(next(stick.rglob("Backstep/front-1/sessions.csv")).read_text(encoding="utf-8-sig").splitlines()))
+    assert len(own) == 1                                          # this station's own record stays its own

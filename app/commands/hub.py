@@ -29,6 +29,10 @@ def register(subparsers) -> None:
     add.add_argument("station_id", metavar="STATION_ID", help="the station's [station] id, e.g. front-1")
     add.add_argument("--json", action="store_true", help='print {"station_id": ..., "dsn": ...}')
     add.set_defaults(func=add_station_command)
+    program = with_dsn(commands.add_parser("add-program", help="put a therapist's program file on the hub for every station"),
+                       "the database owner's")
+    program.add_argument("file", metavar="FILE", help="a program file (checked first: backstep programs check FILE)")
+    program.set_defaults(func=add_program_command)
     status = with_dsn(commands.add_parser("status", help="each station's last sync and what the hub holds"),
                       "an owner's or a station's")
     status.add_argument("--json", action="store_true", help="print a JSON array")
@@ -61,6 +65,14 @@ def add_station_command(args) -> int:
         print(json.dumps({"station_id": args.station_id, "dsn": dsn}))
     else:
         print(dsn)
+    return 0
+
+
+def add_program_command(args) -> int:
+    from ..hub.admin import add_program
+
+    program_id, version = add_program(_dsn(args), args.file)
+    print(f"program {program_id} is on the hub as version {version}; each station takes it on its next sync")
     return 0
 
 

@@ -40,7 +40,10 @@ def sync_command(args) -> int:
         raise UserError("this station has no hub; add [hub] dsn (or dsn_file) to the config, or pass --dsn")
     store = open_store(args, config)
     try:
-        syncer = StationSync(store.db, config.station.id, dsn)
+        from ..shell.library import hub_programs_dir
+
+        programs = hub_programs_dir(config) if not args.db else store.path.parent / "hub-programs"
+        syncer = StationSync(store.db, config.station.id, dsn, programs_dir=programs, caps=config.safety.caps)
         if args.once:
             result = syncer.run_once()
             _report(result, args.json)
@@ -55,7 +58,8 @@ def _report(result, as_json: bool) -> None:
         print(json.dumps(result.as_dict()))
         return
     print(f"sent {result.sessions_sent} session(s) ({result.samples_sent} samples), {result.members_sent} member(s); "
-          f"received {result.members_received} member(s), {result.sessions_received} session(s) from other stations; "
+          f"received {result.members_received} member(s), {result.sessions_received} session(s) from other stations, "
+          f"{result.programs_received} program(s); "
           f"waiting: {result.waiting.get('sessions', 0)} session(s)")
     for conflict in result.conflicts:
         print(f"conflict: {conflict}")

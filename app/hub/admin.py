@@ -100,6 +100,34 @@ def add_station(dsn: str, station_id: str, *, password: str | None = None) -> st
     return make_conninfo(**station)
 
 
+def add_program(dsn: str, path) -> tuple[str, int]:
+    """Put a therapist's program file on the hub as its next version; every station takes it on
+    its next sync. The file is checked first with every program rule (docs/programs.md)."""
+    psycopg = __import__("psycopg")
+    from ..shell.library import load_program_file
+
+    program, problems = load_program_file(path)
+    errors = [p for p in problems if getattr(p, "severity", "error") == "error"] if program is None else []
+    if program is None:
+        raise HubError(f"{path}: not put on the hub; fix it first: {errors[0] if errors else problems[0]}")
+    from pathlib import Path
+
+    text = Path(path).read_text(encoding="utf-8")
+    with connect(dsn) as conn:
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('backstep program ' || %s))", (program.id,))
+                version = conn.execute("SELECT coalesce(max(version), 0) + 1 FROM backstep.programs WHERE program_id = %s",
+                                       (program.id,)).fetchone()[0]
+                conn.execute("INSERT INTO backstep.programs (program_id, version, toml) VALUES (%s, %s, %s)",
+                             (program.id, version, text))
+        except psycopg.errors.InsufficientPrivilege:
+            raise HubError("adding a program needs the hub owner's connection string (stations may not)") from None
+        except psycopg.Error as exc:
+            raise explain(exc, f"program {program.id}") from None
+    return program.id, version
+
+
 @dataclass(frozen=True)
 class StationStatus:
     station_id: str

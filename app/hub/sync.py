@@ -63,6 +63,7 @@ class SyncResult:
     samples_sent: int = 0
     scores_sent: int = 0
     sessions_received: int = 0
+    programs_received: int = 0
     conflicts: list[str] = field(default_factory=list)
     waiting: dict[str, int] = field(default_factory=dict)
 
@@ -81,10 +82,14 @@ def _row(values: dict, columns: Iterable[str]) -> tuple:
 class StationSync:
     """Sync the station database *db* (a sqlite-utils ``Database``) as *station_id* with the hub at *dsn*."""
 
-    def __init__(self, db: Database, station_id: str, dsn: str):
+    def __init__(self, db: Database, station_id: str, dsn: str, *, programs_dir=None, caps=None):
+        """:param programs_dir: where the clinic's programs from the hub are written (None: not
+            taken); :param caps: the station's caps, which every such program must pass."""
         self.db = db
         self.station_id = station_id
         self.dsn = dsn
+        self.programs_dir = programs_dir
+        self.caps = caps
         local.ensure_schema(db)
 
     # --- the pass -----------------------------------------------------------------------------------
@@ -103,6 +108,7 @@ class StationSync:
                 self._push_late_scores(conn, result)
                 self._push_station_events(conn)
                 self._pull_sessions(conn, result)
+                self._pull_programs(conn, result)
                 result.waiting = local.waiting(self.db)
                 with conn.transaction():
                     conn.execute("INSERT INTO backstep.syncs (station_id, sessions_sent, samples_sent, members_sent, "
@@ -368,6 +374,36 @@ class StationSync:
                             [(self.station_id, r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows])
         local.set_state(self.db, station_events_sent_until=rows[-1][0])
 
+    # --- the clinic's programs down ---------------------------------------------------------------------
+
+    def _pull_programs(self, conn, result: SyncResult) -> None:
+        """The newest version of each program the therapists put on the hub, as a file the library
+        reads (checked again here against this station's caps; one that fails is logged, not written)."""
+        if self.programs_dir is None:
+            return
+        from pathlib import Path
+
+        from ..core.program import parse_program_text
+
+        rows = conn.execute("SELECT DISTINCT ON (program_id) program_id, version, toml FROM backstep.programs "
+                            "ORDER BY program_id, version DESC").fetchall()
+        if not rows:
+            return
+        folder = Path(self.programs_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for program_id, version, text in rows:
+            target = folder / f"{program_id}.toml"
+            if target.exists() and target.read_text(encoding="utf-8") == text:
+                continue
+            program, problems = parse_program_text(text, f"hub program {program_id} v{version}", self.caps)
+            if program is None:
+                message = f"hub program {program_id} (version {version}) left out: {problems[0] if problems else 'invalid'}"
+                local.log(self.db, "program refused", message)
+                result.conflicts.append(message)
+                continue
+            _write_atomically(target, text)
+            result.programs_received += 1
+
     # --- other stations' sessions down ----------------------------------------------------------------
 
     def _pull_sessions(self, conn, result: SyncResult) -> None:
@@ -407,6 +443,17 @@ def _same(hub_value: Any, station_value: Any) -> bool:
     if isinstance(hub_value, bool) or isinstance(station_value, bool):
         return bool(hub_value) == bool(station_value)
     return hub_value == station_value
+
+
+def _write_atomically(path, text: str) -> None:
+    import os
+
+    temp = path.with_name(f".{path.name}.tmp")
+    with open(temp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temp, path)
 
 
 class CodeTaken(Exception):

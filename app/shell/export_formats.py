@@ -23,6 +23,11 @@ MARKER = ".backstep-export.json"
 MANIFEST = "manifest.json"
 README = "README.txt"
 SESSIONS_CSV = "sessions.csv"
+#: Sessions of this station's members walked at the clinic's other stations (docs/hub.md).
+CLINIC_CSV = "clinic-sessions.csv"
+CLINIC_COLUMNS = ("station_id", "station_session_id", "member", "started_at", "ended_at", "program_id",
+                  "program_name", "status", "active_seconds", "pain_before", "pain_after", "effort",
+                  "hands_free_percent", "top_backward_speed_kmh")
 SAMPLES_CSV = "samples.csv"
 EVENTS_CSV = "events.csv"
 JSONL = "backstep.jsonl"
@@ -204,6 +209,10 @@ FILES
                   week, top backward speed, pain before and after (0-10) and the hands-free
                   share (0-100 %) per session. Every axis starts at zero. Named member-<id>,
                   or by the member's pseudonym when the station pseudonymizes.
+  clinic-sessions.csv  Only at a station of a clinic hub: the sessions its members walked at the
+                  clinic's OTHER stations, one row each, marked with the station_id and that
+                  station's own session number (its samples stay on that station and the hub).
+                  Rewritten whole from the hub's copy at every export.
   manifest.json   Written last: every file of this export with its size and SHA-256
                   checksum. If it is missing, the export did not finish: export again.
   .backstep-export.json  A random id for this stick, so the next export from the station

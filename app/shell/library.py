@@ -38,6 +38,15 @@ def user_programs_dir() -> Path:
     return Path(base) / "backstep" / "programs"
 
 
+def hub_programs_dir(config=None) -> Path:
+    """Where ``backstep sync`` keeps the programs the clinic's therapists put on the hub
+    (``backstep hub add-program``): beside the station's database, which the sync may write
+    (docs/hub.md)."""
+    from ..paths import default_db_path
+
+    return default_db_path(config.store.db_path if config is not None else "").parent / "hub-programs"
+
+
 def load_program_file(path: str | os.PathLike, caps: Caps | None = None) -> tuple[Program | None, list[Problem]]:
     """Read and validate one program file. Never raises for a bad or missing file: an unreadable,
     missing, non-regular (FIFO, device), oversized or non-UTF-8 file comes back as one problem
@@ -189,6 +198,8 @@ def load_library(config=None, extra_dirs=(), include_user_dir: bool = True) -> L
     folders: list[tuple[Path, bool]] = [(builtin_programs_dir(), True)]
     if include_user_dir:
         folders.append((user_programs_dir(), False))
+        # The clinic's programs from the hub (docs/hub.md), checked like any file here.
+        folders.append((hub_programs_dir(config), False))
     folders.extend((Path(d), True) for d in extra_dirs)
 
     programs: dict[str, Program] = {}

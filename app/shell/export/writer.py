@@ -276,6 +276,7 @@ class Exporter:
                                                        self.pseudonym if self.pseudonymize else None, stick_id)
 
         keep_aside = self._write_index(station, new, out.index_rows, exported_at)
+        self._write_clinic_sessions(conn, station, new)
 
         first_id = session_ids[0] if session_ids else None
         last_id = session_ids[-1] if session_ids else None
@@ -337,6 +338,27 @@ class Exporter:
         return ExportResult(ok=True, message=message, folder=shown, files=files, sessions=total,
                             samples=out.samples_written, events=out.events_written, selection=selection,
                             stick_id=stick_id, export_folder=f"{shown}/{batch_relative}")
+
+    def _write_clinic_sessions(self, conn, station: Folder, new) -> None:
+        """``clinic-sessions.csv``: the members' sessions walked at the clinic's other stations, as
+        the hub sent them down (docs/hub.md), marked with their station. Nothing at a lone station."""
+        if conn.execute("select 1 from sqlite_master where type = 'table' and name = 'hub_sessions'").fetchone() is None:
+            return
+        rows = conn.execute(
+            "select h.station_id, h.station_session_id, m.id, coalesce(m.name, h.member_name), h.started_at, "
+            "h.ended_at, h.program_id, h.program_name, h.status, h.active_seconds, h.pain_before, h.pain_after, "
+            "h.effort, h.hands_free_share, h.top_backward_speed_kmh "
+            "from hub_sessions h left join members m on m.hub_uuid = h.member_uuid "
+            "order by julianday(h.started_at), h.station_id, h.station_session_id").fetchall()
+        if not rows:
+            return
+        out = Csv(new(station, fmt.CLINIC_CSV, fmt.CLINIC_CSV), fmt.CLINIC_COLUMNS)
+        for (station_id, number, member_id, name, started, ended, program_id, program_name, status, active,
+             before, after, effort, hands_free, top) in rows:
+            member = self.pseudonym(member_id, name) if self.pseudonymize else name
+            share = None if hands_free is None else round(hands_free * 100, 1)
+            out.row([station_id, number, member, started, ended, program_id, program_name, status, active,
+                     before, after, effort, share, top])
 
     def _write_index(self, station: Folder, new, index_rows: list[dict], exported_at: str) -> str | None:
         """The cumulative ``sessions.csv``: what the stick held plus this export, rewritten whole
