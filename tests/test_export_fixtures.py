@@ -172,7 +172,7 @@ def make_bulk(path: Path, sessions: int, seconds: int = 600, *, station_id: str 
                    "kind": "completed", "safety": 1, "detail": "{}"}
 
     with db.atomic():
-        # sessions.member_id links to members (app.shell.migrations_links): the members exist.
+        # sessions.member_id links to members (backstep-links in app.shell.schema): the members exist.
         db["members"].insert_all(({"id": m, "name": f"Member {m}", "units": "mph", "archived": 0, "created_at": iso(T0),
                                    "updated_at": iso(T0)} for m in range(min(sessions, 40))), replace=True)
         db["sessions"].insert_all(session_rows(), batch_size=500)

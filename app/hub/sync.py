@@ -90,11 +90,6 @@ class StationSync:
         self.dsn = dsn
         self.programs_dir = programs_dir
         self.caps = caps
-        from ..shell.members import members_migrations
-        from ..shell.history import ensure_schema as history_schema
-
-        members_migrations.apply(db)
-        history_schema(db)
         local.ensure_schema(db)
 
     # --- the pass -----------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ Pain and effort are *not* copied: they live on the session row (``pain_before``,
 ``effort``; the after-scores arrive after the session closed), so history always reads the latest.
 The in-session pain tap is the ``pain`` event; its moment is kept here (``pain_tap_t``).
 
-Its own sqlite-utils migration set (``backstep-history``) on the store's database: the session
-schema in :mod:`app.shell.migrations` stays the store's.
+The ``session_stats`` table (the ``backstep-history`` migration set) is defined with the rest of the
+station's database in :mod:`app.shell.schema`.
 """
 
 from __future__ import annotations
@@ -24,52 +24,14 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
 from ..core.effects import CloseSession, Effect
 from ..core.progression import SessionOutcome
 from ..core.rail_stats import RailStats, rail_stats, session_figures
-
-history_migrations = Migrations("backstep-history")
+from .schema import history_migrations
 
 #: Bump when the way stats are computed changes: rows of an older version are recomputed by backfill.
 STATS_VERSION = 2  # 2: samples, distance and per-phase figures (the export's one source)
-
-
-@history_migrations()
-def h001_session_stats(db: Database) -> None:
-    db["session_stats"].create(
-        {
-            "session_id": int,
-            "member_id": int,
-            "started_at": str,
-            "walking_seconds": float,        # running with a belt target above 0 (1 Hz samples)
-            "rails_held_seconds": float,
-            "rails_held_share": float,       # 0..1; NULL when nothing was walked
-            "hands_free_share": float,       # 1 - rails_held_share
-            "early_releases": int,
-            "rails_pauses": int,
-            "longest_hands_free_s": float,   # in optional phases only
-            "top_backward_speed_kmh": float,
-            "emergency_stops": int,
-            "pain_tapped": int,              # the in-session pain button was used
-            "pain_tap_t": float,             # when: seconds since the session started
-            "version": int,
-            "computed_at": str,
-        },
-        pk="session_id",
-        foreign_keys=[("session_id", "sessions", "id")],
-    )
-    db["session_stats"].create_index(["member_id", "started_at"])
-
-
-@history_migrations()
-def h002_distance_and_phase_figures(db: Database) -> None:
-    """The figures the export read from samples itself: one source for history, CSV and TCX."""
-    table = db["session_stats"]
-    for name, kind in (("samples", int), ("distance_m", float), ("distance_source", str), ("phases", str)):
-        if name not in table.columns_dict:
-            table.add_column(name, kind)
 
 
 def ensure_schema(db: Database) -> None:

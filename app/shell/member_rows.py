@@ -1,7 +1,7 @@
 """A placeholder members row, so that ``sessions.member_id`` always links to a member.
 
 Plain SQL on any connection (sqlite3's or sqlite-utils'): the store uses it on its own connection
-at every session start, and the links migration (:mod:`app.shell.migrations_links`) for the rows
+at every session start, and the links migration (``backstep-links`` in :mod:`app.shell.schema`) for the rows
 an older database carries (docs/database.md).
 """
 

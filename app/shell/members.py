@@ -12,7 +12,8 @@ pending (recomputed when a pain score arrives after the session), and fixed once
 accepts or overrides them, with who and when. Only an accepted or overridden suggestion changes the
 prescription: the station suggests, the therapist decides.
 
-Its own sqlite-utils migration set (``backstep-members``) on the store's database.
+Its tables (``members``, ``suggestions``: the ``backstep-members`` migration set) are defined with
+the rest of the station's database in :mod:`app.shell.schema`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
 from ..core.caps import Caps
 from ..core.member import Member
@@ -41,8 +41,7 @@ from ..core.progression import (
 from ..core.units import KMH_PER_MPH, UNITS, from_kmh, to_kmh, unit_label
 from ..errors import UserError
 from .history import History, MemberHistory
-
-members_migrations = Migrations("backstep-members")
+from .schema import members_migrations
 
 #: docs/practice.md "Program patterns": "Beginner flat: 0.5 mph, flat, 2-5 minutes, rails held
 #: throughout": the prescription a new member starts from until the therapist sets one.
@@ -54,64 +53,6 @@ MAX_MINUTES = 120.0
 MIN_MINUTES = 1.0
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,12}$")
 MAX_NAME = 60
-
-
-@members_migrations()
-def mb001_members_and_suggestions(db: Database) -> None:
-    db["members"].create(
-        {
-            "id": int,
-            "name": str,                    # display name or pseudonym
-            "code": str,                    # short code for search; unique (case-insensitive)
-            "units": str,                   # mph | kmh
-            # Per-member caps; NULL = the station's. Applied by the safety core on every SetBelt.
-            "cap_backward_speed_kmh": float,
-            "cap_forward_speed_kmh": float,
-            "cap_incline_pct": float,
-            "hands_free_allowed": int,      # 0 until a therapist turns it on
-            "program_id": str,              # optional prescribed library program
-            "goal_per_week": int,
-            # The therapist's limits for progression; NULL = the defaults in app.core.progression.
-            "limit_speed_kmh": float,
-            "limit_minutes": float,
-            "limit_incline_pct": float,
-            # The prescription (the dose progression works on).
-            "rx_speed_kmh": float,
-            "rx_minutes": float,
-            "rx_incline_pct": float,
-            "rx_rails": str,
-            "archived": int,
-            "created_at": str,
-            "updated_at": str,
-        },
-        pk="id",
-        not_null={"name", "units"},
-    )
-    db["members"].create_index(["code"], unique=True)
-    db["suggestions"].create(
-        {
-            "id": int,
-            "member_id": int,
-            "session_id": int,              # the session it follows (NULL before any)
-            "created_at": str,
-            "updated_at": str,
-            "action": str,                  # lower | start | step_back | hold | raise
-            "what": str,                    # speed | minutes | incline | NULL
-            "cur_speed_kmh": float, "cur_minutes": float, "cur_incline_pct": float, "cur_rails": str,
-            "next_speed_kmh": float, "next_minutes": float, "next_incline_pct": float, "next_rails": str,
-            "reasons": str,                 # JSON: [{key, params, text}]
-            "text": str,                    # the reasons in English, as shown
-            "status": str,                  # pending | accepted | overridden | superseded
-            "decided_by": str,
-            "decided_at": str,
-            "final_speed_kmh": float, "final_minutes": float, "final_incline_pct": float, "final_rails": str,
-            "raised": str,                  # what the decision raised (for taking turns)
-        },
-        pk="id",
-        foreign_keys=[("member_id", "members", "id")],
-    )
-    db["suggestions"].create_index(["member_id", "id"])
-    db["suggestions"].create_index(["member_id", "session_id"])
 
 
 class MemberError(UserError):

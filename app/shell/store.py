@@ -9,7 +9,8 @@ Why it is built this way (docs/database.md):
   next :class:`Store` marks ``interrupted``, with its samples kept.
 - A file that is corrupt or comes from a newer Backstep is never overwritten: it is renamed aside,
   reported in one line (:attr:`Store.notices`), and a fresh database is started.
-- The store itself speaks plain :mod:`sqlite3` on a fixed schema. sqlite-utils (its migrations, and
+- The store itself speaks plain :mod:`sqlite3` on the fixed schema of :mod:`app.shell.schema`.
+  sqlite-utils (its migrations, and
   :attr:`Store.db` for the history, members, export and commands) is imported only when first used:
   it pulls in click, dateutil and pluggy, a large share of the kiosk's start-up time
   (docs/architecture.md, "Start-up"). A database already at :data:`SCHEMA_VERSION` needs no migration.
@@ -130,12 +131,13 @@ class Store:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            # A new database, or one from an older Backstep: the migrations bring it up to date,
-            # with foreign keys not yet enforced: the links migration rebuilds tables that others
-            # point to, and rows that predate a link must survive it (docs/database.md).
+            # A new database, or one from an older Backstep: the migrations (app/shell/schema.py)
+            # bring it up to date, with foreign keys not yet enforced: the links migration rebuilds
+            # tables that others point to, and rows that predate a link must survive it
+            # (docs/database.md).
             from sqlite_utils import Database
 
-            from .migrations_links import apply_schema
+            from .schema import apply_schema
 
             self._db = Database(conn)
             apply_schema(self._db)

@@ -14,7 +14,7 @@ The same code runs behind ``backstep export --to DIR`` and the kiosk's Export sc
 - **Nothing on the stick is trusted** (:mod:`.stick`): folders by descriptor, never a link followed.
 - **The database is read, not changed.** Session data is read in one read transaction (a
   consistent snapshot while the kiosk keeps writing); the only writes go to the export's own
-  tables (:mod:`app.shell.migrations_export`) and the derived ``session_stats``. The
+  tables (``backstep-export`` in :mod:`app.shell.schema`) and the derived ``session_stats``. The
   :class:`~app.shell.store.Store` is deliberately not opened: its crash recovery would mark the
   kiosk's running session ``interrupted``.
 - **One source per figure** (:mod:`.metrics`): the session's statistics, as history shows them.

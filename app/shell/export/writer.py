@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 from sqlite_utils import Database
 
 from .. import export_formats as fmt
-from ..migrations_export import export_migrations
+from ..schema import apply_export_schema
 from . import metrics, samples
 from .charts import ChartRenderer, backfill_stats, remember_charts, write_charts
 from .results import ExportCancelled, ExportError, ExportResult, ProgressCallback
@@ -195,7 +195,7 @@ class Exporter:
                 conn.close()
                 raise ExportError(f"{self.db_path}: not a Backstep database (no sessions table); check --db")
             db = Database(conn)
-            export_migrations.apply(db)
+            apply_export_schema(db)
             if self.pseudonymize:
                 self._key = metrics.pseudonym_key(db, lambda: now_iso(self.clock))
         except sqlite3.Error as exc:
