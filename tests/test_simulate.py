@@ -288,7 +288,7 @@ def test_a_pause_shorter_than_the_limit_resumes_as_before(tmp_path, capsys):
 
 # --- one number rule and the script parser, as properties ---------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from app.core.numbers import NumberError, parse_decimal, parse_whole  # noqa: E402
@@ -325,6 +325,7 @@ def test_any_script_line_is_a_command_or_one_short_line_of_error(line):
 
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(max_size=60))
+@example(text="0" * 19 + "\x1b" * 6 + "\U0001123f" * 8)   # escapes made the echo 200 characters long
 def test_any_sim_control_command_is_a_command_or_a_short_value_error(text):
     try:
         command = parse_command(text)

@@ -42,9 +42,11 @@ def echo(value: object, limit: int = ECHO_CHARS) -> str:
     """*value* quoted for an error message: ``repr`` (so control characters show escaped), cut to
     about *limit* characters with ``...`` when longer."""
     text = value if isinstance(value, str) else str(value)
-    if len(text) > limit:
-        return repr(text[:limit]) + "..."
-    return repr(text)
+    # Cut what is shown, not what was sent: one escaped character can take ten (``\U0001123f``).
+    shown = repr(text[: limit + 1])
+    if len(text) > limit or len(shown) > limit + 2:
+        return shown[:limit] + "..."
+    return shown
 
 
 def _clean(text: str) -> str:
