@@ -183,15 +183,13 @@ def test_demo_writes_a_png_of_every_screen(tmp_path, capsys, monkeypatch):
     assert image.get_size() == (800, 480)
 
 
-@pytest.mark.slow
-def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
-    """`backstep run --sim` end to end: start, paused by the rails, stopped by the lanyard, and the
-    scripted `end` exits cleanly. Commands go through the sim-control socket; the screen's state
-    is read back as the systemd status line."""
+def start_sim_kiosk(tmp_path, *, rearm_debounce_s: float):
+    """``backstep run --sim`` with beginner-flat chosen and a sim-control socket, once it has said
+    READY=1; returns the process and a ``send(command) -> answer`` for the socket."""
     notify, notify_path = notify_socket(tmp_path)
     control = tmp_path / "control.sock"
     config = tmp_path / "config.toml"
-    config.write_text("[kiosk]\nsound = false\nspeech = false\n[gpio]\nrearm_debounce_s = 0\n")
+    config.write_text(f"[kiosk]\nsound = false\nspeech = false\n[gpio]\nrearm_debounce_s = {rearm_debounce_s}\n")
     proc = subprocess.Popen([sys.executable, "-m", "app", "--config", str(config), "run", "--sim", "--windowed",
                              "--size", "800x480", "--program", "beginner-flat", "--sim-control", str(control)],
                             cwd=ROOT, env=kiosk_env(tmp_path, notify_path), stdout=subprocess.PIPE,
@@ -202,11 +200,25 @@ def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
         client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         client.connect(str(control))
         client.settimeout(10)
-        lines = client.makefile("r")
+    except BaseException:
+        proc.kill()
+        raise
+    lines = client.makefile("r")
 
-        def send(command):
-            client.sendall(command.encode() + b"\n")
-            return lines.readline().strip()
+    def send(command: str) -> str:
+        client.sendall(command.encode() + b"\n")
+        return lines.readline().strip()
+
+    return proc, send
+
+
+@pytest.mark.slow
+def test_a_person_walks_a_program_through_the_real_kiosk_process(tmp_path):
+    """`backstep run --sim` end to end: start, paused by the rails, stopped by the lanyard, and the
+    scripted `end` exits cleanly. Commands go through the sim-control socket; the screen's state
+    is read back as the systemd status line."""
+    proc, send = start_sim_kiosk(tmp_path, rearm_debounce_s=0)
+    try:
 
         def wait_for_status(prefix):
             last = [""]
@@ -245,25 +257,8 @@ def test_a_clean_shutdown_mid_session_closes_it_as_stopped(tmp_path, how):
     """systemd stopping the kiosk (an update, a reboot) or `end` on the control socket, while a
     person walks: the belt is told to stop and the session is stored as stopped, with its reason and
     end time and a stop event, not left `running` for the next start to call a crash."""
-    notify, notify_path = notify_socket(tmp_path)
-    control = tmp_path / "control.sock"
-    config = tmp_path / "config.toml"
-    config.write_text("[kiosk]\nsound = false\nspeech = false\n[gpio]\nrearm_debounce_s = 0.05\n")
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--config", str(config), "run", "--sim", "--windowed",
-                             "--size", "800x480", "--program", "beginner-flat", "--sim-control", str(control)],
-                            cwd=ROOT, env=kiosk_env(tmp_path, notify_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc, send = start_sim_kiosk(tmp_path, rearm_debounce_s=0.05)
     try:
-        while b"READY=1" not in notify.recv(4096):
-            pass
-        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        client.connect(str(control))
-        client.settimeout(10)
-        lines = client.makefile("r")
-
-        def send(command):
-            client.sendall(command.encode() + b"\n")
-            return lines.readline().strip()
 
         assert send("lanyard clipped") == "ok"
         assert send("rails held") == "ok"
