@@ -3,6 +3,8 @@ station with no audio device or no sound files works exactly the same, silently 
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import logging
 import os
@@ -58,7 +60,8 @@ def check_output() -> str:
     """Open the mixer as the kiosk does and close it again: what opened, in words. Raises
     :class:`AudioError` saying what to do when it does not open (``backstep doctor``)."""
     was_open = bool(pygame.mixer.get_init())
-    problem = open_mixer()
+    with _c_stderr_quiet():
+        problem = open_mixer()
     if problem:
         busy = "busy" in problem.lower()
         hint = ("the station holds the sound device: stop it (sudo systemctl stop backstep) and run doctor again"
@@ -70,6 +73,26 @@ def check_output() -> str:
     if not was_open:
         pygame.mixer.quit()
     return found
+
+
+@contextlib.contextmanager
+def _c_stderr_quiet():
+    """ALSA's C library writes a dozen lines to file descriptor 2 when there is no card; the
+    doctor says the same in one line, so those lines are held back while it asks."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 class AudioError(Exception):
