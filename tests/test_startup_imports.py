@@ -44,5 +44,5 @@ def test_ready_comes_before_the_modules_only_later_work_needs(tmp_path):
     modules_at_ready(tmp_path)  # the first start makes the database (with sqlite-utils); time the next
     loaded = modules_at_ready(tmp_path)
     assert "app.ui.kiosk" in loaded and "app.core.safety" in loaded  # the kiosk really got to READY
-    later = {"hashlib", "hmac", "sqlite_utils"}
+    later = {"hashlib", "hmac", "app.core.progression", "sqlite_utils"}
     assert not later & loaded, f"imported before READY=1: {sorted(later & loaded)}"
