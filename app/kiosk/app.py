@@ -77,6 +77,12 @@ def after_ready(waker, kiosk, rig, data, export=None):
 
         ensure_plugins_loaded()
 
+    def import_pin_hashing() -> None:
+        # app.ui.pin leaves these until a PIN is checked (OpenSSL's load is ~3 ms); done here, so
+        # the first PIN typed does not pay for it on the loop's thread.
+        import hashlib  # noqa: F401
+        import hmac  # noqa: F401
+
     def import_usb() -> None:
         from ..shell import usb  # noqa: F401
 
@@ -88,6 +94,7 @@ def after_ready(waker, kiosk, rig, data, export=None):
     work.add("safety screens prewarm", finish=kiosk.prewarm_steps)
     work.add("session stats", prepare=import_store_modules, finish=rig.keep_stats)
     work.add("member store", finish=open_members)
+    work.add("staff PIN hashing", prepare=import_pin_hashing)
     if export is not None:
         work.add("USB stick watcher", prepare=import_usb, finish=export.watch)
     return work

@@ -8,9 +8,11 @@ so it can be raised later without breaking old configs). An empty setting means 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
+
+# hashlib and hmac are imported where a PIN is hashed or checked, not here: loading OpenSSL is ~3 ms
+# of the kiosk's start before READY=1 (docs/architecture.md, Budgets), and no PIN is typed before it.
+# The kiosk imports them on its after-READY worker thread (app/kiosk/app.py, after_ready).
 
 DEFAULT_PIN = "0000"
 #: A staff PIN is typed on the kiosk's digit keypad.
@@ -25,6 +27,8 @@ LOCKOUT_S = 30.0
 
 
 def hash_pin(pin: str, *, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
+    import hashlib
+
     salt = salt if salt is not None else os.urandom(16)
     digest = hashlib.pbkdf2_hmac("sha256", pin.encode("utf-8"), salt, iterations)
     return f"pbkdf2_sha256${iterations}${salt.hex()}${digest.hex()}"
@@ -34,6 +38,9 @@ def check_pin(pin: str, stored: str) -> bool:
     """True when *pin* matches *stored* (or the factory PIN when nothing is stored). A malformed
     stored hash never matches: it must not lock staff out silently *or* let anyone in, so the
     kiosk shows "wrong PIN" and ``backstep doctor`` reports the bad setting."""
+    import hashlib
+    import hmac
+
     if not stored:
         return hmac.compare_digest(pin.encode(), DEFAULT_PIN.encode())
     try:

@@ -21,6 +21,8 @@ import gettext
 from pathlib import Path
 from typing import NamedTuple
 
+from app.core.progression_reasons import REASONS
+
 #: The gettext domain: ``backstep.pot`` / ``<language>/LC_MESSAGES/backstep.mo``.
 DOMAIN = "backstep"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
@@ -32,12 +34,6 @@ class Plural(NamedTuple):
     singular: str
     plural: str
     count: str  # the parameter that holds the number
-
-
-def _progression_reasons() -> dict[str, str]:
-    from app.core.progression import REASONS
-
-    return dict(REASONS)
 
 
 CATALOGUE: dict[str, "str | Plural"] = {
@@ -347,9 +343,9 @@ CATALOGUE: dict[str, "str | Plural"] = {
     "spoken_kmh": "kilometres per hour",
 }
 
-# The progression rules' reasons (app.core.progression.REASONS): their keys are catalogue keys too,
-# so a translation of this catalogue covers what the suggestion screens say.
-CATALOGUE.update({key: words for key, words in _progression_reasons().items() if key not in CATALOGUE})
+# The progression rules' reasons (app.core.progression_reasons.REASONS): their keys are catalogue keys
+# too, so a translation of this catalogue covers what the suggestion screens say.
+CATALOGUE.update({key: words for key, words in REASONS.items() if key not in CATALOGUE})
 
 #: Keys the core can send in ``Say`` effects (kept in step with app.core.safety).
 SAY_KEYS = ("hold_the_rails", "turn_around", "cooldown", "link_lost", "link_restored", "start_refused",

@@ -1,0 +1,48 @@
+"""What ``backstep run`` has imported when it sends READY=1: only what the first frame and the safety
+loop need. Modules used only later (PIN hashing, the progression rules, sqlite-utils) wait, so
+READY comes sooner (docs/architecture.md, Budgets: READY within 1.5x a bare pygame window)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Runs the simulated kiosk in a fresh interpreter and prints its sys.modules at the moment the
+#: loop sends READY=1 (the real Notifier.ready, wrapped), then ends the process there.
+AT_READY = """
+import json, os, sys
+from app.shell import systemd
+
+def ready(self, status=None):
+    print(json.dumps(sorted(sys.modules)), flush=True)
+    os._exit(0)
+
+systemd.Notifier.ready = ready
+from app.cli import main
+main(["run", "--sim", "--windowed", "--size", "640x480", "--db", sys.argv[1]])
+"""
+
+
+def modules_at_ready(tmp_path: Path) -> set[str]:
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", BACKSTEP_CONFIG=str(config),
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("NOTIFY_SOCKET", None)
+    done = subprocess.run([sys.executable, "-c", AT_READY, str(tmp_path / "kiosk.db")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_ready_comes_before_the_modules_only_later_work_needs(tmp_path):
+    modules_at_ready(tmp_path)  # the first start makes the database (with sqlite-utils); time the next
+    loaded = modules_at_ready(tmp_path)
+    assert "app.ui.kiosk" in loaded and "app.core.safety" in loaded  # the kiosk really got to READY
+    later = {"hashlib", "hmac", "app.core.progression", "sqlite_utils"}
+    assert not later & loaded, f"imported before READY=1: {sorted(later & loaded)}"
