@@ -184,7 +184,7 @@ class Track:
                 while self.current < target:
                     self.current += 1
                     self.writer.lap(self.laps[self.current].lap())
-            position += sum(1 for _ in run)
+            position += len(list(run))
         self._points(ats, distances, done, position)
 
     def _points(self, ats, distances, start: int, stop: int) -> None:
