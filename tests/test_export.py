@@ -315,8 +315,12 @@ def test_links_on_the_stick_are_never_followed(tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     (out / ".sessions.csv.partial").symlink_to(victim)
+    # ...also under a TCX's temporary name (a TCX is created only when finished, on another thread).
+    tcx = sorted((out / "tcx").glob("*.tcx"))[0]
+    (tcx.parent / f".{tcx.name}.partial").symlink_to(victim)
     assert ExportJob(db, stick, config(), selection="all").run().ok
     assert victim.read_text() == "keep me"
+    assert not list(out.rglob("*.partial"))
 
 
 def test_station_folder_name_is_fat_safe(tmp_path):

@@ -122,3 +122,31 @@ def test_any_samples_give_the_same_bytes_both_ways(samples, plain):
         assert fast == straight
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_equal_numbers_keep_their_own_text_on_the_fast_path(tmp_path, monkeypatch):
+    """0.0 and -0.0, 1 and 1.0 are equal (and hash alike): the fast path's cached number texts must
+    not write one for the other, within a session or in a later one. (The station's typed columns
+    store -0.0 as 0.0 and 1.0 as 1 in an integer column; a database another tool made may not.)"""
+    db = tmp_path / "b.db"
+    first, second = base_db(db)
+    conn = sqlite3.connect(db)
+    with conn:  # the samples table without column types, holding only the samples below
+        conn.execute("drop table samples")
+        conn.execute(f"create table samples (id integer primary key, {', '.join(COLUMNS)})")
+    conn.close()
+    rows = []
+    for session, t0, zero, one in ((first, 100, 0.0, 1), (second, 200, -0.0, 1.0), (first, 300, 0.0, 1)):
+        for t in range(t0, t0 + 5):
+            phase = one if t % 2 else 0  # an int column written as a float
+            rows.append((session, float(t), f"2026-11-21T08:00:{t % 60:02d}.000+00:00", "running", phase,
+                         float(one), zero, zero if t % 2 else 0.0, one, 1, None))
+    insert(db, rows)
+    from app.shell.export import samples
+
+    taken = []
+    real = samples.fast_outputs
+    monkeypatch.setattr(samples, "fast_outputs", lambda sid, rows: taken.append(real(sid, rows) is not None) or real(sid, rows))
+    fast, straight = export_both_ways(db, tmp_path)
+    assert fast == straight
+    assert taken and all(taken)  # every chunk took the fast path

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from itertools import chain
-from typing import Sequence
+from math import copysign
+from typing import Iterable, Sequence
 
 from .. import export_formats as fmt
 
@@ -22,6 +23,37 @@ _PLAIN_TIMES = re.compile(r"[0-9T:.+\-]*")
 _PLAIN_MODES = re.compile(r"[a-z_]*")
 _NUMBERS = frozenset({int, float, type(None)})
 _NUMERIC_COLUMNS = (0, 3, 4, 5, 6, 7, 8, 9)
+#: Columns whose values repeat (time, phase, speeds, incline, rails, lanyard; not the distance):
+#: their text is looked up instead of formatted again, which halves the cost of ``str``.
+_REPEATING_COLUMNS = frozenset({0, 3, 4, 5, 6, 7, 8})
+_CACHE_MAX = 4096
+
+
+class _Texts(dict):
+    """``str(value)`` by value, for one column and one type (1, 1.0 and True are equal keys)."""
+
+    def __missing__(self, value):
+        text = self[value] = str(value)
+        return text
+
+
+_texts: dict[tuple[int, type], _Texts] = {}
+
+
+def _column_texts(index: int, column: tuple, kinds: set) -> Iterable[str]:
+    """The text of each value of a numeric *column*, as ``str`` writes it. A cached text is used
+    only where equal values have equal text: one type per column (besides NULL), and no -0.0
+    (equal to 0.0, written ``-0.0``)."""
+    kinds = kinds - {type(None)}
+    if index not in _REPEATING_COLUMNS or len(kinds) != 1:
+        return map(str, column)
+    kind = kinds.pop()
+    if kind is float and 0.0 in column and any(copysign(1.0, v) < 0 for v in column if v == 0.0):
+        return map(str, column)
+    texts = _texts.get((index, kind))
+    if texts is None or len(texts) > _CACHE_MAX:  # bounded: a long or odd session must not grow it
+        texts = _texts[index, kind] = _Texts()
+    return map(texts.__getitem__, column)
 
 
 _CSV_ROW = "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\r\n"
@@ -47,12 +79,15 @@ def fast_outputs(session_id: int, rows: Sequence[tuple]) -> tuple[str, str, list
     except TypeError:  # a NULL time or mode
         return None
     nulls = False
+    texts: list[Iterable[str]] = list(columns)  # times and modes are text already
     for index in _NUMERIC_COLUMNS:
-        if not _NUMBERS.issuperset(map(type, columns[index])):
+        kinds = set(map(type, columns[index]))
+        if not _NUMBERS.issuperset(kinds):
             return None
-        nulls = nulls or None in columns[index]
+        nulls = nulls or type(None) in kinds
+        texts[index] = _column_texts(index, columns[index], kinds)
     # Each number is turned into text once (repr, as csv.writer and the JSON encoder write it).
-    values = tuple(map(str, chain.from_iterable(rows)))
+    values = tuple(chain.from_iterable(zip(*texts)))
     csv_text = ((f"{session_id}," + _CSV_ROW) * len(rows)) % values
     if "inf" in csv_text or "nan" in csv_text:  # JSON writes Infinity, CSV inf: leave it to the encoders
         return None

@@ -16,15 +16,17 @@ from ...core.rail_stats import SAMPLE_INTERVAL_S, number, split_seconds, walking
 from ..tcx import Lap, TcxWriter
 
 
-#: A track point as :meth:`app.shell.tcx.TcxWriter.point` writes it, distance with three decimals.
-_POINT = "     <Trackpoint><Time>%s</Time><DistanceMeters>%.3f</DistanceMeters></Trackpoint>\n"
+#: A track point as :meth:`app.shell.tcx.TcxWriter.point` writes it (the distance's text given).
+_POINT = "     <Trackpoint><Time>%s</Time><DistanceMeters>%s</DistanceMeters></Trackpoint>\n"
 
 
-def strip_zeros(text: str) -> str:
-    """``number()``'s trailing zeros, stripped from a whole chunk of points formatted with ``.3f``
-    (``12.300`` -> ``12.3``, ``10.000`` -> ``10``): three passes of ``str.replace``. Each pass can
-    only reach the fraction: two zeros, then one, then a bare point."""
-    return text.replace("00</Dist", "</Dist").replace("0</Dist", "</Dist").replace(".</Dist", "</Dist")
+def distance_texts(distances: Sequence[float]) -> list[str]:
+    """Each distance with three decimals, ``number()``'s trailing zeros stripped (``12.300`` ->
+    ``12.3``, ``10.000`` -> ``10``): all formatted into one string, each ended by ``|``, then three
+    passes of ``str.replace`` over that short string (two zeros, then one, then a bare point:
+    each pass can only reach the fraction). One text more than *distances*: an empty last one."""
+    text = ("%.3f|" * len(distances)) % tuple(distances)
+    return text.replace("00|", "|").replace("0|", "|").replace(".|", "|").split("|")
 
 
 @dataclass
@@ -182,13 +184,14 @@ class Track:
                 while self.current < target:
                     self.current += 1
                     self.writer.lap(self.laps[self.current].lap())
-            position += sum(1 for _ in run)
+            position += len(list(run))
         self._points(ats, distances, done, position)
 
     def _points(self, ats, distances, start: int, stop: int) -> None:
         if stop > start:
-            text = (_POINT * (stop - start)) % tuple(chain.from_iterable(zip(ats[start:stop], distances[start:stop])))
-            self.writer.points_text(strip_zeros(text), stop - start)
+            texts = distance_texts(distances[start:stop])
+            text = (_POINT * (stop - start)) % tuple(chain.from_iterable(zip(ats[start:stop], texts)))
+            self.writer.points_text(text, stop - start)
 
     def end(self, notes: str) -> None:
         while self.current < len(self.laps) - 1:

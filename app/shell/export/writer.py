@@ -244,8 +244,8 @@ class Exporter:
         batch_relative = f"{fmt.EXPORTS_FOLDER}/{batch_name}"
         created.append((exports_folder, batch_name))
 
-        def new(folder: Folder, name: str, relative: str) -> PendingFile:
-            item = PendingFile(folder, name, relative)
+        def new(folder: Folder, name: str, relative: str, in_memory: bool = False) -> PendingFile:
+            item = PendingFile(folder, name, relative, in_memory=in_memory)
             pending.append(item)
             return item
 
@@ -255,7 +255,7 @@ class Exporter:
         out = _Outputs(sessions=Csv(in_batch(fmt.SESSIONS_CSV), fmt.SESSION_COLUMNS),
                        samples=Csv(in_batch(fmt.SAMPLES_CSV), fmt.SAMPLE_COLUMNS),
                        events=Csv(in_batch(fmt.EVENTS_CSV), fmt.EVENT_COLUMNS), jsonl=in_batch(fmt.JSONL),
-                       new_tcx=lambda name: new(tcx_folder, name, f"{fmt.TCX_FOLDER}/{name}"),
+                       new_tcx=lambda name: new(tcx_folder, name, f"{fmt.TCX_FOLDER}/{name}", in_memory=True),
                        export_folder=batch_relative)
         out.jsonl.write(dumps({"type": "export", "format": "backstep-export", "version": 1, "station_id": self.station_id,
                                "exported_at": exported_at, "selection": selection, "sessions": len(session_ids),
