@@ -4,7 +4,7 @@
   a file or folder of the repository; a link with ``#anchor`` to a Markdown file must name one of its
   headings (GitHub's anchor rules) or an explicit ``id``/``name`` anchor.
 - No file in the repository (code, tests, docs, config, programs) may cite what a clone does not
-  have: the old design notes outside the repository (``../shared``, the DESIGN and PROTOCOLS files)
+  have: the old design notes kept beside the repository (its sibling shared folder, the DESIGN and PROTOCOLS files)
   or numbered tracker items ("issue 7"). Cite the docs/ page that holds the fact instead, e.g.
   "docs/safety.md, rule 3".
 - Every ``docs/PAGE.md`` named in the code exists, and a "docs/safety.md, rule N" names one of its
@@ -294,15 +294,16 @@ def test_the_link_checker_finds_every_kind_of_broken_link(tmp_path):
 
 
 def test_the_citation_checker_finds_every_kind_of_citation(tmp_path):
-    design, protocols = "DES" + "IGN", "PROTO" + "COLS"
+    # The planted citations are built from pieces, so this file itself cites nothing outside.
+    design, protocols, outside = "DES" + "IGN", "PROTO" + "COLS", ".." + "/shared"
     root, names = _tree(tmp_path, {
         "app/a.py": f"# {design}.md §2 rule 3\nx = 1  # fine\n",
         "app/b.py": f'"""See {design} §2.3 and {protocols}.md "Dose"."""\n',
-        "README.md": "[x](../shared/thing.md)\n",
+        "README.md": f"[x]({outside}/thing.md)\n",
         "tests/c.py": "# copied from shared/schemas\n# issue 7 item 4\n# Issue #12\n",
         "deploy/d.toml": "# docs/safety.md, rule 9\n# docs/nope.md\n# docs/safety.md, rule 3 and docs/later.md\n",
         "docs/safety.md": "## Rule 1: x\n",
-        "assets/font.ttf": b"\0\1binary DESIGN.md issue 3",
+        "assets/font.ttf": b"\0\1binary " + design.encode() + b".md issue 3",
         "tests/test_docs.py": f"{design}.md issue 1\n",
     })
     problems = citation_problems(root, names, {"tests/test_docs.py"}, {"docs/later.md"})

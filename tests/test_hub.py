@@ -286,14 +286,20 @@ def test_the_station_carries_on_while_the_hub_is_down_and_catches_up(tmp_path, p
 
 # --- members down, and one history ------------------------------------------------------------------------
 
-@pytest.mark.slow
-def test_two_stations_share_a_members_history(tmp_path, hub):
+def _ada_walked_at_front(tmp_path, hub) -> tuple[Station, Station]:
+    """Two stations; member Ada (code A1) added and walked once at front-1, then both synced."""
     front = station(tmp_path, hub, "front-1")
     back = station(tmp_path, hub, "back-2")
     front.cli("members", "add", "Ada", "--code", "A1")
     front.walk(member="A1", seconds=60)
     front.sync()
     back.sync()
+    return front, back
+
+
+@pytest.mark.slow
+def test_two_stations_share_a_members_history(tmp_path, hub):
+    front, back = _ada_walked_at_front(tmp_path, hub)
     assert back.sql("SELECT name, code FROM members") == [("Ada", "A1")]
     back.walk(member="A1", seconds=90)
     back.sync()
@@ -349,12 +355,7 @@ def test_doctor_checks_the_hub_with_the_stations_login(tmp_path, pg, hub):
 
 @pytest.mark.slow
 def test_a_members_history_and_suggestion_include_the_other_stations_sessions(tmp_path, hub):
-    front = station(tmp_path, hub, "front-1")
-    back = station(tmp_path, hub, "back-2")
-    front.cli("members", "add", "Ada", "--code", "A1")
-    front.walk(member="A1", seconds=60)
-    front.sync()
-    back.sync()
+    front, back = _ada_walked_at_front(tmp_path, hub)
     for seconds in (90, 120):
         back.walk(member="A1", seconds=seconds)
     back.sync()
@@ -430,12 +431,7 @@ def test_a_therapists_program_on_the_hub_reaches_every_station(tmp_path, hub):
 def test_the_usb_export_lists_the_members_sessions_from_other_stations(tmp_path, hub):
     import csv
 
-    front = station(tmp_path, hub, "front-1")
-    back = station(tmp_path, hub, "back-2")
-    front.cli("members", "add", "Ada", "--code", "A1")
-    front.walk(member="A1", seconds=60)
-    front.sync()
-    back.sync()
+    front, back = _ada_walked_at_front(tmp_path, hub)
     back.walk(member="A1", seconds=90)
     back.sync()
     front.sync()
