@@ -11,8 +11,12 @@ import dataclasses
 import inspect
 import json
 import math
+import os
 import pickle
+import subprocess
+import sys
 from collections import namedtuple
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -21,6 +25,9 @@ from hypothesis import strategies as st
 
 from app.core import record
 from app.core.record import FrozenInstanceError, Record, asdict, field, fields, replace
+
+ROOT = Path(__file__).resolve().parent.parent
+
 
 # Two declarations of one value type: a Record, and the dataclass it stands for.
 class Walk(Record):
@@ -261,6 +268,16 @@ def test_a_mutable_record_is_assignable_and_unhashable():
     with pytest.raises(TypeError, match="cannot inherit a frozen record from a mutable one"):
         class Fixed(Counts, frozen=True):
             pass
+
+
+def test_the_core_imports_neither_dataclasses_nor_inspect():
+    """The point of Record: the safety core and its value types load without both modules."""
+    code = ("import sys\nimport app.core.safety, app.core.view, app.config\n"
+            "print(sorted({'dataclasses', 'inspect'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_one_compared_field_is_still_compared_and_hashed_as_a_tuple():
