@@ -116,6 +116,23 @@ def test_frozen_records_refuse_assignment_and_deletion():
     assert walk == Walk(3)
 
 
+def test_a_frozen_record_with_its_own_eq_stays_hashable_like_a_frozen_dataclass():
+    class Loose(Record):
+        value: float
+
+        def __eq__(self, other):
+            return isinstance(other, Loose) and abs(self.value - other.value) < 1
+
+    @dataclasses.dataclass(frozen=True)
+    class LooseDC:
+        value: float
+
+        def __eq__(self, other):
+            return isinstance(other, LooseDC) and abs(self.value - other.value) < 1
+
+    assert Loose(1.0) == Loose(1.5) and hash(Loose(2.0)) == hash(LooseDC(2.0)) == hash((2.0,))
+
+
 def test_factories_run_per_instance_and_mutable_defaults_are_refused():
     one, two = Walk(1), Walk(1)
     one.tags.append("x")
