@@ -27,11 +27,11 @@ import threading
 import time
 import wave
 from collections import OrderedDict, deque
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import pygame
 
+from app.core.record import Record
 from app.core.units import unit_label
 
 from .audio import SPEECH_CHANNEL, Volume, chimes_playing, open_mixer
@@ -173,8 +173,7 @@ class PhraseCache:
         self.size += len(data)
 
 
-@dataclass(frozen=True)
-class _Line:
+class _Line(Record):
     words: str
     urgent: bool
     generation: int
