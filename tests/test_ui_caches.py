@@ -42,6 +42,7 @@ def test_the_widget_cache_stays_inside_its_byte_budget(monkeypatch):
     monkeypatch.setattr(draw, "_TILES", theme.SurfaceCache(draw.TILE_CACHE_BYTES))
     screen = pygame.Surface((1920, 1080))
     for i in range(80):
-        draw.tile(screen, pygame.Rect(0, 0, 900, 500), ("flood", i), lambda image, local: image.fill(theme.PANEL))
+        draw.tile(screen, pygame.Rect(0, 0, 900, 500), ("flood", i), lambda image, local: image.fill(theme.PANEL),
+                  corner=0)
         assert cached_bytes(draw._TILES) <= draw.TILE_CACHE_BYTES  # noqa: SLF001
     assert 80 * 900 * 500 * screen.get_bytesize() > draw.TILE_CACHE_BYTES

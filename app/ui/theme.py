@@ -51,16 +51,22 @@ CLOCK_CHARS = frozenset("0123456789:")
 TEXT_CACHE_BYTES = 24 * 1024 * 1024
 
 
-def surface_bytes(surface: pygame.Surface) -> int:
-    """The pixel memory a surface holds: width x height x bytes per pixel."""
+def surface_bytes(surface) -> int:
+    """The pixel memory a surface holds: width x height x bytes per pixel (of a tuple of surfaces
+    kept together, e.g. a widget and its corners: their sum; None counts nothing)."""
+    if surface is None:
+        return 0
+    if isinstance(surface, tuple):
+        return sum(surface_bytes(part) for part in surface)
     width, height = surface.get_size()
     return width * height * surface.get_bytesize()
 
 
 class SurfaceCache:
-    """Surfaces by key, least recently used dropped first, holding at most *max_bytes* of pixels
-    (:func:`surface_bytes`) and at most *max_entries* entries. A surface bigger than the whole
-    budget is handed back uncached: caching it would only evict everything else."""
+    """Surfaces (or tuples of them, kept together) by key, least recently used dropped first,
+    holding at most *max_bytes* of pixels (:func:`surface_bytes`) and at most *max_entries*
+    entries. A surface bigger than the whole budget is handed back uncached: caching it would
+    only evict everything else."""
 
     def __init__(self, max_bytes: int, max_entries: int | None = None):
         self.max_bytes = int(max_bytes)
