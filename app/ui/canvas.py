@@ -84,23 +84,20 @@ def shape_bounds(name: str, args: tuple, kwargs: dict) -> pygame.Rect:
     return pygame.Rect(math.floor(x - r), math.floor(y - r), math.ceil(2 * r) + 2, math.ceil(2 * r) + 2)
 
 
-def _parts(item) -> tuple:
-    """(source, dest, area) of one item of a ``blits`` sequence."""
-    return item[0], item[1], item[2] if len(item) > 2 else None
-
-
-def _blit_bounds(source: pygame.Surface, dest, area) -> pygame.Rect:
+def _blit_bounds(source: pygame.Surface, dest, area=None, *_) -> pygame.Rect:
     """Every pixel ``blit(source, dest, area)`` can change."""
     x, y = dest[0], dest[1]
     if area is None:
-        size = source.get_size()
+        width, height = source.get_size()
+    elif type(area) is tuple and len(area) == 4:
+        width, height = area[2], area[3]  # the usual case, without making a Rect of it
     else:
         # Never wider than *area*, wherever pygame shifts a part of it that lies off the source.
-        size = pygame.Rect(area).size
-    bounds = pygame.Rect(math.floor(x), math.floor(y), *size)
-    if not (isinstance(x, int) and isinstance(y, int)):
-        bounds.inflate_ip(2, 2)  # however pygame rounds a fractional position
-    return bounds
+        width, height = pygame.Rect(area).size
+    if type(x) is int and type(y) is int:
+        return pygame.Rect(x, y, width, height)
+    # However pygame rounds a fractional position.
+    return pygame.Rect(math.floor(x) - 1, math.floor(y) - 1, width + 2, height + 2)
 
 
 class Op:
@@ -192,9 +189,8 @@ class Canvas:
             key = ("blits", items)
         except TypeError:  # a Rect or a list in it
             key = ("blits", *(tuple(_frozen(part) for part in item) for item in items))
-        bounds = _blit_bounds(*_parts(items[0]))
-        for item in items[1:]:
-            bounds.union_ip(_blit_bounds(*_parts(item)))
+        bounds = _blit_bounds(*items[0])
+        bounds.unionall_ip([_blit_bounds(*item) for item in items[1:]])
         self._record(key, bounds, "blits", (items,))
 
     def fill(self, color, rect=None, special_flags: int = 0) -> pygame.Rect:
