@@ -1,7 +1,8 @@
 """Drawing helpers: text placed in a rect, buttons, status icons, bars, rings and charts.
 
 All of them only paint on the surface they are given; none keeps state between frames except the
-font and widget caches. Icons are drawn with shapes (not font glyphs) so they look the same at every size.
+font and widget caches. Icons are drawn with shapes (not font glyphs) so they look the same at
+every size.
 """
 
 from __future__ import annotations
