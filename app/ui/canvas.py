@@ -247,6 +247,11 @@ class Painter:
         new_keys = [op.key for op in ops]
         if old_keys == new_keys:
             return []
+        if (old and ops and old_keys[0] != new_keys[0] and old[0].bounds.contains(screen)
+                and ops[0].bounds.contains(screen)):
+            # A new background, as on a screen change: one of the two first ops is unpaired (a
+            # pairing keeps the order), and either covers every pixel. No need to diff the rest.
+            return [screen]
         changed: list[pygame.Rect] = []
         if len(old_keys) == len(new_keys):
             # The usual frame: the same drawing with some parts changed (a clock, a bar). Pairing
