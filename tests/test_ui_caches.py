@@ -42,6 +42,22 @@ def test_the_widget_cache_stays_inside_its_byte_budget(monkeypatch):
     monkeypatch.setattr(draw, "_TILES", theme.SurfaceCache(draw.TILE_CACHE_BYTES))
     screen = pygame.Surface((1920, 1080))
     for i in range(80):
-        draw.tile(screen, pygame.Rect(0, 0, 900, 500), ("flood", i), lambda image, local: image.fill(theme.PANEL))
+        draw.tile(screen, pygame.Rect(0, 0, 900, 500), ("flood", i), lambda image, local: image.fill(theme.PANEL),
+                  corner=0)
         assert cached_bytes(draw._TILES) <= draw.TILE_CACHE_BYTES  # noqa: SLF001
     assert 80 * 900 * 500 * screen.get_bytesize() > draw.TILE_CACHE_BYTES
+
+
+def test_font_sizes_are_opened_from_one_read_of_the_file_not_a_file_each(tmp_path):
+    import os
+
+    fonts = theme.Fonts()
+    before = len(os.listdir("/proc/self/fd"))
+    for px in range(20, 40):
+        fonts.font(px), fonts.font(px, bold=True)
+    assert len(os.listdir("/proc/self/fd")) <= before, "a file left open per font size"
+    by_path = pygame.font.Font(str(theme.default_fonts_dir() / "DejaVuSans-Bold.ttf"), 33)
+    assert (pygame.image.tobytes(fonts.font(33, bold=True).render("Stop 12:05", True, theme.WHITE), "RGBA")
+            == pygame.image.tobytes(by_path.render("Stop 12:05", True, theme.WHITE), "RGBA")), "the same face"
+    missing = theme.Fonts(tmp_path)  # no font files there: pygame's own font, still readable
+    assert missing.render("Stop", 30, theme.WHITE).get_width() > 0

@@ -167,3 +167,19 @@ def test_painter_repaints_the_old_place_of_something_that_moved():
         painter.paint(screen, recording)
     assert screen.get_at((20, 20))[:3] == theme.BLACK
     assert screen.get_at((130, 20))[:3] == theme.WHITE
+
+
+def test_a_new_background_repaints_the_whole_screen_whatever_else_is_alike():
+    size = (200, 100)
+    screen = pygame.Surface(size)
+    painter = Painter()
+    for background, squares in ((theme.BLACK, 3), (theme.RED, 2)):
+        recording = Recording(size)
+        canvas = recording.canvas()
+        canvas.fill(background)
+        for i in range(squares):
+            canvas.fill(theme.WHITE, pygame.Rect(10 + 40 * i, 10, 30, 30))
+        rects = painter.paint(screen, recording)
+    assert rects == [screen.get_rect()]
+    assert screen.get_at((190, 90))[:3] == theme.RED and screen.get_at((20, 20))[:3] == theme.WHITE
+    assert screen.get_at((100, 20))[:3] == theme.RED, "the third square of the last frame is gone"

@@ -84,6 +84,22 @@ def shape_bounds(name: str, args: tuple, kwargs: dict) -> pygame.Rect:
     return pygame.Rect(math.floor(x - r), math.floor(y - r), math.ceil(2 * r) + 2, math.ceil(2 * r) + 2)
 
 
+def _blit_bounds(source: pygame.Surface, dest, area=None, *_) -> pygame.Rect:
+    """Every pixel ``blit(source, dest, area)`` can change."""
+    x, y = dest[0], dest[1]
+    if area is None:
+        width, height = source.get_size()
+    elif type(area) is tuple and len(area) == 4:
+        width, height = area[2], area[3]  # the usual case, without making a Rect of it
+    else:
+        # Never wider than *area*, wherever pygame shifts a part of it that lies off the source.
+        width, height = pygame.Rect(area).size
+    if type(x) is int and type(y) is int:
+        return pygame.Rect(x, y, width, height)
+    # However pygame rounds a fractional position.
+    return pygame.Rect(math.floor(x) - 1, math.floor(y) - 1, width + 2, height + 2)
+
+
 class Op:
     """One recorded drawing call: what identifies its pixels (*key*), where they go (*bounds*, in
     screen coordinates) and how to paint it again (*kind*, *args*, *kwargs*) on *layer*."""
@@ -96,6 +112,8 @@ class Op:
     def paint(self, target: pygame.Surface) -> None:
         if self.kind == "blit":
             target.blit(*self.args)
+        elif self.kind == "blits":
+            target.blits(*self.args, doreturn=False)
         elif self.kind == "fill":
             target.fill(*self.args)
         else:
@@ -153,18 +171,27 @@ class Canvas:
         return touched
 
     def blit(self, source: pygame.Surface, dest, area=None, special_flags: int = 0) -> pygame.Rect:
-        x, y = dest[0], dest[1]
-        if area is None:
-            size = source.get_size()
-        else:
-            # Never wider than *area*, wherever pygame shifts a part of it that lies off the source.
-            area = pygame.Rect(area)
-            size = area.size
-        bounds = pygame.Rect(math.floor(x), math.floor(y), *size)
-        if not (isinstance(x, int) and isinstance(y, int)):
-            bounds.inflate_ip(2, 2)  # however pygame rounds a fractional position
         key = ("blit", id(source), _frozen(dest), _frozen(area), special_flags)
-        return self._record(key, bounds, "blit", (source, dest, area, special_flags))
+        return self._record(key, _blit_bounds(source, dest, area), "blit", (source, dest, area, special_flags))
+
+    def blits(self, blit_sequence, doreturn: bool = True) -> None:
+        """Several blits as one operation (a widget blitted in pieces: :func:`app.ui.draw.tile`).
+        Only as ``blits(..., doreturn=False)``: nothing here reads the rects back."""
+        if doreturn:
+            raise TypeError("a Canvas records blits(..., doreturn=False) only")
+        items = tuple(blit_sequence)
+        if not items:
+            return
+        try:
+            # Surfaces compare and hash by identity and numbers by value: the usual sequence
+            # (tuples of ints, as draw.tile gives) is its own key, at the cost of one hash.
+            hash(items)
+            key = ("blits", items)
+        except TypeError:  # a Rect or a list in it
+            key = ("blits", *(tuple(_frozen(part) for part in item) for item in items))
+        bounds = _blit_bounds(*items[0])
+        bounds.unionall_ip([_blit_bounds(*item) for item in items[1:]])
+        self._record(key, bounds, "blits", (items,))
 
     def fill(self, color, rect=None, special_flags: int = 0) -> pygame.Rect:
         local = self._local if rect is None else pygame.Rect(rect)
@@ -220,6 +247,11 @@ class Painter:
         new_keys = [op.key for op in ops]
         if old_keys == new_keys:
             return []
+        if (old and ops and old_keys[0] != new_keys[0] and old[0].bounds.contains(screen)
+                and ops[0].bounds.contains(screen)):
+            # A new background, as on a screen change: one of the two first ops is unpaired (a
+            # pairing keeps the order), and either covers every pixel. No need to diff the rest.
+            return [screen]
         changed: list[pygame.Rect] = []
         if len(old_keys) == len(new_keys):
             # The usual frame: the same drawing with some parts changed (a clock, a bar). Pairing

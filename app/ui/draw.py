@@ -1,7 +1,8 @@
 """Drawing helpers: text placed in a rect, buttons, status icons, bars, rings and charts.
 
 All of them only paint on the surface they are given; none keeps state between frames except the
-font cache. Icons are drawn with shapes (not font glyphs) so they look the same at every size.
+font and widget caches. Icons are drawn with shapes (not font glyphs) so they look the same at
+every size.
 """
 
 from __future__ import annotations
@@ -19,24 +20,78 @@ from .theme import Fonts, Metrics, SurfaceCache
 #: one; a count limit let big cards grow it to 15 MB and the kiosk past its 100 MB memory goal
 #: (docs/architecture.md, "Budgets").
 TILE_CACHE_BYTES = 12 * 1024 * 1024
-#: Painted widgets (buttons, chips, cards) by everything that decides their look. A frame is then
-#: mostly blits: a button repainted from shapes and text costs 10-50x more than blitting it.
+#: Painted widgets (buttons, chips, cards) by everything that decides their look, as (image,
+#: corners) pairs (:func:`tile`). A frame is then mostly blits: a button repainted from shapes and
+#: text costs 10-50x more than blitting it.
 _TILES = SurfaceCache(TILE_CACHE_BYTES)
 #: Never drawn by any widget: the see-through corners of a rounded tile.
 _CORNER_KEY = (255, 0, 254)
+#: Corner radii in units: a tile's see-through corners reach no further (a program card is drawn
+#: on a button, so its see-through corners are the button's).
+BUTTON_RADIUS = 12
+CHIP_RADIUS = 8
 
 
-def tile(surface, rect: pygame.Rect, key: tuple, paint) -> None:
-    """Blit the widget *key* at *rect*, painting it once with ``paint(tile_surface, local_rect)``."""
-    key = (rect.size, *key)
-    image = _TILES.get(key)
-    if image is None:
-        image = pygame.Surface(rect.size)
-        image.fill(_CORNER_KEY)
-        image.set_colorkey(_CORNER_KEY, pygame.RLEACCEL)
-        paint(image, pygame.Rect((0, 0), rect.size))
-        _TILES.put(key, image)
-    surface.blit(image, rect.topleft)
+def tile(surface, rect: pygame.Rect, key: tuple, paint, *, corner: int) -> None:
+    """Blit the widget *key* at *rect*, painting it once with ``paint(tile_surface, local_rect)``.
+
+    *paint* must cover every pixel of the rect except in the four *corner* x *corner* squares at
+    its corners (a rounded rect of radius *corner* or less); only those squares are see-through.
+    The rest is blitted as a plain copy: a colour key on the whole widget made SDL compress it
+    (RLE) on its first blit and again for every new destination, and the prewarm paints on a
+    scratch surface, so the first e-stop frame paid that once per widget after all."""
+    key = (rect.size, corner, *key)
+    pieces = _TILES.get(key)
+    if pieces is None:
+        pieces = _TILES.put(key, _painted(rect.size, corner, paint))
+    image, corners = pieces
+    if corners is None:
+        surface.blit(image, rect.topleft, (0, 0, *rect.size))
+    else:
+        surface.blits(_placed(rect, image, corners), doreturn=False)
+
+
+def _painted(size: tuple[int, int], corner: int, paint) -> tuple:
+    """(image, corners): the widget without a colour key, and its four corner squares side by
+    side in a 2*corner square with the key. corners is None when the image is blitted whole: it
+    has no see-through corners, or (keyed) the squares would meet on a widget that small."""
+    width, height = size
+    # An odd number of pixels a row (a spare column when the width is even, never blitted): SDL
+    # copies rows whose pitch is a multiple of 8 bytes with MMX, or of 16 with cache-bypassing SSE
+    # stores, 2 to 6 times slower than memcpy for a widget on an x86 machine (a Pi has neither).
+    image = pygame.Surface((width | 1, height))
+    image.fill(_CORNER_KEY)
+    # Painted with the key set, as widgets always were: text blended onto a keyed surface goes
+    # through SDL's blender, which rounds a shade differently from pygame's own.
+    image.set_colorkey(_CORNER_KEY, pygame.RLEACCEL)
+    paint(image, pygame.Rect((0, 0), size))
+    if corner > 0 and 2 * corner >= min(width, height):
+        return _keyed(image), None
+    image.set_colorkey(None)
+    if corner <= 0:
+        return image, None
+    c = corner
+    corners = pygame.Surface((2 * c, 2 * c))
+    for x, y in ((0, 0), (c, 0), (0, c), (c, c)):
+        corners.blit(image, (x, y), (width - c if x else 0, height - c if y else 0, c, c))
+    return image, _keyed(corners)
+
+
+def _keyed(surface: pygame.Surface) -> pygame.Surface:
+    surface.set_colorkey(_CORNER_KEY)  # no RLEACCEL: see tile(); these are small
+    return surface
+
+
+def _placed(rect: pygame.Rect, image: pygame.Surface, corners: pygame.Surface) -> list[tuple]:
+    """The blits that put a tile at *rect*: see-through corners from *corners*, the rest copied."""
+    x, y, width, height = rect
+    c = corners.get_width() // 2
+    right, bottom, middle = x + width - c, y + height - c, width - 2 * c
+    return [(corners, (x, y), (0, 0, c, c)), (image, (x + c, y), (c, 0, middle, c)),
+            (corners, (right, y), (c, 0, c, c)),
+            (image, (x, y + c), (0, c, width, height - 2 * c)),
+            (corners, (x, bottom), (0, c, c, c)), (image, (x + c, bottom), (c, height - c, middle, c)),
+            (corners, (right, bottom), (c, c, c, c))]
 
 
 def text(surface, fonts: Fonts, words: str, rect: pygame.Rect, px: int, colour=theme.WHITE, *, bold=False,
@@ -101,12 +156,13 @@ def button(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, label: str, *, 
     """A rounded button. Disabled buttons are dimmed *and* hatched, so the state is not colour alone."""
     px = px or m.u(30)
     key = ("button", id(fonts), m.scale, label, fill, colour, enabled, pressed, selected, px)
-    tile(surface, rect, key, lambda image, local: _paint_button(image, fonts, m, local, label, fill, colour, enabled,
-                                                                pressed, selected, px))
+    tile(surface, rect, key, lambda image, local: paint_button(image, fonts, m, local, label, fill, colour, enabled,
+                                                               pressed, selected, px), corner=m.u(BUTTON_RADIUS))
 
 
-def _paint_button(surface, fonts, m, rect, label, fill, colour, enabled, pressed, selected, px):
-    radius = m.u(12)
+def paint_button(surface, fonts, m, rect, label, fill, colour, enabled, pressed, selected, px):
+    """:func:`button`'s look painted in place, uncached (for a widget drawn on a button)."""
+    radius = m.u(BUTTON_RADIUS)
     if not enabled:
         fill, colour = theme.BUTTON_DISABLED, theme.GREY
     elif pressed:
@@ -176,13 +232,13 @@ def state_icon(surface, m: Metrics, rect: pygame.Rect, ok: bool | None):
 def status_chip(surface, fonts: Fonts, m: Metrics, rect: pygame.Rect, label: str, state_word: str, ok: bool | None):
     """Icon + label + state word, e.g. [tick] Rails / held: the shape and the word carry the state."""
     tile(surface, rect, ("chip", id(fonts), m.scale, label, state_word, ok),
-         lambda image, local: _paint_chip(image, fonts, m, local, label, state_word, ok))
+         lambda image, local: _paint_chip(image, fonts, m, local, label, state_word, ok), corner=m.u(CHIP_RADIUS))
 
 
 def _paint_chip(surface, fonts, m, rect, label, state_word, ok):
-    shapes.rect(surface, theme.PANEL, rect, border_radius=m.u(8))
+    shapes.rect(surface, theme.PANEL, rect, border_radius=m.u(CHIP_RADIUS))
     # An outline, so the chip stands out on a panel-coloured screen too.
-    shapes.rect(surface, theme.PANEL_LIGHT, rect, width=max(1, m.u(2)), border_radius=m.u(8))
+    shapes.rect(surface, theme.PANEL_LIGHT, rect, width=max(1, m.u(2)), border_radius=m.u(CHIP_RADIUS))
     icon = pygame.Rect(rect.x + m.u(4), rect.y, rect.height, rect.height).inflate(-m.u(10), -m.u(10))
     state_icon(surface, m, icon, ok)
     words = pygame.Rect(icon.right + m.u(8), rect.y + m.u(2), rect.right - icon.right - m.u(12), rect.height - m.u(4))

@@ -7,6 +7,7 @@ screen, so a layout written once fits 1280x800 and 1920x1080 too. A touch target
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -51,16 +52,22 @@ CLOCK_CHARS = frozenset("0123456789:")
 TEXT_CACHE_BYTES = 24 * 1024 * 1024
 
 
-def surface_bytes(surface: pygame.Surface) -> int:
-    """The pixel memory a surface holds: width x height x bytes per pixel."""
+def surface_bytes(surface) -> int:
+    """The pixel memory a surface holds: width x height x bytes per pixel (of a tuple of surfaces
+    kept together, e.g. a widget and its corners: their sum; None counts nothing)."""
+    if surface is None:
+        return 0
+    if isinstance(surface, tuple):
+        return sum(surface_bytes(part) for part in surface)
     width, height = surface.get_size()
     return width * height * surface.get_bytesize()
 
 
 class SurfaceCache:
-    """Surfaces by key, least recently used dropped first, holding at most *max_bytes* of pixels
-    (:func:`surface_bytes`) and at most *max_entries* entries. A surface bigger than the whole
-    budget is handed back uncached: caching it would only evict everything else."""
+    """Surfaces (or tuples of them, kept together) by key, least recently used dropped first,
+    holding at most *max_bytes* of pixels (:func:`surface_bytes`) and at most *max_entries*
+    entries. A surface bigger than the whole budget is handed back uncached: caching it would
+    only evict everything else."""
 
     def __init__(self, max_bytes: int, max_entries: int | None = None):
         self.max_bytes = int(max_bytes)
@@ -142,6 +149,7 @@ class Fonts:
         if not pygame.font.get_init():
             pygame.font.init()
         self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
+        self._faces: dict[bool, bytes | None] = {}
         self._rendered = SurfaceCache(cache_bytes, cache_size)
         self._fits: dict = {}
         self._cache_size = cache_size
@@ -153,14 +161,24 @@ class Fonts:
         key = (px, bold)
         font = self._fonts.get(key)
         if font is None:
-            path = self._paths[bold]
-            # A missing bundled file still gives readable text (pygame's default font), not a crash.
             # FreeType needs face creation serialised across threads (the USB export draws its
             # chart PNGs on its own thread while the kiosk draws on the main one).
             with FONT_LOCK:
-                font = pygame.font.Font(str(path) if path.exists() else None, px)
+                data = self._face(bold)
+                # Each size reads the face from memory: opened by path, every size kept a file of
+                # its own open and read its tables and glyphs through stdio, about a third slower
+                # to open and measure with (the first frame opens a dozen sizes before READY=1).
+                font = pygame.font.Font(io.BytesIO(data) if data is not None else None, px)
             self._fonts[key] = font
         return font
+
+    def _face(self, bold: bool) -> bytes | None:
+        """The font file's bytes, read once (None when it is missing: a missing bundled file
+        still gives readable text, pygame's default font, not a crash)."""
+        if bold not in self._faces:
+            path = self._paths[bold]
+            self._faces[bold] = path.read_bytes() if path.exists() else None
+        return self._faces[bold]
 
     def render(self, text: str, px: int, colour, bold: bool = False) -> pygame.Surface:
         if self.trace is not None:

@@ -207,9 +207,11 @@ class Scene:
         pass
 
     # Shared painting ------------------------------------------------------------------------
-    def paint_targets(self, surface, f: Frame, page: Page, styles: dict[str, dict] | None = None):
+    def paint_targets(self, surface, f: Frame, page: Page, styles: dict[str, dict] | None = None,
+                      targets: list[Target] | None = None):
+        """Every target of *page* (or only *targets*) as a button, styled by its name in *styles*."""
         styles = styles or {}
-        for target in page.targets:
+        for target in page.targets if targets is None else targets:
             style = styles.get(target.name, {})
             draw.button(surface, f.fonts, f.m, target.rect, style.get("label", ""),
                         fill=style.get("fill", theme.BUTTON), colour=style.get("colour", theme.WHITE),

@@ -51,7 +51,9 @@ class Home(Scene):
             "staff": {"label": t("home_staff"), "px": m.u(24), "fill": theme.PANEL},
             "stick": {"label": t("home_stick"), "fill": theme.BLUE, "colour": theme.BLACK, "px": m.u(24)},
         }
-        self.paint_targets(surface, f, page, styles)
+        # A program's target is its card (below), whose tile holds the button beneath it too.
+        self.paint_targets(surface, f, page, styles,
+                           [tg for tg in page.targets if tg.intent.kind is not IntentKind.CHOOSE_PROGRAM])
         if "stick" not in page.rects:
             self.title(surface, f, t("home_title"), page.rects["title"], px=40)
         if not page.rects["cards"] or not any(tg.intent.kind is IntentKind.CHOOSE_PROGRAM for tg in page.targets):
@@ -62,16 +64,23 @@ class Home(Scene):
                 prescribed = (t("home_prescribed", name=ui.member.name)
                               if ui.member is not None and ui.member_program is not None
                               and program.id == ui.member_program.id else "")
-                self.card(surface, f, target.rect, program, f.pressed == target.name, prescribed)
+                self.card(surface, f, target.rect, program, f.pressed == target.name, prescribed, target.enabled)
 
-    def card(self, surface, f: Frame, rect: pygame.Rect, program: Program, pressed: bool, prescribed: str = ""):
+    def card(self, surface, f: Frame, rect: pygame.Rect, program: Program, pressed: bool, prescribed: str = "",
+             enabled: bool = True):
         key = ("card", id(f.fonts), f.m.scale, program.id, program.name, program.total_seconds, program.audience,
-               program.description, pressed, prescribed)
+               program.description, pressed, prescribed, enabled)
+        # The button (painted first) shows only in the card's corners, the card's radius being the
+        # larger: those corners are the tile's see-through ones.
         draw.tile(surface, rect, key, lambda image, local: self._paint_card(image, f, local, program, pressed,
-                                                                            prescribed))
+                                                                            prescribed, enabled),
+                  corner=f.m.u(draw.BUTTON_RADIUS))
 
-    def _paint_card(self, surface, f: Frame, rect: pygame.Rect, program: Program, pressed: bool, prescribed: str = ""):
+    def _paint_card(self, surface, f: Frame, rect: pygame.Rect, program: Program, pressed: bool, prescribed: str,
+                    enabled: bool):
         m, fonts = f.m, f.fonts
+        # The target's own button, as paint_targets draws every other target: blank, under the card.
+        draw.paint_button(surface, fonts, m, rect, "", theme.BUTTON, theme.WHITE, enabled, pressed, False, m.u(30))
         pygame.draw.rect(surface, theme.BUTTON_PRESSED if pressed else theme.PANEL, rect, border_radius=m.u(14))
         pygame.draw.rect(surface, theme.YELLOW if prescribed else theme.WHITE, rect,
                          width=m.u(4) if prescribed else m.u(2), border_radius=m.u(14))
