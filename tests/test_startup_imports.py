@@ -50,3 +50,15 @@ def test_ready_comes_before_the_modules_only_later_work_needs(tmp_path):
     # Never loaded where they are not used: the journal's handler with no journal to log to.
     unused = {"systemd.journal"}
     assert not unused & loaded, f"imported though unused: {sorted(unused & loaded)}"
+
+
+def test_a_real_station_does_not_load_the_simulation():
+    """What the kiosk imports to run a real station leaves out the simulated one (and gpiozero's
+    mock pins): they are loaded only for ``--sim``."""
+    probe = "import json, sys, app.kiosk.app, app.kiosk.mainloop; print(json.dumps(sorted(sys.modules)))"
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "app.shell.devices" in loaded  # the sensors' adapters are there
+    assert not {"hardware.sim", "gpiozero.pins.mock"} & loaded
