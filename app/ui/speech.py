@@ -25,7 +25,6 @@ import subprocess
 import sys
 import threading
 import time
-import wave
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -117,6 +116,8 @@ def wav_with_true_sizes(data: bytes) -> bytes:
 
 def measure(wav: bytes) -> tuple[float, float]:
     """Length in seconds and RMS level (0-1 of full scale) of 16-bit WAV bytes."""
+    import wave  # only `backstep doctor` measures a line: not on the kiosk's way to READY=1
+
     with wave.open(io.BytesIO(wav)) as reader:
         if reader.getsampwidth() != 2:
             raise SpeechError(f"expected 16-bit audio, got {8 * reader.getsampwidth()}-bit")
