@@ -239,10 +239,15 @@ class Speaker:
                 self._pending.append(line)
             self._cond.notify_all()
 
+    def open(self) -> bool:
+        """Open the mixer and start the speech thread now, so no line said later waits for either
+        (the kiosk does it before READY=1). Whether speech is on and can work."""
+        return self.enabled and self._ready()
+
     def warm(self, lines: Iterable[str]) -> None:
         """Render *lines* ahead, when nothing else is to be said, so the first emergency stop is
         spoken without waiting for espeak-ng."""
-        if not (self.enabled and self._ready()):
+        if not self.open():
             return
         with self._cond:
             self._warm.extend(words for words in lines if words)
