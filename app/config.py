@@ -1,4 +1,4 @@
-"""Station configuration: one TOML file -> frozen dataclasses.
+"""Station configuration: one TOML file -> frozen records (app.core.record).
 
 Like Klipper, every problem names the section and the option, and all problems are reported at
 once (:class:`ConfigError` carries the list, one line each). A missing file means all defaults,
@@ -18,7 +18,6 @@ import os
 import re
 import stat
 import tomllib
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from .core.caps import (
     DEFAULT_FORWARD_SPEED_KMH,
     Caps,
 )
+from .core.record import Record, field
 from .core.safety import SafetyConfig
 from .core.units import from_kmh, to_kmh, unit_label
 from . import paths
@@ -46,15 +46,13 @@ class ConfigError(UserError):
         super().__init__(problems[0] if len(problems) == 1 else f"{len(problems)} problems in the config:\n  " + "\n  ".join(problems))
 
 
-@dataclass(frozen=True)
-class StationSection:
+class StationSection(Record):
     id: str = "backstep-1"           # names the export folder: Backstep/<id>/
     name: str = "Backstep station"
     units: str = "mph"               # default units for guests: mph | kmh
 
 
-@dataclass(frozen=True)
-class GpioSection:
+class GpioSection(Record):
     """BCM pin numbers. Inputs use the Pi's internal pull-ups; a closed switch pulls to ground."""
 
     lanyard_pin: int = 17
@@ -72,8 +70,7 @@ class GpioSection:
     pin_factory: str = ""                 # "" lets gpiozero choose (lgpio on a Pi 5)
 
 
-@dataclass(frozen=True)
-class TreadmillSection:
+class TreadmillSection(Record):
     #: "csafe": a serial CSAFE link; "cue": no link, the person sets the speed (cue mode).
     mode: str = "cue"
     port: str = "/dev/treadmill"
@@ -85,21 +82,18 @@ class TreadmillSection:
     ramp_kmh_per_s: float = 1.0
 
 
-@dataclass(frozen=True)
-class StoreSection:
+class StoreSection(Record):
     db_path: str = ""  # "" -> $BACKSTEP_DB, then the platform default (see app.paths)
 
 
-@dataclass(frozen=True)
-class ExportSection:
+class ExportSection(Record):
     mount_dir: str = "/media/backstep"
     automatic: bool = False
     require_pin: bool = True
     pseudonymize_members: bool = False
 
 
-@dataclass(frozen=True)
-class KioskSection:
+class KioskSection(Record):
     fullscreen: bool = True
     #: PBKDF2 hash of the staff PIN, as written by ``backstep staff-pin``; "" = no PIN set yet
     #: (the factory PIN 0000, which only a simulated station may keep: docs/config.md, [kiosk]).
@@ -110,8 +104,7 @@ class KioskSection:
     volume: int = 80
 
 
-@dataclass(frozen=True)
-class HubSection:
+class HubSection(Record):
     """The clinic hub (docs/hub.md). Empty: this station works alone."""
 
     dsn: str = ""                 # the station's connection string from `backstep hub add-station`
@@ -119,8 +112,7 @@ class HubSection:
     interval_s: float = 60.0      # seconds between sync passes when all is well
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(Record):
     station: StationSection = field(default_factory=StationSection)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     gpio: GpioSection = field(default_factory=GpioSection)
@@ -166,8 +158,7 @@ PIN_HASH = re.compile(r"pbkdf2_sha256\$(\d{1,7})\$([0-9a-fA-F]{16,128})\$([0-9a-
 PIN_HASH_ITERATIONS = (1_000, 1_000_000)
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(Record):
     """One config option: its kind and what it allows. ``low``/``high`` are inclusive hard limits
     (for a ``cap``, the ceiling is in :data:`CAP_CEILINGS_KMH`/:data:`CAP_CEILINGS_PCT`)."""
 

@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dataclasses import replace  # noqa: E402
+from app.core.record import replace  # noqa: E402
 
 from app.config import parse_config  # noqa: E402
 from app.core.events import ProgramChosen, RailsHeld, StartTapped  # noqa: E402

@@ -6,7 +6,6 @@ CI installs them (systemd, shellcheck).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from app.config import Config, parse_config
+from app.core import record
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -455,8 +455,8 @@ def _uncommented(text: str) -> str:
 def test_every_commented_example_is_valid_and_shows_the_default():
     config = parse_config(_uncommented(EXAMPLE.read_text()), "uncommented example")
     # belt_pulse_pin has no default (no sensor); the example shows a typical pin.
-    expected = dataclasses.replace(Config(), source="uncommented example",
-                                   gpio=dataclasses.replace(Config().gpio, belt_pulse_pin=5))
+    expected = record.replace(Config(), source="uncommented example",
+                                   gpio=record.replace(Config().gpio, belt_pulse_pin=5))
     assert config == expected
 
 
@@ -466,7 +466,7 @@ def test_every_option_is_documented_in_the_example():
 
     for section, cls in cfg._SECTIONS.items():
         assert f"[{section}]" in text
-        for f in dataclasses.fields(cls):
+        for f in record.fields(cls):
             assert re.search(rf"^#? ?{f.name} = ", text, re.M), f"[{section}] {f.name} is not in {EXAMPLE.name}"
     for option in ("units", *cfg._SAFETY_SECONDS, *cfg._SAFETY_CAPS):
         assert re.search(rf"^#? ?{option} = ", text, re.M), f"[safety] {option} is not in {EXAMPLE.name}"

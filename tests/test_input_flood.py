@@ -20,7 +20,7 @@ from conftest import process_until, wait_for
 from test_ui_support import make_kiosk
 from test_ui_support import program as ui_program
 
-from dataclasses import replace
+from app.core.record import replace
 
 from app.config import parse_config
 from app.core.events import (

@@ -9,11 +9,9 @@ The checker below follows a run step by step and keeps only what it sees from th
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import warnings
-from dataclasses import replace as _replace
 
 import pytest
 
@@ -21,7 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import HypothesisWarning
 from hypothesis import strategies as st
 
-from app.core import safety
+from app.core import record, safety
 from app.core.caps import FIRST_PHASE_SPEED_KMH, Caps
 from app.core.effects import CloseSession, OpenSession, RecordEvent, SetBelt, StepEffects, StopBelt
 from app.core.events import (
@@ -105,7 +103,7 @@ class Checker:
         self.link_owed: list[str] = []
         # The strictest of station, program and member caps, computed here (not by Caps.tightened).
         limits = [c for c in (cfg.caps, program.caps, member.caps if member else None) if c is not None]
-        self.allowed_caps = Caps(*(min(getattr(c, f.name) for c in limits) for f in dataclasses.fields(Caps)))
+        self.allowed_caps = Caps(*(min(getattr(c, f.name) for c in limits) for f in record.fields(Caps)))
         self.records: list[tuple[str, float]] = []
         self.belt_direction: str | None = None  # of the last SetBelt since the last StopBelt
         self.all_at_now = False
@@ -456,7 +454,7 @@ def garbage_states(draw):
         "member": draw(st.one_of(members(), GARBAGE)),
     }
     keep = draw(st.sets(st.sampled_from(sorted(changes))))
-    return dataclasses.replace(base, **{k: v for k, v in changes.items() if k in keep})
+    return record.replace(base, **{k: v for k, v in changes.items() if k in keep})
 
 
 garbage_events = st.one_of(
@@ -537,24 +535,24 @@ def _late_grace(monkeypatch):
 def _confirm_without_clip(monkeypatch):
     original = safety.HANDLERS[ConfirmTapped]
     monkeypatch.setitem(safety.HANDLERS, ConfirmTapped,
-                        lambda state, event, now, cfg, fx: original(_replace(state, lanyard_clipped=True),
+                        lambda state, event, now, cfg, fx: original(record.replace(state, lanyard_clipped=True),
                                                                      event, now, cfg, fx))
 
 
 MUTATIONS = {
     "first phase above 1 mph": lambda mp: mp.setattr(safety, "FIRST_PHASE_SPEED_KMH", 50.0),
     "link restored resumes by itself": lambda mp: _after_handler(mp, LinkRestored, lambda s, now, cfg: (
-        _replace(s, mode=Mode.RESUMING, countdown_until=now + cfg.resume_countdown_s)
+        record.replace(s, mode=Mode.RESUMING, countdown_until=now + cfg.resume_countdown_s)
         if s.mode is Mode.PAUSED and s.pause_reason is PauseReason.LINK else s)),
     "confirm without the lanyard clipped": _confirm_without_clip,
     "pause without a stop": _pause_without_stop,
     "caps loosened by a member": lambda mp: mp.setattr(Caps, "tightened", lambda self, other: other or self),
     "grace runs late": _late_grace,
     "clip alone clears the e-stop": lambda mp: _after_handler(mp, LanyardClipped, lambda s, now, cfg: (
-        _replace(s, mode=Mode.SUMMARY if s.outcome else Mode.READY) if s.mode is Mode.ESTOP else s)),
+        record.replace(s, mode=Mode.SUMMARY if s.outcome else Mode.READY) if s.mode is Mode.ESTOP else s)),
     "optional phases pause": lambda mp: mp.setattr(State, "rails_required", property(lambda self: True)),
     "active time runs during pauses": lambda mp: mp.setattr(
-        safety, "_leave_running", lambda state, t: _replace(state, active_before=state.active_seconds(t))),
+        safety, "_leave_running", lambda state, t: record.replace(state, active_before=state.active_seconds(t))),
     "no turnaround": lambda mp: mp.setattr(safety, "_turns", lambda previous, phase: False),
     "a timer wins a tie": lambda mp: mp.setattr(safety, "STOP_FIRST_EVENTS", ()),
     "no interlock when the belt is told to move": lambda mp: mp.setattr(safety, "_move_problems", lambda s: []),

@@ -6,10 +6,10 @@ station does (mode, effects, recorded events), never the internals it uses to ge
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
+from app.core import record
 from app.core.caps import FIRST_PHASE_SPEED_KMH, Caps
 from app.core.effects import CloseSession, OpenSession, RecordEvent, Say, SetBelt, StopBelt
 from app.core.events import (
@@ -561,7 +561,7 @@ def test_program_above_the_station_caps_is_capped_on_every_setbelt():
     program, problems = load_program(data, "fast.toml", caps=generous, check_rules=False)
     assert program is not None, problems
     strict = Caps(backward_speed_kmh=3.0, forward_speed_kmh=5.0, backward_incline_pct=4.0, forward_incline_pct=6.0)
-    cfg = dataclasses.replace(CFG, caps=strict)
+    cfg = record.replace(CFG, caps=strict)
     station = Station(cfg=cfg)
     t0 = station.start(program)
     station.tick(t0 + 30.0)                # turnaround pause
@@ -593,7 +593,7 @@ def test_member_caps_never_loosen_the_station_caps():
     member = Member(7, "Bo", caps=Caps(backward_speed_kmh=99, forward_speed_kmh=99,
                                       backward_incline_pct=99, forward_incline_pct=99))
     strict = Caps(backward_speed_kmh=5.0, forward_speed_kmh=6.0, backward_incline_pct=3.0, forward_incline_pct=4.0)
-    station = Station(cfg=dataclasses.replace(CFG, caps=strict))
+    station = Station(cfg=record.replace(CFG, caps=strict))
     t0 = station.start(program, member)
     station.tick(t0 + 10.0)       # turnaround
     station.tick(t0 + 20.0)       # rails held all along: running forward
@@ -606,7 +606,7 @@ def test_program_caps_tighten_the_station_caps():
                            caps={"backward_speed": 2.5})
     # The file's speeds are within its own caps; tighten further via a second station cap check.
     assert program.caps.backward_speed_kmh == pytest.approx(2.5 * KMH_PER_MPH)
-    cfg = dataclasses.replace(CFG, caps=Caps(backward_speed_kmh=3.0))
+    cfg = record.replace(CFG, caps=Caps(backward_speed_kmh=3.0))
     station = Station(cfg=cfg)
     t0 = station.start(program)
     station.tick(t0 + 10.0)
@@ -804,7 +804,7 @@ def test_every_safety_event_is_recorded_with_its_time():
 def test_internal_error_ends_in_fault_with_a_stop_and_a_closed_session():
     station = Station()
     t0 = station.start(make_program({"seconds": 300}))
-    broken = dataclasses.replace(station.state, program="not a program")
+    broken = record.replace(station.state, program="not a program")
     state, effects = step(broken, Tick(), t0 + 5.0, CFG)
     assert state.mode is Mode.FAULT
     assert first_is_stop(effects)
@@ -823,7 +823,7 @@ def test_step_never_raises_on_a_garbage_state(garbage):
 
 
 def test_step_never_raises_on_a_state_with_a_garbage_mode():
-    broken = dataclasses.replace(initial_state(), mode=[])
+    broken = record.replace(initial_state(), mode=[])
     state, effects = step(broken, Tick(), 1.0, CFG)
     assert state.mode is Mode.FAULT
     assert first_is_stop(effects)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import wave
-from dataclasses import replace
+from app.core.record import replace
 from pathlib import Path
 
 import pygame

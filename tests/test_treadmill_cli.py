@@ -218,3 +218,14 @@ def test_set_json_failure_is_a_json_error_object(capsys, config):
     assert code != 0
     result = json.loads(out)
     assert result["ok"] is False and "cap" in result["error"]
+
+
+def test_probe_json_failure_names_the_port_taken_from_the_config(capsys, tmp_path):
+    """With no --port, the JSON error names the config's port: the one that was tried."""
+    missing = str(tmp_path / "no-such-port")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[treadmill]\nport = "{missing}"\n')
+    code, out, _ = run(capsys, "--config", str(config), "treadmill", "probe", "--json", "--timeout", "0.5")
+    assert code != 0
+    result = json.loads(out)
+    assert result["ok"] is False and result["port"] == missing

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import errno
-from dataclasses import replace
+from app.core.record import replace
 from types import SimpleNamespace
 
 import pytest

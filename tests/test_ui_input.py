@@ -115,7 +115,7 @@ def test_disabled_targets_do_not_tap():
 
 
 def test_start_tap_posts_start():
-    from dataclasses import replace
+    from app.core.record import replace
 
     kiosk, posted = make_kiosk(SIZE)
     kiosk.update(replace(views()[Screen.PREFLIGHT], start_enabled=True), 0.0)

@@ -3,7 +3,6 @@ sounds and speech, and when frames are drawn."""
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import weakref
 
@@ -11,6 +10,7 @@ import pygame
 import pytest
 from test_ui_support import make_kiosk, program, running, tap, views
 
+from app.core import record
 from app.core.effects import PlaySound, Say
 from app.core.events import TAP_EVENTS, HomeTapped, PainScored, PainTapped, ProgramChosen
 from app.core.member import Member
@@ -390,7 +390,7 @@ def test_every_overlay_has_its_scene():
 def test_an_unknown_intent_is_refused_on_screen_and_in_the_log(bogus, caplog):
     kiosk, posted = make_kiosk()
     kiosk.update(VIEWS[Screen.HOME], 0.0)
-    before = dataclasses.replace(kiosk.ui)
+    before = record.replace(kiosk.ui)
     kiosk.act(bogus)
     assert posted == [] and kiosk.scene().name == "home"
     assert f"refused {bogus!r}" in caplog.text
@@ -398,7 +398,7 @@ def test_an_unknown_intent_is_refused_on_screen_and_in_the_log(bogus, caplog):
     kiosk.fonts.trace = []
     kiosk.render(pygame.Surface((800, 480)))
     assert t("intent_refused") in kiosk.fonts.trace
-    assert dataclasses.replace(kiosk.ui, toast=before.toast, toast_until=before.toast_until) == before
+    assert record.replace(kiosk.ui, toast=before.toast, toast_until=before.toast_until) == before
 
 
 def test_kiosk_data_must_have_every_station_data_method():

@@ -89,7 +89,7 @@ def test_start_is_enabled_only_when_the_view_allows_it():
 
 
 def test_estop_confirm_needs_the_lanyard_clipped():
-    from dataclasses import replace
+    from app.core.record import replace
 
     kiosk, _ = make_kiosk()
     kiosk.update(VIEWS[Screen.ESTOP], 0.0)
@@ -227,7 +227,7 @@ def test_every_core_screen_has_a_scene_and_safety_screens_use_their_own():
 
 
 def test_a_pause_for_a_suspected_sensor_fault_says_so():
-    from dataclasses import replace
+    from app.core.record import replace
 
     kiosk, _ = make_kiosk()
     kiosk.update(replace(VIEWS[Screen.PAUSED_USER], pause_reason=PauseReason.SENSOR), 0.0)

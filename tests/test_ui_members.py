@@ -4,7 +4,6 @@ composition root's parts for members (StoreData's indexed history, cue-mode belt
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import pygame
@@ -15,6 +14,7 @@ from test_ui_support import make_kiosk, program, tap, views
 from app.core.effects import CloseSession, ScoreSession, SetBelt, StopBelt
 from app.core.events import ProgramChosen, StartTapped, StopTapped
 from app.core.member import Member
+from app.core.record import replace
 from app.core.view import Screen
 from app.ui import draw
 from app.ui.data import DoseData, MemberInfo, StaticData, SuggestionData
@@ -135,7 +135,7 @@ def test_staff_only_intents_do_nothing_while_the_pin_is_locked(kind, caplog):
     info = MemberInfo(ALEX, "A1")
     # Everything a staff intent would act on is there: only the lock stands in the way.
     kiosk.ui.search, kiosk.ui.staff_member, kiosk.ui.staff_dose = "B2", info, DoseData(1.1, 5, 0)
-    before, suggested = dataclasses.replace(kiosk.ui), dict(static.suggestions)
+    before, suggested = replace(kiosk.ui), dict(static.suggestions)
     arg = {IntentKind.STAFF_MEMBER: info, IntentKind.HANDS_FREE: info, IntentKind.RX_STEP: ("speed", 0.1)}.get(kind)
     kiosk.act(Intent(kind, arg))
     assert kiosk.ui == before and posted == [] and not kiosk.quit_requested
@@ -228,7 +228,6 @@ def test_store_data_history_reads_kept_stats_not_samples(tmp_path, monkeypatch):
 
 
 def test_cue_mode_tells_the_rail_sensors_when_the_belt_is_commanded(monkeypatch):
-    from dataclasses import replace
 
     from app.kiosk.rig import Rig
     from app.config import Config

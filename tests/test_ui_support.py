@@ -10,7 +10,7 @@ import os
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-from dataclasses import replace  # noqa: E402
+from app.core.record import replace  # noqa: E402
 
 import pygame  # noqa: E402
 

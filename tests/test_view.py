@@ -3,12 +3,12 @@ compare, and the STATUS line (docs/architecture.md, systemd)."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from app.core import record
 from app.core.events import (
     LanyardClipped,
     LanyardPulled,
@@ -198,7 +198,7 @@ def test_cooldown_then_summary():
 def test_fault_screen_status_line_is_one_short_line():
     station = Station()
     t0 = station.start(PROGRAM)
-    broken = dataclasses.replace(station.state, program="garbage\nwith a newline" * 20)
+    broken = record.replace(station.state, program="garbage\nwith a newline" * 20)
     state, _ = step(broken, StopTapped(), t0 + 1, CFG)
     assert state.mode is Mode.FAULT
     view = build_view(state, t0 + 1, CFG)
@@ -264,7 +264,7 @@ def test_sensor_fault_pause_status_line():
 def test_a_view_refuses_a_spelling_where_an_enum_belongs(field, value):
     view = view_of(Station())
     with pytest.raises(TypeError, match=f"View.{field} {value!r}: use a"):
-        dataclasses.replace(view, **{field: value})
+        record.replace(view, **{field: value})
 
 
 @pytest.mark.parametrize("link, pause_reason", [("up", None), (Link.UP, "user"), (None, PauseReason.USER),
@@ -272,7 +272,7 @@ def test_a_view_refuses_a_spelling_where_an_enum_belongs(field, value):
 def test_a_state_with_an_untyped_link_or_pause_reason_shows_the_fault_screen(link, pause_reason):
     station = Station(link=Link.UP)
     station.start(PROGRAM)
-    state = dataclasses.replace(station.state, link=link, pause_reason=pause_reason)
+    state = record.replace(station.state, link=link, pause_reason=pause_reason)
     view = build_view(state, station.now, CFG)
     assert view.screen is Screen.FAULT
     assert view.link is (link if isinstance(link, Link) else Link.DOWN)

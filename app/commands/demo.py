@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
+from ..core.record import replace
 from ..errors import UserError
 from ..kiosk.demo import Demo
 from .run import parse_size

@@ -48,7 +48,9 @@ def json_errors(command):
             return command(args)
         except UserError as exc:
             if args.json:
-                print(json.dumps({"ok": False, "port": args.port, "error": str(exc)}, sort_keys=True))
+                # The port the command used: --port, else the config's (None if the config failed).
+                port = getattr(args, "resolved_port", None) or args.port
+                print(json.dumps({"ok": False, "port": port, "error": str(exc)}, sort_keys=True))
             raise
 
     return wrapper
@@ -64,6 +66,7 @@ def _port_options(parser) -> None:
 def _port_and_config(args):
     config = config_from(args)
     port = args.port or config.treadmill.port
+    args.resolved_port = port  # for json_errors: a failure names the port it tried
     if not math.isfinite(args.timeout) or args.timeout <= 0:
         raise UserError(f"--timeout {args.timeout}: give a number of seconds above 0")
     return port, config

@@ -7,8 +7,7 @@ tighten them, never loosen them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from .record import Record
 from .units import KMH_PER_MPH
 
 # Default caps. Sources: docs/practice.md "Dose and progression": a comfortable backward target is about
@@ -25,8 +24,7 @@ DEFAULT_FORWARD_INCLINE_PCT = 15.0
 FIRST_PHASE_SPEED_KMH = 1.0 * KMH_PER_MPH
 
 
-@dataclass(frozen=True)
-class Caps:
+class Caps(Record):
     """Upper limits, in km/h and percent grade, for each walking direction."""
 
     backward_speed_kmh: float = DEFAULT_BACKWARD_SPEED_KMH

@@ -7,26 +7,23 @@ them out in order. A stop is always listed before anything else in the same step
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .member import Member
 from .program import Program
+from .record import Record, field
 
 
-@dataclass(frozen=True)
-class Effect:
+class Effect(Record):
     pass
 
 
-@dataclass(frozen=True)
 class StopBelt(Effect):
     """Tell the treadmill to stop the belt now (or, in cue mode, tell the person to)."""
 
     reason: str
 
 
-@dataclass(frozen=True)
 class SetBelt(Effect):
     """Run the belt at this target. Already within the caps; the link caps it again anyway."""
 
@@ -35,38 +32,33 @@ class SetBelt(Effect):
     direction: str
 
 
-@dataclass(frozen=True)
 class PlaySound(Effect):
     """One of the cue sounds in assets/sounds: start, phase, warning, pause, estop, refused, resume, done."""
 
     name: str
 
 
-@dataclass(frozen=True)
 class Say(Effect):
     """A spoken or on-screen message, by catalogue key; the UI looks up the words."""
 
     key: str
-    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True)
 class RecordEvent(Effect):
     """Store this event with its time (docs/safety.md, rule 8). ``at`` is on the core's clock."""
 
     kind: str
     at: float
-    detail: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    detail: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True)
 class OpenSession(Effect):
     program: Program
     member: Member | None
     at: float
 
 
-@dataclass(frozen=True)
 class CloseSession(Effect):
     status: str  # completed | stopped | emergency_stop
     at: float
@@ -75,7 +67,6 @@ class CloseSession(Effect):
     reason: str = ""
 
 
-@dataclass(frozen=True)
 class ScoreSession(Effect):
     """Store a pain (before/after) or effort score for the current or last session."""
 

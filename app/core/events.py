@@ -8,39 +8,32 @@ for :class:`LanyardPulled`, and so on (``HANDLERS`` there lists them all).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .member import Member
 from .program import Program
+from .record import Record
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Record):
     """Base class; every event is immutable."""
 
 
 # Sensors ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
 class LanyardPulled(Event):
     """The safety key left its socket, or its wire broke (fail-safe wiring reads the same)."""
 
 
-@dataclass(frozen=True)
 class LanyardClipped(Event):
     """The safety key is back in its socket (debounced by the hardware layer)."""
 
 
-@dataclass(frozen=True)
 class RailsReleased(Event):
     """The hands left the rails, or a rail sensor wire broke."""
 
 
-@dataclass(frozen=True)
 class RailsHeld(Event):
     """The rails are held again, as the config defines "held" (both or either rail)."""
 
 
-@dataclass(frozen=True)
 class SensorFault(Event):
     """A rail sensor looks broken: stuck for a long time while the belt runs, or chattering."""
 
@@ -48,19 +41,16 @@ class SensorFault(Event):
 
 
 # Treadmill link -------------------------------------------------------------------------------
-@dataclass(frozen=True)
 class LinkLost(Event):
     """The treadmill stopped answering, sent garbage for too long, or the cable was pulled."""
 
     reason: str = "no answer"
 
 
-@dataclass(frozen=True)
 class LinkRestored(Event):
     """The treadmill answers again. Never resumes a session by itself (docs/safety.md, rule 5)."""
 
 
-@dataclass(frozen=True)
 class TreadmillReported(Event):
     """What the treadmill (or belt sensor) says the belt is doing. ``None`` means unknown."""
 
@@ -70,50 +60,41 @@ class TreadmillReported(Event):
 
 
 # People on the touchscreen ------------------------------------------------------------------
-@dataclass(frozen=True)
 class ProgramChosen(Event):
     program: Program
     member: Member | None = None
 
 
-@dataclass(frozen=True)
 class HomeTapped(Event):
     """Back to the home screen from the checklist or the summary."""
 
 
-@dataclass(frozen=True)
 class StartTapped(Event):
     pass
 
 
-@dataclass(frozen=True)
 class PauseTapped(Event):
     pass
 
 
-@dataclass(frozen=True)
 class ResumeTapped(Event):
     pass
 
 
-@dataclass(frozen=True)
 class StopTapped(Event):
     pass
 
 
-@dataclass(frozen=True)
 class ConfirmTapped(Event):
     """"I am safe, clear the emergency stop" (only accepted with the lanyard clipped)."""
 
 
-@dataclass(frozen=True)
 class PainTapped(Event):
     """Sharp pain during a session: stop at once (docs/practice.md) and record the moment."""
 
     score: int | None = None
 
 
-@dataclass(frozen=True)
 class PainScored(Event):
     """A 0-10 pain (or effort) score given before or after a session. ``None`` = skipped."""
 
@@ -121,7 +102,6 @@ class PainScored(Event):
     score: int | None = None
 
 
-@dataclass(frozen=True)
 class Tick(Event):
     """Time passed. The loop sends one at :func:`app.core.safety.next_deadline` or sooner."""
 

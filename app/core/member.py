@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .caps import Caps
+from .record import Record
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(Record):
     id: int
     name: str
     units: str = "mph"

@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
 from typing import Any
 
 from .caps import FIRST_PHASE_SPEED_KMH, Caps
 from .numbers import echo
+from .record import Record, field, replace
 from .units import KMH_PER_MPH, UNITS, from_kmh, to_kmh, unit_label
 
 DIRECTIONS = ("backward", "forward")
@@ -108,8 +108,7 @@ REPEAT_FIELDS = ("name", "repeat", "steps")
 CAPS_FIELDS = ("backward_speed", "forward_speed", "backward_incline", "forward_incline")
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Record):
     """One thing wrong (or unwise) in a program file."""
 
     source: str
@@ -127,8 +126,7 @@ class Problem:
         return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
-@dataclass(frozen=True)
-class Phase:
+class Phase(Record):
     """One flat step of a program, after repeats are unrolled. Speeds in km/h."""
 
     name: str
@@ -150,8 +148,7 @@ class Phase:
         return self.rails == "required"
 
 
-@dataclass(frozen=True)
-class Program:
+class Program(Record):
     id: str
     name: str
     units: str
@@ -162,7 +159,7 @@ class Program:
     caps: Caps | None = None
     source: str = ""
     #: The parsed file as written, kept with every session so history stays true (docs/database.md).
-    snapshot: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    snapshot: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def total_seconds(self) -> float:
@@ -287,7 +284,7 @@ def load_program(
 
     *check_rules* False skips the length, start, step and turn rules (docs/programs.md), keeping
     the shape, type, cap and size checks. No program a station runs is loaded so: it exists for
-    tests of the safety core, which must stay safe with any :class:`Program` (a plain dataclass
+    tests of the safety core, which must stay safe with any :class:`Program` (a plain record
     anyone can build), e.g. a first phase above 1.0 mph that the runtime clamps.
     """
     caps = caps or Caps()
@@ -484,16 +481,10 @@ def _load_entry(check: _Checker, raw: Any, index: int, units: str, caps: Caps) -
                 # fallback name from its direction, so test the step as written).
                 named = isinstance(step.get("name"), str) and step["name"].strip()
                 name = phase.name if named or not block_name.strip() else block_name.strip()
-                out.append(_replace(phase, name=name, round_label=f"{round_number} of {repeat}"))
+                out.append(replace(phase, name=name, round_label=f"{round_number} of {repeat}"))
         return out
     phase = _load_phase(check, raw, path, label, units, caps)
     return [phase] if phase else []
-
-
-def _replace(phase: Phase, **changes) -> Phase:
-    from dataclasses import replace
-
-    return replace(phase, **changes)
 
 
 def _load_phase(check: _Checker, raw: Any, path: tuple, label: str, units: str, caps: Caps) -> Phase | None:

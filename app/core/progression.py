@@ -22,11 +22,11 @@ rounded to what a treadmill console shows (0.1), so the numbers people read are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from .caps import Caps
 from .progression_reasons import REASONS
+from .record import Record, field, replace
 from .units import KMH_PER_MPH, from_kmh, to_kmh, unit_label
 
 # --- constants, each with its source ----------------------------------------------------------
@@ -68,14 +68,13 @@ THINGS = ("speed", "minutes", "incline")
 THING_WORDS = {"speed": "speed", "minutes": "time", "incline": "incline", None: "the dose"}
 
 #: Catalogue of reasons: key -> default English sentence (app.core.progression_reasons, where the UI's
-#: catalogue imports it from without this module's rules and dataclasses).
+#: catalogue imports it from without this module's rules and records).
 
 
 # --- data ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Dose:
+class Dose(Record):
     """What a session prescribes: main-phase speed (km/h), minutes, incline (%), rails."""
 
     speed_kmh: float
@@ -91,8 +90,7 @@ class Dose:
         return replace(self, **{name: value})
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(Record):
     """The therapist's limits for progression; ``None`` means "the default target" (see above)."""
 
     max_speed_kmh: float | None = None
@@ -103,8 +101,7 @@ class Limits:
         return {"speed": self.max_speed_kmh, "minutes": self.max_minutes, "incline": self.max_incline_pct}[thing]
 
 
-@dataclass(frozen=True)
-class SessionOutcome:
+class SessionOutcome(Record):
     """What progression needs to know about one past session."""
 
     session_id: int | None = None
@@ -128,10 +125,9 @@ class SessionOutcome:
         return self.pain_tapped or (rise is not None and rise > 0)
 
 
-@dataclass(frozen=True)
-class Reason:
+class Reason(Record):
     key: str
-    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def text(self) -> str:
@@ -141,8 +137,7 @@ class Reason:
         return {"key": self.key, "params": dict(self.params), "text": self.text}
 
 
-@dataclass(frozen=True)
-class Suggestion:
+class Suggestion(Record):
     action: str                        # lower | start | step_back | hold | raise
     what: str | None                   # speed | minutes | incline | None
     current: Dose

@@ -2,7 +2,7 @@
 "Dose and progression"). The rules are in :mod:`app.core.progression`.
 
 A module of its own so the UI's text catalogue (app.ui.text) can take these keys at import without
-importing the rules and their dataclasses: the kiosk imports the catalogue before READY=1, and the
+importing the rules and their records: the kiosk imports the catalogue before READY=1, and the
 rules are needed only after a session (docs/architecture.md, Budgets).
 """
 

@@ -19,8 +19,9 @@ when a session closes and keeps it in ``session_stats``, so history never reads 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
+
+from .record import Record, asdict
 
 #: docs/database.md: samples are written at 1 Hz, so each walking sample stands for one second.
 SAMPLE_INTERVAL_S = 1.0
@@ -29,8 +30,7 @@ SAMPLE_INTERVAL_S = 1.0
 RAILS_PAUSE_REASON = "rails released"
 
 
-@dataclass(frozen=True)
-class RailStats:
+class RailStats(Record):
     """Rail dependence of one session. Seconds are walking seconds (see the module notes)."""
 
     walking_seconds: float = 0.0
@@ -172,8 +172,7 @@ def rail_stats(
 # --- distance and per-phase figures: what the history, the CSV and the TCX laps all read -------------
 
 
-@dataclass(frozen=True)
-class PhaseFigures:
+class PhaseFigures(Record):
     """One program phase's share of a session (a TCX lap). ``phase_idx`` None: samples taken
     before any phase started."""
 
@@ -185,8 +184,7 @@ class PhaseFigures:
     max_speed_kmh: float | None = None  # fastest belt speed the treadmill reported
 
 
-@dataclass(frozen=True)
-class SessionFigures:
+class SessionFigures(Record):
     """Counts and distance of one session: the one source for what history, CSV and TCX show."""
 
     samples: int = 0

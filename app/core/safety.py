@@ -30,7 +30,6 @@ The types (modes and their groups, config, state) are in :mod:`app.core.state`.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable
 
 from . import session
@@ -67,6 +66,7 @@ from .events import (
     Tick,
     TreadmillReported,
 )
+from .record import replace
 from .state import (  # noqa: F401 - re-exported: importers use app.core.safety for these
     AFTER_SESSION,
     BELT_MAY_MOVE,

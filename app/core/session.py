@@ -7,14 +7,13 @@ while the belt is running and stops during pauses, turnarounds and countdowns.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
 from functools import lru_cache
 
 from .program import Phase, Program
+from .record import Record
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(Record):
     index: int            # current phase, 0-based; == len(phases) when the program is done
     into_phase: float     # seconds into the current phase
     phase_left: float     # seconds left in the current phase

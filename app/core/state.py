@@ -8,12 +8,12 @@ happens (never worked back out of another time).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
 from . import session
 from .caps import Caps
 from .member import Member
 from .program import Phase, Program
+from .record import Record, field
 
 
 class Mode(enum.Enum):
@@ -87,8 +87,7 @@ class Timer(enum.Enum):
     COOLDOWN = "cooldown"      # the cooldown is over: the summary
 
 
-@dataclass(frozen=True)
-class SafetyConfig:
+class SafetyConfig(Record):
     """Timing and caps for the safety rules. Loaded from the [safety] section of the config
     (docs/config.md gives each option's range)."""
 
@@ -114,8 +113,7 @@ class SafetyConfig:
     cooldown_min_s: float = 3.0
 
 
-@dataclass(frozen=True)
-class State:
+class State(Record):
     mode: Mode = Mode.IDLE
     program: Program | None = None
     member: Member | None = None

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
 
 from . import session
+from .record import Record, replace
 from .state import COUNTING_DOWN, Link, Mode, PauseReason, SafetyConfig, State
 from .units import from_kmh, unit_label
 
@@ -43,15 +43,13 @@ ACTIVE_SCREENS = frozenset({Screen.COUNTDOWN, Screen.RUNNING, Screen.RESUMING})
 SAFETY_SCREENS = frozenset({Screen.PAUSED_RAILS, Screen.PAUSED_LINK, Screen.ESTOP, Screen.FAULT})
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(Record):
     key: str          # catalogue key: check_lanyard, check_rails, check_link, check_facing, check_speed
     ok: bool
     live: bool = True  # False: a reminder the person confirms by looking (facing away, slowest speed)
 
 
-@dataclass(frozen=True)
-class PhaseInfo:
+class PhaseInfo(Record):
     index: int
     name: str
     direction: str
@@ -63,8 +61,7 @@ class PhaseInfo:
     round_label: str
 
 
-@dataclass(frozen=True)
-class View:
+class View(Record):
     screen: Screen
     units: str
     unit_label: str
@@ -232,8 +229,6 @@ def _build_view(state: State, now: float, cfg: SafetyConfig) -> View:
 
 
 def _with_status(view: View) -> View:
-    from dataclasses import replace
-
     # One line, always: a name typed with a line break must not split systemd's STATUS= or the log.
     return replace(view, status_line=" ".join(status_line(view).split()))
 

@@ -10,9 +10,9 @@ needs no serial port. Taps go through the kiosk's own touch handling, at the cen
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
+from ..core.record import replace
 from ..core.units import to_kmh
 from ..errors import UserError
 from ..shell.simulate import ScriptClock

@@ -9,8 +9,8 @@ import enum
 import errno
 import logging
 import threading
-from dataclasses import replace
 
+from ..core.record import replace
 from ..ui.data import ExportStatus
 
 log = logging.getLogger("backstep.kiosk")

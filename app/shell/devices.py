@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from app.core.events import (
@@ -23,6 +22,7 @@ from app.core.events import (
     SensorFault,
     TreadmillReported,
 )
+from app.core.record import Record
 from hardware.gpio import BeltPulseSensor, RailGrip, SafetyLanyard, make_pin_factory
 
 if TYPE_CHECKING:
@@ -37,8 +37,7 @@ Post = Callable[[Event], None]
 BELT_RUNNING_KMH = 0.3
 
 
-@dataclass
-class Sensors:
+class Sensors(Record, frozen=False):
     """The attached GPIO sensors. ``belt`` is ``None`` without a belt-pulse pin."""
 
     lanyard: SafetyLanyard

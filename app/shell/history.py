@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable
 
 from sqlite_utils import Database
 
+from ..core import record
 from ..core.effects import CloseSession, Effect
 from ..core.progression import SessionOutcome
 from ..core.rail_stats import RailStats, rail_stats, session_figures
@@ -193,7 +194,7 @@ def compute_session_stats(db: Database, session_id: int) -> dict[str, Any] | Non
         "samples": figures.samples,
         "distance_m": None if figures.distance_m is None else round(figures.distance_m, 3),
         "distance_source": figures.distance_source,
-        "phases": json.dumps([asdict(p) for p in figures.phases]),
+        "phases": json.dumps([record.asdict(p) for p in figures.phases]),
         "version": STATS_VERSION,
         "computed_at": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
     }

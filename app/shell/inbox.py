@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from dataclasses import dataclass
 
 from ..core.events import (
     Event,
@@ -39,6 +38,7 @@ from ..core.events import (
     StopTapped,
     TreadmillReported,
 )
+from ..core.record import Record
 
 log = logging.getLogger("backstep.station")
 
@@ -54,8 +54,7 @@ NEVER_MERGED = (StopTapped,)
 INPUT_LANE_SIZE = 32
 
 
-@dataclass
-class InboxCounts:
+class InboxCounts(Record, frozen=False):
     """What the input lane did with the taps it was given (for logs, tests and the benchmark)."""
 
     accepted: int = 0

@@ -9,11 +9,11 @@ to fix. Programs are read once, when the library is loaded; nothing here watches
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.caps import Caps
 from ..core.program import MAX_FILE_BYTES, Problem, Program, parse_program_text
+from ..core.record import Record, field
 from ..errors import UserError
 from ..paths import assets_dir
 from .textfile import TextFileError, read_text_file
@@ -90,8 +90,7 @@ def home_order(program: Program) -> tuple:
     return (program.advanced, uses_incline, turns, round(top_speed, 2), program.total_seconds, program.name.lower(), program.id)
 
 
-@dataclass
-class Library:
+class Library(Record, frozen=False):
     """Programs ready to run, and the files that could not be loaded."""
 
     #: Good programs, in home-screen order (see :func:`home_order`).

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,6 +38,7 @@ from ..core.progression import (
     format_dose,
     suggest,
 )
+from ..core.record import replace
 from ..core.units import KMH_PER_MPH, UNITS, from_kmh, to_kmh, unit_label
 from ..errors import UserError
 from .history import History, MemberHistory

@@ -19,13 +19,12 @@ Nothing here touches pygame or hardware; the run command calls it and draws the 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config, ConfigError, load_config
+from ..core.record import Record, replace
 
 #: Starts that never reached READY before safe mode is used: one bad start may be a power cut,
 #: two in a row are a pattern.
@@ -33,8 +32,7 @@ SAFE_MODE_AFTER = 2
 COUNTER_NAME = "startup-attempts"
 
 
-@dataclass(frozen=True)
-class ServiceScreen:
+class ServiceScreen(Record):
     """What the kiosk shows instead of crashing when it cannot run safely."""
 
     title: str
@@ -76,8 +74,7 @@ def _default_path() -> str:
     return str(default_config_path())
 
 
-@dataclass(frozen=True)
-class StartupCheck:
+class StartupCheck(Record):
     safe_mode: bool
     failed_starts: int           # starts before this one that never reached READY
     banner: str = ""             # shown on every screen in safe mode
@@ -145,7 +142,7 @@ class StartupGuard:
 
 def apply_safe_mode(config: Config) -> Config:
     """The same config in cue mode: no command ever goes to the treadmill."""
-    return dataclasses.replace(config, treadmill=dataclasses.replace(config.treadmill, mode="cue"))
+    return replace(config, treadmill=replace(config.treadmill, mode="cue"))
 
 
 def state_dir_for(db_path: str | os.PathLike) -> Path:
@@ -153,8 +150,7 @@ def state_dir_for(db_path: str | os.PathLike) -> Path:
     return Path(db_path).parent
 
 
-@dataclass
-class Startup:
+class Startup(Record, frozen=False):
     """Everything the run command needs from this module, from one call to :func:`begin_startup`.
 
     Use: ``startup = begin_startup(args.config, args.db)``; run with ``startup.config``; if

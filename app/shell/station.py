@@ -29,6 +29,7 @@ from ..core.effects import (
     StopBelt,
 )
 from ..core.events import Event, Tick
+from ..core.record import replace
 from ..core.safety import Link, Mode, State
 from ..core.view import View, build_view
 from .inbox import Inbox
@@ -92,8 +93,6 @@ class Station:
     def attach_treadmill(self, treadmill: Treadmill) -> None:
         """Use *treadmill* from now on. A link is opened after the station (its callbacks post to
         the station's queue), so it is attached here; the core then knows the link is up."""
-        from dataclasses import replace
-
         self.treadmill = None if self.safe_mode else treadmill
         if self.treadmill is not None:
             self.state = replace(self.state, link=Link.UP)

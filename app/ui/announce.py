@@ -15,9 +15,9 @@ the view the person sees. Safety lines are ``urgent`` (they cut off whatever is 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from app.core.effects import Effect, PlaySound, RecordEvent, Say, SetBelt
+from app.core.record import Record
 from app.core.units import from_kmh
 from app.core.view import Link, Screen, View
 
@@ -30,8 +30,7 @@ URGENT_SAYS = frozenset({"hold_the_rails", "turn_around", "link_lost", "pain_sto
 COUNTDOWNS = {Screen.COUNTDOWN: "speak_start_in", Screen.RESUMING: "speak_resume_in"}
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(Record):
     words: str
     urgent: bool = False
 

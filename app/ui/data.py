@@ -8,15 +8,14 @@ so the UI never imports the store, the exporter or the hardware.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Protocol, Sequence
 
 from app.core.member import Member
 from app.core.program import Program
+from app.core.record import Record, field, replace
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(Record):
     """One point of the summary chart: program seconds, speed in the view's units, incline %."""
 
     t: float
@@ -24,8 +23,7 @@ class Sample:
     incline: float
 
 
-@dataclass(frozen=True)
-class SessionRecord:
+class SessionRecord(Record):
     """One past session for the history screen."""
 
     started_at: float          # wall-clock seconds since the epoch
@@ -36,8 +34,7 @@ class SessionRecord:
     units: str = "mph"
 
 
-@dataclass(frozen=True)
-class HistoryWeek:
+class HistoryWeek(Record):
     """One calendar week of a member's history (Monday first); empty weeks are included."""
 
     week_start: float          # the Monday, wall-clock seconds since the epoch (local midnight)
@@ -46,8 +43,7 @@ class HistoryWeek:
     goal: int | None = None    # the member's goal sessions per week, if set
 
 
-@dataclass(frozen=True)
-class HistorySession:
+class HistorySession(Record):
     """One past session with what the history charts show. Speeds in the history's units."""
 
     started_at: float          # wall-clock seconds since the epoch
@@ -61,8 +57,7 @@ class HistorySession:
     early_releases: int = 0
 
 
-@dataclass(frozen=True)
-class HistoryData:
+class HistoryData(Record):
     """Everything the history screen and the exported chart PNG draw, for one member or everyone."""
 
     name: str                  # the member's name or pseudonym; "" for everyone
@@ -72,8 +67,7 @@ class HistoryData:
     weeks: tuple[HistoryWeek, ...] = ()         # oldest first
 
 
-@dataclass(frozen=True)
-class DoseData:
+class DoseData(Record):
     """A dose in the member's units: speed, minutes, incline %."""
 
     speed: float
@@ -81,8 +75,7 @@ class DoseData:
     incline: float
 
 
-@dataclass(frozen=True)
-class SuggestionData:
+class SuggestionData(Record):
     """The progression suggestion for a member's next session, as words and numbers to show."""
 
     action: str                # lower | start | step_back | hold | raise
@@ -102,8 +95,7 @@ class SuggestionData:
     max_incline: float = 15.0
 
 
-@dataclass(frozen=True)
-class MemberInfo:
+class MemberInfo(Record):
     """What the staff Members page shows per member."""
 
     member: Member
@@ -113,8 +105,7 @@ class MemberInfo:
     goal_per_week: int | None = None
 
 
-@dataclass(frozen=True)
-class HubStatus:
+class HubStatus(Record):
     """The clinic hub as the staff see it (docs/hub.md): when this station last synced, the last
     error if the most recent pass failed, and how many of its sessions wait to go up."""
 
@@ -162,8 +153,7 @@ STATION_DATA_METHODS = tuple(name for name, value in vars(StationData).items()
                              if not name.startswith("_") and callable(value))
 
 
-@dataclass
-class StaticData:
+class StaticData(Record, frozen=False):
     """Lists in memory: what the demo, the tests and a station without a database use."""
 
     program_list: Sequence[Program] = ()
@@ -256,8 +246,7 @@ EXPORT_STATES = ("no_stick", "detected", "exporting", "done", "error")
 EXPORT_ERRORS = ("full", "readonly", "removed", "other")
 
 
-@dataclass(frozen=True)
-class ExportStatus:
+class ExportStatus(Record):
     state: str = "no_stick"     # one of EXPORT_STATES
     stick: str = ""             # the stick's label, as people see it
     progress: float = 0.0       # 0..1 while exporting

@@ -9,8 +9,9 @@ that every kind has exactly one handler.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any
+
+from app.core.record import Record
 
 
 class IntentKind(enum.Enum):
@@ -90,8 +91,7 @@ STAFF_ONLY = frozenset({IntentKind.ADD_UNITS, IntentKind.ADD_CREATE, IntentKind.
                         IntentKind.VOLUME, IntentKind.EXIT})
 
 
-@dataclass(frozen=True)
-class Intent:
+class Intent(Record):
     """What a tap asks for: ``kind`` names it, ``arg`` carries the choice (a program, a score)."""
 
     kind: IntentKind

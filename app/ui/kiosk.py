@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
 from typing import Any, Callable
 
 import pygame
@@ -33,6 +32,7 @@ from app.core.events import (
     StartTapped,
     StopTapped,
 )
+from app.core.record import replace
 from app.core.units import from_kmh
 from app.core.view import Link, Screen, View
 

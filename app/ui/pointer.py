@@ -9,9 +9,9 @@ within :data:`DEBOUNCE_S` is dropped: a sweaty finger bouncing on the glass is n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pygame
+
+from app.core.record import Record
 
 #: Shorter than a deliberate double tap on a keypad (~0.25-0.3 s apart), longer than a bounce.
 DEBOUNCE_S = 0.18
@@ -19,13 +19,11 @@ DEBOUNCE_S = 0.18
 TOUCH_ECHO_S = 0.6
 
 
-@dataclass(frozen=True)
-class Press:
+class Press(Record):
     pos: tuple[int, int]
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(Record):
     pos: tuple[int, int]
 
 

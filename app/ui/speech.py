@@ -26,11 +26,11 @@ import sys
 import threading
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import pygame
 
+from app.core.record import Record
 from app.core.units import unit_label
 
 from .audio import SPEECH_CHANNEL, Volume, chimes_playing, open_mixer
@@ -174,8 +174,7 @@ class PhraseCache:
         self.size += len(data)
 
 
-@dataclass(frozen=True)
-class _Line:
+class _Line(Record):
     words: str
     urgent: bool
     generation: int

@@ -13,10 +13,10 @@ problem becomes one line in ``ui.staff_message`` (shown on the page), never a cr
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Callable, TypeVar
 
 from app.core.member import Member
+from app.core.record import replace
 
 from .data import MemberInfo, StationData
 from .intents import Overlay

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import pygame
 
 from app.core.member import Member
 from app.core.program import Program
+from app.core.record import Record, field
 from app.core.view import Link, Screen, View
 
 from .. import draw, theme
@@ -22,15 +22,13 @@ from ..text import t
 from ..theme import Fonts, Metrics
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Record):
     name: str
     rect: pygame.Rect
     intent: Intent
     enabled: bool = True
 
-@dataclass
-class Page:
+class Page(Record, frozen=False):
     """A scene's layout: named rects (for drawing and tests) and its touch targets."""
 
     rects: dict[str, pygame.Rect] = field(default_factory=dict)
@@ -51,8 +49,7 @@ class Page:
                 return target
         return None
 
-@dataclass
-class UiState:
+class UiState(Record, frozen=False):
     """What only the kiosk knows: navigation, the chosen member, typed PIN, chosen scores, data."""
 
     overlay: Overlay | None = None
@@ -91,8 +88,7 @@ class UiState:
     new_pin: NewPin | None = None                # staff must choose a PIN before anything else
     hub: HubStatus | None = None                 # the clinic hub's sync, read when staff open Sensors
 
-@dataclass
-class Frame:
+class Frame(Record, frozen=False):
     """Everything a scene may read for one frame."""
 
     view: View
