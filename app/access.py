@@ -13,7 +13,6 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import shlex
 import stat
 import sys
 from pathlib import Path
@@ -62,6 +61,8 @@ def blocking_folder(path: Path) -> Path | None:
 
 def as_station_user() -> str:
     """The command line that repeats this command as the kiosk's user."""
+    import shlex  # only for this message; the config loader imports this module on every start
+
     argv = sys.argv[1:] if Path(sys.argv[0]).name in ("backstep", "__main__.py") else ["COMMAND"]
     return f"sudo -u {SERVICE_USER} backstep {shlex.join(argv)}".rstrip()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-from importlib import resources
 from pathlib import Path
 
 APPLIANCE_STATE_DIR = Path("/var/lib/backstep")
@@ -35,15 +34,32 @@ def bundled_assets_dir() -> Path:
     installing (``PYTHONPATH=.``), and an editable install, use ``assets/`` beside ``app/``: looked
     at first, so a worktree sees its own assets even when another checkout is installed editable.
     """
-    package = resources.files("app")
-    if not isinstance(package, Path):
-        # pygame and the program loader open files by name: a zipped install cannot serve them.
-        raise RuntimeError(f"Backstep is installed where its files have no path ({package}); "
-                           "install it unzipped with pip")
+    package = package_dir()
     checkout = package.parent / "assets"
     if (package.parent / "pyproject.toml").is_file() and (checkout / "programs").is_dir():
         return checkout
     return package / "assets"
+
+
+def package_dir() -> Path:
+    """The ``app`` package's folder on disk.
+
+    Every real install is a plain folder, and then it is the folder this module is in: the same path
+    importlib.resources gives, without importing it, its readers and zipfile (about 6 ms of a
+    command that opens no window, ``backstep programs list``; the kiosk loads them anyway, for
+    pygame's window icon). Only a package that is not a folder (a zip) goes through
+    importlib.resources, and is refused: pygame and the program loader open files by name.
+    """
+    here = Path(__file__).parent
+    if here.is_dir():
+        return here
+    from importlib import resources
+
+    package = resources.files("app")
+    if not isinstance(package, Path):
+        raise RuntimeError(f"Backstep is installed where its files have no path ({package}); "
+                           "install it unzipped with pip")
+    return package
 
 
 def asset_path(*parts: str) -> Path:

@@ -41,6 +41,7 @@ def at_ready(tmp_path: Path) -> dict:
     env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", BACKSTEP_CONFIG=str(config),
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("NOTIFY_SOCKET", None)
+    env.pop("JOURNAL_STREAM", None)  # stderr is not the journal: a desktop, the ready benchmark
     done = subprocess.run([sys.executable, "-c", AT_READY, str(tmp_path / "kiosk.db")], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -56,3 +57,19 @@ def test_ready_comes_before_the_modules_only_later_work_needs(tmp_path):
     assert not later & loaded, f"imported before READY=1: {sorted(later & loaded)}"
     # pygame itself imports dataclasses (pygame._data_classes), so the module is there; no class of ours is one.
     assert seen["dataclasses"] == [], f"dataclasses made before READY=1 (make them Records): {seen['dataclasses']}"
+    # Never loaded where they are not used: the journal's handler with no journal to log to, the
+    # WAV reader only doctor's speech check needs, the quoting of a "run it as" hint.
+    unused = {"systemd.journal", "wave", "shlex"}
+    assert not unused & loaded, f"imported though unused: {sorted(unused & loaded)}"
+
+
+def test_a_real_station_does_not_load_the_simulation():
+    """What the kiosk imports to run a real station leaves out the simulated one (and gpiozero's
+    mock pins): they are loaded only for ``--sim``."""
+    probe = "import json, sys, app.kiosk.app, app.kiosk.mainloop; print(json.dumps(sorted(sys.modules)))"
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "app.shell.devices" in loaded  # the sensors' adapters are there
+    assert not {"hardware.sim", "gpiozero.pins.mock"} & loaded

@@ -316,6 +316,23 @@ def test_prewarm_paints_the_safety_screens_without_changing_anything():
     assert kiosk.view.screen is Screen.HOME and not kiosk.needs_frame() and posted == []
 
 
+def test_the_safety_lines_are_rendered_ahead_by_the_prewarm_not_before_ready():
+    """The kiosk opens the speech output at start and leaves the rendering of its safety lines to
+    the prewarm it runs after READY=1 (espeak-ng beside the start-up made READY later)."""
+    warmed = []
+
+    class RecordingSpeaker(Speaker):
+        def warm(self, lines):
+            warmed.append(list(lines))
+
+    kiosk, _ = make_kiosk(speaker=RecordingSpeaker(enabled=True, program="/bin/true"))
+    kiosk.update(VIEWS[Screen.HOME], 0.0)
+    kiosk.render(pygame.Surface((800, 480)))
+    assert warmed == []
+    kiosk.prewarm()
+    assert warmed == [[t("speak_estop"), t("hold_the_rails"), t("link_lost"), t("speak_paused")]]
+
+
 def test_a_drawing_bug_shows_the_state_in_words_instead_of_crashing(monkeypatch, caplog):
     from app.ui.scenes import SCREEN_SCENES
 

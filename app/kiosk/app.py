@@ -62,8 +62,8 @@ def notifier():
 
 
 def after_ready(waker, kiosk, rig, data, export=None):
-    """What the kiosk's start leaves until the first frame is up (READY=1): the safety screens'
-    prewarm (in steps on the loop), then the session stats and the member store, whose modules
+    """What the kiosk's start leaves until the first frame is up (READY=1): the prewarm of the
+    safety lines' speech and the safety screens (in steps on the loop), then the session stats and the member store, whose modules
     and sqlite-utils are imported on a worker thread first, then the USB stick watcher
     (docs/architecture.md, "Start-up")."""
     from .after_ready import AfterReady
@@ -91,7 +91,7 @@ def after_ready(waker, kiosk, rig, data, export=None):
         kiosk.refresh_data()
 
     work = AfterReady(waker.wake)
-    work.add("safety screens prewarm", finish=kiosk.prewarm_steps)
+    work.add("safety speech and screens prewarm", finish=kiosk.prewarm_steps)
     work.add("session stats", prepare=import_store_modules, finish=rig.keep_stats)
     work.add("member store", finish=open_members)
     work.add("staff PIN hashing", prepare=import_pin_hashing)

@@ -117,8 +117,8 @@ def loop(station, kiosk, screen, notify, stop_asked, rig: Rig | None = None, *, 
     :param startup: the start-up record (:class:`app.shell.resilience.Startup`): it words the
         status line in safe mode and is told when the first frame is up; ``None`` for neither.
     :param after_ready: work that waits for READY=1 (:class:`app.kiosk.after_ready.AfterReady`),
-        started right after it and run one step per pass; ``None``: the kiosk's safety screens are
-        prewarmed at once after READY, as before.
+        started right after it and run one step per pass; ``None``: the kiosk's safety speech and
+        screens are prewarmed at once after READY.
     """
     pygame.event.set_blocked([pygame.MOUSEMOTION, pygame.FINGERMOTION])  # motion wakes for nothing
     if waker is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from app.core.events import (
     Event,
@@ -24,7 +24,9 @@ from app.core.events import (
 )
 from app.core.record import Record
 from hardware.gpio import BeltPulseSensor, RailGrip, SafetyLanyard, make_pin_factory
-from hardware.sim import SimulatedStation
+
+if TYPE_CHECKING:
+    from hardware.sim import SimulatedStation
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,9 @@ def simulated_station(config, *, treadmill: bool | None = None) -> SimulatedStat
 
     :param treadmill: run the CSAFE treadmill simulator; default: when ``treadmill.mode`` is csafe.
     """
+    # Only here: the simulation and gpiozero's mock pins are 1-2 ms of a real station's start.
+    from hardware.sim import SimulatedStation
+
     gpio = config.gpio
     return SimulatedStation(
         lanyard_pin=gpio.lanyard_pin, rail_pins=gpio.rail_pins, belt_pulse_pin=gpio.belt_pulse_pin,

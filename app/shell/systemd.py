@@ -30,10 +30,8 @@ from typing import Callable
 
 try:  # the [pi] extra; optional everywhere else
     from systemd import daemon as _sd_daemon
-    from systemd import journal as _sd_journal
 except ImportError:  # pragma: no cover - depends on the install
     _sd_daemon = None
-    _sd_journal = None
 
 #: journald's native socket; JournalHandler can only deliver when it exists.
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
@@ -196,6 +194,17 @@ class _FieldsFormatter(logging.Formatter):
         return f"{line} [{' '.join(extra)}]" if extra else line
 
 
+def _journal_module():
+    """systemd-python's journal module, or ``None`` without the [pi] extra. Imported only when there
+    is a journal to log to: with uuid and its reader it costs about 2 ms, for nothing elsewhere (a
+    desktop, the tests, the ready benchmark)."""
+    try:
+        from systemd import journal
+    except ImportError:  # pragma: no cover - depends on the install
+        return None
+    return journal
+
+
 def under_journal(environ: dict | None = None) -> bool:
     """True when stderr goes to the journal (systemd sets JOURNAL_STREAM) and journald is there."""
     env = os.environ if environ is None else environ
@@ -216,8 +225,9 @@ def setup_logging(identifier: str = "backstep", level: int = logging.INFO,
         if getattr(old, "_backstep", False):
             root.removeHandler(old)
     handler: logging.Handler
-    if _sd_journal is not None and under_journal(environ):
-        handler = _sd_journal.JournalHandler(SYSLOG_IDENTIFIER=identifier)
+    journal = _journal_module() if under_journal(environ) else None
+    if journal is not None:
+        handler = journal.JournalHandler(SYSLOG_IDENTIFIER=identifier)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(stream if stream is not None else sys.stderr)

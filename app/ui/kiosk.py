@@ -142,8 +142,8 @@ class Kiosk:
                 output.volume = self.volume
         self.ui.volume = self.volume.percent
         self.announcer = Announcer()
-        if speaker is not None:  # the safety lines, rendered before anyone needs them
-            speaker.warm([t("speak_estop"), t("hold_the_rails"), t("link_lost"), t("speak_paused")])
+        if speaker is not None:
+            speaker.open()  # its safety lines are rendered by prewarm_steps, after READY=1
         self.resize(size)
         self.taps = Taps()
         self.staff_unlocked = False
@@ -555,15 +555,20 @@ class Kiosk:
             self._draw_fallback(surface)
 
     def prewarm(self) -> None:
-        """Paint the safety screens once, off screen, so the first real frame of an e-stop or a
-        rails pause is only blits: its big words and buttons are already rasterised. Changes
-        nothing but the font and widget caches."""
+        """Have the safety lines rendered on the speech thread, so the first emergency stop is
+        spoken without waiting for espeak-ng, and paint the safety screens once, off screen, so the
+        first real frame of an e-stop or a rails pause is only blits: its big words and buttons are
+        already rasterised. Changes nothing but the speech, font and widget caches."""
         for _ in self.prewarm_steps():
             pass
 
     def prewarm_steps(self):
-        """:meth:`prewarm` one screen at a time (a generator): the main loop runs a step per pass,
-        so a stop never waits for the whole of it."""
+        """:meth:`prewarm` one step at a time (a generator): the main loop runs a step per pass,
+        so a stop never waits for the whole of it. The kiosk runs it after READY=1: espeak-ng
+        rendering beside the start-up took it ~2 ms longer (a process of its own on the cores)."""
+        if self.speaker is not None:
+            self.speaker.warm([t("speak_estop"), t("hold_the_rails"), t("link_lost"), t("speak_paused")])
+            yield
         if self.view is None:
             return
         scratch = pygame.Surface(self.metrics.size)

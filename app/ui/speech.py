@@ -25,7 +25,6 @@ import subprocess
 import sys
 import threading
 import time
-import wave
 from collections import OrderedDict, deque
 from typing import Callable, Iterable
 
@@ -117,6 +116,8 @@ def wav_with_true_sizes(data: bytes) -> bytes:
 
 def measure(wav: bytes) -> tuple[float, float]:
     """Length in seconds and RMS level (0-1 of full scale) of 16-bit WAV bytes."""
+    import wave  # only `backstep doctor` measures a line: not on the kiosk's way to READY=1
+
     with wave.open(io.BytesIO(wav)) as reader:
         if reader.getsampwidth() != 2:
             raise SpeechError(f"expected 16-bit audio, got {8 * reader.getsampwidth()}-bit")
@@ -237,10 +238,15 @@ class Speaker:
                 self._pending.append(line)
             self._cond.notify_all()
 
+    def open(self) -> bool:
+        """Open the mixer and start the speech thread now, so no line said later waits for either
+        (the kiosk does it before READY=1). Whether speech is on and can work."""
+        return self.enabled and self._ready()
+
     def warm(self, lines: Iterable[str]) -> None:
         """Render *lines* ahead, when nothing else is to be said, so the first emergency stop is
         spoken without waiting for espeak-ng."""
-        if not (self.enabled and self._ready()):
+        if not self.open():
             return
         with self._cond:
             self._warm.extend(words for words in lines if words)
