@@ -44,17 +44,35 @@ def overwrite_page(path: Path, page: int, size: int) -> None:
         f.write(PAGE_NOISE[:size])
 
 
-def damage_a_samples_page(path: Path) -> int:
-    """Overwrite a leaf page in the middle of the samples table (the first child of its root, an
-    interior page); the header, the schema and every other table stay readable. Returns the page."""
+def samples_leaves(path: Path) -> tuple[int, list[int]]:
+    """(page size, the first two leaf pages of the samples table): its root's first two children."""
     size, root = page_size_and_root(path, "samples")
     data = path.read_bytes()[(root - 1) * size:root * size]
     assert data[0] == 0x05, "the samples table should have grown past one page"
-    first_cell = int.from_bytes(data[12:14], "big")  # the cell pointer array follows the 12-byte header
-    leaf = int.from_bytes(data[first_cell:first_cell + 4], "big")  # an interior cell starts with its left child
-    assert leaf not in (1, root)
-    overwrite_page(path, leaf, size)
-    return leaf
+    # The cell pointer array follows the 12-byte header; an interior cell starts with its left child.
+    cells = [int.from_bytes(data[12 + 2 * i:14 + 2 * i], "big") for i in range(2)]
+    leaves = [int.from_bytes(data[cell:cell + 4], "big") for cell in cells]
+    assert not {1, root} & set(leaves)
+    return size, leaves
+
+
+def damage_a_samples_page(path: Path) -> None:
+    """Overwrite a leaf page in the middle of the samples table with noise (SQLite's check stops at
+    it: "database disk image is malformed"); the header, the schema and every other table stay
+    readable."""
+    size, leaves = samples_leaves(path)
+    overwrite_page(path, leaves[0], size)
+
+
+def copy_a_samples_page(path: Path) -> None:
+    """Copy one leaf page of the samples table over the next: each page is sound, their order is
+    not (SQLite's check lists it: "Rowid 52 out of order")."""
+    size, (first, second) = samples_leaves(path)
+    with open(path, "r+b") as f:
+        f.seek((first - 1) * size)
+        page = f.read(size)
+        f.seek((second - 1) * size)
+        f.write(page)
 
 
 def digest(path: Path) -> str:
@@ -89,9 +107,11 @@ def test_the_kiosk_open_does_not_read_the_history_but_the_full_check_does(tmp_pa
         command.close()
 
 
-def test_the_full_check_after_ready_logs_marks_and_tells_staff(tmp_path, caplog):
+@pytest.mark.parametrize("damage", [damage_a_samples_page, copy_a_samples_page])
+def test_the_full_check_after_ready_logs_marks_and_tells_staff(tmp_path, caplog, damage):
     path = history(tmp_path / "b.db")
-    damage_a_samples_page(path)
+    damage(path)
+    assert db_check.problem(path, full=False) is None
     store = Store(path, full_check=False)
     try:
         check = LateCheck(path)
@@ -108,6 +128,7 @@ def test_the_full_check_after_ready_logs_marks_and_tells_staff(tmp_path, caplog)
     assert "full check says the database is damaged" in store.notices[0]
     assert "next start" in store.notices[0]
     assert "the database is damaged" in damage_marked(path)
+    assert "\n" not in damage_marked(path) and "\n" not in store.notices[0], "one line each"
     assert aside(tmp_path) == [], "the file in use is not moved under the kiosk"
 
 

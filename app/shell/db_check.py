@@ -89,7 +89,8 @@ def _verdict(conn: sqlite3.Connection, *, full: bool) -> str | None:
                 raise
             result = (str(exc),)  # a page too broken to list its faults: "database disk image is malformed"
         if not result or result[0] != "ok":
-            return f"the database is damaged ({result[0] if result else 'no answer'})"
+            # On one line: SQLite's first finding spans two ("*** in database main ***" and the page).
+            return f"the database is damaged ({' '.join(str(result[0]).split()) if result else 'no answer'})"
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         return f"the database comes from a newer Backstep (schema {version}, this one knows {SCHEMA_VERSION})"
