@@ -14,12 +14,15 @@ them, measured twice:
   compiles the app (a source checkout run in this environment).
 
 The database is one an earlier start created (every start of a station but its first);
-``--fresh-db`` gives each start a new one (the first start, which also creates the schema).
+``--fresh-db`` gives each start a new one (the first start, which also creates the schema);
+``--history 1000`` starts on one that holds 1,000 sessions of 600 samples (600,000 samples), a
+station's years: the open before READY=1 reads its header and schema only, and the full check runs
+after READY=1, inside the 2 s whose longest loop pass is printed.
 
 After READY=1 each kiosk run waits for the loop's own report of its longest pass in the first 2 s
 (the deferred start-up work runs then; no pass may hold a stop back for long), then stops it.
 
-    .venv/bin/python benchmarks/bench_ready.py [--runs N] [--video dummy|offscreen|kmsdrm|x11] [--fresh-db]
+    .venv/bin/python benchmarks/bench_ready.py [--runs N] [--video dummy|offscreen|kmsdrm|x11] [--fresh-db | --history SESSIONS]
 
 Prints medians and spread of both, their ratio, and the longest loop pass. No assertion: numbers to watch.
 """
@@ -44,6 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BUDGET_RATIO = 1.5
 #: The main loop's line (app/kiosk/mainloop.py, PassWatch) with its longest pass after READY=1.
 STALL_LINE = re.compile(r"longest loop pass ([0-9.]+) ms")
+#: The database's full check after READY=1 (app/shell/db_check.py, LateCheck), when it found nothing.
+CHECK_LINE = re.compile(r"full check ok, ([0-9.]+) ms")
 
 BARE = """
 import os, socket, pygame
@@ -118,6 +123,8 @@ def measure(label: str, copy: Path, env: dict, sock: socket.socket, runs: int, d
     kiosk: list[float] = []
     bare: list[float] = []
     stalls: list[float] = []
+    checks: list[float] = []
+    checks_in_window = 0
     env["BACKSTEP_DB"] = str(db or workdir / f"{label}-warm.db")
     # One untimed start of each warms the page cache (and makes the database, when it is kept).
     stop(start_until_ready(bare_argv, env, str(copy), sock)[1], sock)
@@ -132,9 +139,15 @@ def measure(label: str, copy: Path, env: dict, sock: socket.socket, runs: int, d
         seconds, proc = start_until_ready(kiosk_argv, env, str(copy), sock)
         kiosk.append(seconds)
         time.sleep(2.6)  # the loop reports its longest pass at 2 s after READY=1
-        found = STALL_LINE.search(stop(proc, sock))
+        err = stop(proc, sock)
+        found = STALL_LINE.search(err)
         if found:
             stalls.append(float(found.group(1)) / 1000)
+        check = CHECK_LINE.search(err)
+        if check:
+            checks.append(float(check.group(1)) / 1000)
+            # Logged before the loop's report: the check ran inside the window that report covers.
+            checks_in_window += bool(found) and check.start() < found.start()
     ratio = statistics.median(kiosk) / statistics.median(bare)
     verdict = "within" if ratio <= BUDGET_RATIO else "OVER"
     print(f"-- {label}")
@@ -145,6 +158,9 @@ def measure(label: str, copy: Path, env: dict, sock: socket.socket, runs: int, d
         print(f"   longest main-loop pass in the first 2 s after READY=1: {describe(stalls)}")
     else:
         print("   longest main-loop pass after READY=1: not reported by the kiosk")
+    if checks:
+        print(f"   the database's full check after READY=1 (worker thread): {describe(checks)}; "
+              f"within those 2 s in {checks_in_window} of {len(checks)}")
     return kiosk, bare, stalls
 
 
@@ -159,7 +175,11 @@ def main() -> int:
     parser.add_argument("--video", default=os.environ.get("SDL_VIDEODRIVER", "dummy"),
                         help="SDL video driver for both (default: dummy, which works without a display)")
     parser.add_argument("--fresh-db", action="store_true", help="a new database for every start (the first start)")
+    parser.add_argument("--history", type=int, default=0, metavar="SESSIONS",
+                        help="start on a database of this many sessions of 600 samples (1000: 600,000 samples)")
     args = parser.parse_args()
+    if args.history and args.fresh_db:
+        parser.error("--history gives every start the one database it builds; leave out --fresh-db")
 
     if not (ROOT / "app" / "kiosk" / "app.py").exists():
         print("bench_ready: app/kiosk/app.py (backstep run) is not in this checkout; nothing to measure")
@@ -175,8 +195,16 @@ def main() -> int:
                BACKSTEP_CONFIG=str(config), PYGAME_HIDE_SUPPORT_PROMPT="1")
     for var in ("WATCHDOG_USEC", "BACKSTEP_ASSETS", "PYTHONPYCACHEPREFIX"):
         env.pop(var, None)
+    if args.history:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from test_export_fixtures import make_bulk
+
+        samples = make_bulk(workdir / "kept.db", args.history, 600)
+        kept = f"kept, with {args.history} sessions ({samples:,} samples, {(workdir / 'kept.db').stat().st_size / 2**20:.0f} MiB)"
+    else:
+        kept = "kept from an earlier start"
     print(f"SDL video driver: {args.video}; Python {sys.version.split()[0]}; {args.runs} runs each; "
-          f"database: {'a new one per start' if args.fresh_db else 'kept from an earlier start'}")
+          f"database: {'a new one per start' if args.fresh_db else kept}")
     try:
         for label, bytecode in (("with bytecode (compileall first, as installed)", True),
                                 ("without bytecode (PYTHONDONTWRITEBYTECODE=1, no .pyc)", False)):

@@ -95,31 +95,43 @@ def test_jobs_run_in_order_and_a_failing_one_is_logged_not_fatal(display, caplog
     assert "preparing broken failed" in caplog.text
 
 
+def kiosk_on(store):
+    """The simulated station's rig and a kiosk on *store*, as the kiosk starts them (the member store
+    left for after READY=1): (rig, data, kiosk, waker)."""
+    from app.kiosk.data import StoreData
+    from app.kiosk.rig import Rig
+
+    rig = Rig(Config(), store, sim=True, keep_stats=False)
+    data = StoreData([], store, lazy=True)
+    kiosk, _ = make_kiosk(data=data)
+    rig.station.add_listener(kiosk.on_effect)
+    waker = Waker()
+    rig.station.wakeup = waker.wake
+    return rig, data, kiosk, waker
+
+
+def run_until_done(display, rig, kiosk, waker, work: AfterReady) -> None:
+    stop: list = []
+    stop_when_done(work, stop, waker)
+    loop(rig.station, kiosk, display, None, stop, rig, waker=waker, after_ready=work)
+
+
 def test_the_kiosk_opens_the_member_store_and_keeps_stats_after_ready(display, tmp_path):
     """The kiosk's own deferred work: before it, the member store is not open and nothing watches
     for USB sticks; after it, both are (the first start's migrations already made every table)."""
     from app.kiosk.app import after_ready
-    from app.kiosk.data import StoreData
-    from app.kiosk.rig import Rig
     from app.kiosk.usb_export import UsbExport
     from app.shell.store import Store
 
     store = Store(tmp_path / "b.db")
     (tmp_path / "mountinfo").write_text("")
     export = UsbExport(Config(), tmp_path / "b.db", mountinfo=str(tmp_path / "mountinfo"), watch=False)
-    rig = Rig(Config(), store, sim=True, keep_stats=False)
+    rig, data, kiosk, waker = kiosk_on(store)
     try:
-        data = StoreData([], store, lazy=True)
-        kiosk, _ = make_kiosk(data=data)
-        rig.station.add_listener(kiosk.on_effect)
-        waker = Waker()
-        rig.station.wakeup = waker.wake
         opened_before = data._opened
         watching_before = export.watcher is not None
         work = after_ready(waker, kiosk, rig, data, export)
-        stop: list = []
-        stop_when_done(work, stop, waker)
-        loop(rig.station, kiosk, display, None, stop, rig, waker=waker, after_ready=work)
+        run_until_done(display, rig, kiosk, waker, work)
         after = set(store.db.table_names())
         opened_after = data._opened
     finally:
@@ -131,3 +143,42 @@ def test_the_kiosk_opens_the_member_store_and_keeps_stats_after_ready(display, t
     assert {"members", "session_stats"} <= after
     assert not watching_before and export.watcher is not None, "the USB stick watcher never started"
     assert work.done.is_set()
+
+
+def test_the_kiosk_checks_the_whole_database_after_ready_and_staff_see_what_it_found(display, tmp_path, caplog):
+    """The kiosk's open before READY=1 leaves the history unread; its full check after READY=1 finds
+    the damage there: a line in the journal, the marker beside the file for the next start, and the
+    store's notice on the staff Sensors page (docs/database.md, "Damaged or newer files")."""
+    import logging
+
+    import pygame
+    from test_export_fixtures import make_bulk
+    from test_store_check import damage_a_samples_page
+
+    from app.kiosk.app import after_ready
+    from app.shell.db_check import damage_marked
+    from app.shell.store import Store
+    from app.ui.intents import Intent, IntentKind, Overlay
+
+    path = tmp_path / "b.db"
+    make_bulk(path, 20, 600)
+    damage_a_samples_page(path)
+    store = Store(path, full_check=False)
+    rig, data, kiosk, waker = kiosk_on(store)
+    try:
+        note_before = data.database_note()
+        work = after_ready(waker, kiosk, rig, data)
+        with caplog.at_level(logging.ERROR):
+            run_until_done(display, rig, kiosk, waker, work)
+        kiosk.staff_unlocked = True
+        kiosk.act(Intent(IntentKind.OPEN, Overlay.SENSORS))
+        kiosk.render(pygame.Surface((800, 480)))  # the note draws under the sensors at the smallest screen
+    finally:
+        rig.station.shutdown()
+        rig.close()
+        store.close()
+    assert work.done.is_set()
+    assert note_before == ""
+    assert "the database is damaged" in kiosk.ui.database_note and "next start" in kiosk.ui.database_note
+    assert any("the database is damaged" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+    assert "the database is damaged" in damage_marked(path)

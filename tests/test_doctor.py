@@ -178,6 +178,21 @@ def test_a_damaged_database_is_a_problem(tmp_path, capsys):
     assert "not a readable SQLite database" in lines_of(lines, "PROBLEM", "database")[0]
 
 
+def test_a_database_the_kiosk_found_damaged_is_a_problem(tmp_path, capsys):
+    """The kiosk's full check after READY=1 marked it; the doctor says so, and what the next start does."""
+    from app.shell.db_check import marker_of
+
+    db = tmp_path / "data" / "backstep.db"
+    db.parent.mkdir()
+    Store(db).close()
+    marker_of(db).write_text("2026-11-21T16:45:28 the database is damaged (Tree 5 page 812: btreeInitPage() returns error code 11)\n")
+    code, lines = doctor(tmp_path, capsys)
+    assert code == 1
+    [line] = lines_of(lines, "PROBLEM", "database")
+    assert "found damaged by the station's full check" in line and "Tree 5 page 812" in line
+    assert "next start moves it aside" in line
+
+
 def test_a_database_path_under_a_file(tmp_path, capsys, monkeypatch):
     (tmp_path / "afile").write_text("")
     code, lines = doctor(tmp_path, capsys, None, "--db", str(tmp_path / "afile" / "sub" / "b.db"))

@@ -416,7 +416,7 @@ def test_kiosk_data_must_have_every_station_data_method():
         make_kiosk(data=ProgramsOnly())
     assert set(STATION_DATA_METHODS) == {"programs", "members", "history", "search", "program_for", "suggestion",
                                          "member_infos", "set_hands_free", "accept", "override", "add_member", "hub_status",
-                                         "programs_note"}
+                                         "programs_note", "database_note"}
 
 
 def test_a_dropped_kiosk_is_freed_at_once_not_by_the_cycle_collector():

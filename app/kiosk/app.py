@@ -64,8 +64,9 @@ def notifier():
 def after_ready(waker, kiosk, rig, data, export=None):
     """What the kiosk's start leaves until the first frame is up (READY=1): the prewarm of the
     safety lines' speech and the safety screens (in steps on the loop), then the session stats and the member store, whose modules
-    and sqlite-utils are imported on a worker thread first, then the USB stick watcher
-    (docs/architecture.md, "Start-up")."""
+    and sqlite-utils are imported on a worker thread first, then the USB stick watcher, and last
+    the database's full check (docs/architecture.md, "Start-up")."""
+    from ..shell.db_check import LateCheck
     from .after_ready import AfterReady
 
     def import_store_modules() -> None:
@@ -97,6 +98,12 @@ def after_ready(waker, kiosk, rig, data, export=None):
     work.add("staff PIN hashing", prepare=import_pin_hashing)
     if export is not None:
         work.add("USB stick watcher", prepare=import_usb, finish=export.watch)
+    store = data.store
+    if store is not None and not store.full_check:
+        # Last: it reads the whole file (seconds on a Pi with years of history) and nothing waits
+        # for it. What it finds goes into the store's notices on the loop's thread.
+        check = LateCheck(store.path)
+        work.add("database full check", prepare=check.run, finish=lambda: check.report(store.notices))
     return work
 
 
@@ -142,12 +149,16 @@ class KioskApp:
         from ..shell.store import Store, StoreError
 
         try:
-            return Store(self.db_path, station_id=self.config.station.id)
+            # The full check reads every page: it waits until after READY=1 (after_ready above).
+            store = Store(self.db_path, station_id=self.config.station.id, full_check=False)
         except StoreError as exc:
             # A station that cannot store still runs safely; the staff screen and log say why.
             log.error("sessions will not be saved: %s", exc)
             print(f"backstep: sessions will not be saved: {exc}", file=sys.stderr)
             return None
+        for notice in store.notices:  # also on the staff Sensors page (StoreData.database_note)
+            log.warning("%s", notice)
+        return store
 
     def run(self) -> int:
         import pygame

@@ -62,6 +62,11 @@ class StoreData:
         """The library's one line about program files left out (the staff Programs page)."""
         return self._library.skipped_note() if self._library is not None else ""
 
+    def database_note(self) -> str:
+        """The store's notices, one a line (the staff Sensors page): a file moved aside, sessions
+        a crash left open, damage found by the full check after READY=1."""
+        return "\n".join(self.store.notices) if self.store is not None else ""
+
     def hub_status(self):
         """What ``backstep sync`` (beside the kiosk) last wrote into the station's database."""
         if not self._hub or self.store is None:

@@ -22,6 +22,7 @@ from .. import paths
 from ..access import database_problem, user_name
 from ..config import Config, ConfigError, default_config_path, load_config
 from ..paths import assets_dir, default_db_path
+from .db_check import damage_marked
 from .devices import attach_sensors
 from hardware.gpio import NoGpio, make_pin_factory
 
@@ -273,6 +274,10 @@ def _database_check(config: Config, path: Path) -> Check:
         if not os.access(path.parent, os.W_OK):
             return Check("database", PROBLEM, f"{path.parent}: folder not writable; SQLite needs to write its "
                                               "journal beside the database: give the station's user the folder")
+        marked = damage_marked(path)
+        if marked is not None:  # the kiosk's full check after READY=1 found it (app/shell/db_check.py)
+            return Check("database", PROBLEM, f"{path}: found damaged by the station's full check ({marked}); its "
+                                              "next start moves it aside and begins a new one (nothing is deleted)")
         try:
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
                 verdict = conn.execute("PRAGMA quick_check").fetchone()[0]

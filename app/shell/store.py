@@ -8,7 +8,8 @@ Why it is built this way (docs/database.md):
 - The session row is written at start and updated on every flush, so a crash leaves a row that the
   next :class:`Store` marks ``interrupted``, with its samples kept.
 - A file that is corrupt or comes from a newer Backstep is never overwritten: it is renamed aside,
-  reported in one line (:attr:`Store.notices`), and a fresh database is started.
+  reported in one line (:attr:`Store.notices`), and a fresh database is started. Which check finds
+  it, before the open or (the kiosk) after READY=1, is :mod:`app.shell.db_check`'s.
 - The store itself speaks plain :mod:`sqlite3` on the fixed schema of :mod:`app.shell.schema`.
   sqlite-utils (its migrations, and
   :attr:`Store.db` for the history, members, export and commands) is imported only when first used:
@@ -27,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from . import db_check
 from .member_rows import ensure_member_row
 from .schema_version import SCHEMA_VERSION
 
@@ -58,23 +60,28 @@ class Store:
 
     :param path: the SQLite file; its folder is created if missing.
     :param station_id: written on every session row, for exports from several stations.
+    :param full_check: check every page of an existing file (``PRAGMA quick_check``) before opening
+        it, as every command does. The kiosk passes ``False``: before READY=1 it checks only what
+        does not grow with the history, and runs the full check after READY=1
+        (:class:`app.shell.db_check.LateCheck`). A file that check marked damaged gets the full
+        check at every open.
     """
 
-    def __init__(self, path: str | os.PathLike, station_id: str = "backstep-1"):
+    def __init__(self, path: str | os.PathLike, station_id: str = "backstep-1", *, full_check: bool = True):
         self.path = Path(path)
         self.station_id = station_id
+        self.full_check = full_check
         self.notices: list[str] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{self.path.parent}: cannot create the database folder ({exc.strerror}); check the path and permissions") from None
         self._db: Database | None = None
-        self.conn = self._open_checked()
         self._samples: list[dict] = []
         self._events: list[dict] = []
         self._session_updates: dict[int, dict] = {}
         self._known_columns: dict[str, frozenset[str]] = {}
-        self.recover_interrupted()
+        self._open_checked()
 
     # --- opening --------------------------------------------------------------------------
 
@@ -88,46 +95,70 @@ class Store:
             self._db = Database(self.conn)
         return self._db
 
-    def _open_checked(self) -> sqlite3.Connection:
+    def _open_checked(self) -> None:
+        """Open the file (moved aside first when it is damaged or newer) and mark the sessions a crash
+        left running: :attr:`conn` is then ready."""
         problem = self._problem_with_existing_file()
         if problem:
-            aside = self._move_aside(problem)
-            self.notices.append(f"{self.path}: {problem}; moved it aside to {aside.name} and started a fresh database (nothing was deleted)")
+            self._move_aside(problem)
         try:
-            return self._open()
+            self._open_and_recover()
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open the database ({exc}); check the folder is writable") from None
+            if problem or not db_check.is_damage(exc):
+                raise self._cannot_open(exc) from None
+            # Damage the check before the open did not reach (the kiosk's reads no table) but the
+            # open did: the sessions left running, or an older file's migrations. Moved aside too.
+            self._move_aside(f"the database is damaged ({exc})")
+            try:
+                self._open_and_recover()
+            except sqlite3.Error as again:
+                raise self._cannot_open(again) from None
+
+    def _cannot_open(self, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"{self.path}: cannot open the database ({exc}); check the folder is writable")
+
+    def _open_and_recover(self) -> None:
+        self.conn = self._open()
+        try:
+            self.recover_interrupted()
+        except BaseException:
+            self.conn.close()
+            self._db = None
+            raise
 
     def _problem_with_existing_file(self) -> str | None:
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            return None
-        try:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-            try:
-                result = conn.execute("PRAGMA quick_check").fetchone()
-                if not result or result[0] != "ok":
-                    return f"the database is damaged ({result[0] if result else 'no answer'})"
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    return f"the database comes from a newer Backstep (schema {version}, this one knows {SCHEMA_VERSION})"
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError as exc:
-            return f"the file is not a readable database ({exc})"
-        return None
+        # A file a full check found damaged (after an earlier kiosk's READY=1) is checked whole,
+        # whoever opens it: the finding is moved aside with the file, or dropped if it no longer holds.
+        marked = db_check.damage_marked(self.path)
+        problem = db_check.problem(self.path, full=self.full_check or marked is not None)
+        if marked is not None and problem is None:
+            db_check.marker_of(self.path).unlink(missing_ok=True)
+            self.notices.append(f"{self.path}: the damage an earlier check found ({marked}) is not found now; "
+                                "its marker is removed")
+        return problem
 
     def _move_aside(self, problem: str) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         kind = "newer" if "newer" in problem else "corrupt"
         aside = self.path.with_name(f"{self.path.name}.{kind}-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", db_check.MARKER_SUFFIX):
             source = Path(str(self.path) + suffix)
             if source.exists():
                 source.rename(Path(str(aside) + suffix))
+        self.notices.append(f"{self.path}: {problem}; moved it aside to {aside.name} and started a fresh database (nothing was deleted)")
         return aside
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), check_same_thread=False)
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            self._db = None
+            raise
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
@@ -143,7 +174,6 @@ class Store:
             apply_schema(self._db)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("PRAGMA foreign_keys=ON")
-        return conn
 
     @contextmanager
     def atomic(self):

@@ -146,6 +146,8 @@ class StationData(Protocol):
 
     def programs_note(self) -> str: ...
 
+    def database_note(self) -> str: ...
+
 
 #: The methods every station data has: the kiosk checks them when it starts, so a missing one is a
 #: one-line error at start-up instead of a staff button that does nothing.
@@ -169,6 +171,9 @@ class StaticData(Record, frozen=False):
 
     def programs_note(self) -> str:
         return ""            # built in memory: no program files were left out
+
+    def database_note(self) -> str:
+        return ""            # no database: nothing moved aside or found damaged
 
     def programs(self) -> Sequence[Program]:
         return self.program_list

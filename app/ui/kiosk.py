@@ -437,6 +437,7 @@ class Kiosk:
             self.desk.open_members()
         elif name is Overlay.SENSORS:
             ui.hub = self.data.hub_status()
+            ui.database_note = self.data.database_note()
         elif name is Overlay.NEXT_TIME and ui.suggestion is None:
             self.refresh_suggestion()
         ui.overlay = name

@@ -66,6 +66,7 @@ class UiState(Record, frozen=False):
     volume: int = VOLUME_DEFAULT                 # percent, chimes and speech (app.ui.audio.Volume)
     programs: list[Program] = field(default_factory=list)
     programs_note: str = ""                      # "2 program files left out: ..." (staff page)
+    database_note: str = ""                      # the store's notices, one a line (Sensors page)
     members: list[Member] = field(default_factory=list)
     history: list[SessionRecord] = field(default_factory=list)
     history_data: HistoryData | None = None

@@ -235,7 +235,8 @@ class Sensors(StaffPage):
 
     def body(self, surface, f, page):
         m, v = f.m, f.view
-        body = page.rects["body"]
+        # The database's notices (moved aside, found damaged, sessions left open), in the shell's words.
+        body = note_strip(surface, f, page.rects["body"], f.ui.database_note)
         rows = [
             (t("lanyard_label"), t("lanyard_clipped") if v.lanyard_clipped else t("lanyard_pulled"), v.lanyard_clipped),
             (t("rails_label"), t("rails_held") if v.rails_held else t("rails_released"), v.rails_held),
@@ -255,6 +256,17 @@ class Sensors(StaffPage):
                              label + ":", word, ok)
 
 
+def note_strip(surface, f: Frame, body: pygame.Rect, note: str) -> pygame.Rect:
+    """*note* (the shell's own lines, in English, for staff) in yellow at the foot of *body*;
+    returns the part of *body* left above it."""
+    if not note:
+        return body
+    m = f.m
+    strip = pygame.Rect(body.x, body.bottom - m.u(64), body.width, m.u(64))
+    draw.paragraph(surface, f.fonts, note, strip, m.u(20), theme.YELLOW)
+    return pygame.Rect(body.x, body.y, body.width, strip.y - body.y - m.u(8))
+
+
 def _local_clock(iso_text: str) -> str:
     """HH:MM on the station's own clock (the sync writes UTC), or the text as it came."""
     from datetime import datetime
@@ -271,11 +283,8 @@ class Programs(StaffPage):
 
     def body(self, surface, f, page):
         m = f.m
-        body = page.rects["body"]
-        if f.ui.programs_note:  # files left out of the library: which, and why (one line each)
-            strip = pygame.Rect(body.x, body.bottom - m.u(64), body.width, m.u(64))
-            draw.paragraph(surface, f.fonts, f.ui.programs_note, strip, m.u(20), theme.YELLOW)
-            body = pygame.Rect(body.x, body.y, body.width, strip.y - body.y - m.u(8))
+        # Files left out of the library: which, and why (one line each).
+        body = note_strip(surface, f, page.rects["body"], f.ui.programs_note)
         draw.rows(surface, f.fonts, m, body, [
             t("program_row", name=program.name, minutes=max(1, round(program.total_seconds / 60)),
               phases=len(program.phases), id=program.id) for program in f.ui.programs], m.u(24))
