@@ -399,3 +399,20 @@ def test_root_does_not_create_the_kiosks_database(installed_station, capsys):
     [line] = capsys.readouterr().err.splitlines()
     assert str(db) in line and "sudo -u backstep" in line
     assert not db.exists()
+
+
+def test_a_database_from_a_newer_backstep_is_a_problem(tmp_path, capsys):
+    """The doctor gives the store's verdict: a file a start would move aside is never called intact."""
+    import sqlite3
+
+    from app.shell.schema_version import SCHEMA_VERSION
+
+    db = tmp_path / "data" / "backstep.db"
+    db.parent.mkdir()
+    Store(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    code, lines = doctor(tmp_path, capsys)
+    assert code == 1
+    [line] = lines_of(lines, "PROBLEM", "database")
+    assert "newer Backstep" in line and "moves it aside" in line

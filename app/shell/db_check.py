@@ -73,12 +73,14 @@ def _problem(path: Path, *, full: bool) -> str | None:
     where SQLite cannot read the file at all."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return _verdict(conn, full=full)
+        return verdict(conn, full=full)
     finally:
         conn.close()
 
 
-def _verdict(conn: sqlite3.Connection, *, full: bool) -> str | None:
+def verdict(conn: sqlite3.Connection, *, full: bool) -> str | None:
+    """:func:`problem` on an open connection (``backstep doctor`` reads its session count on the same
+    one); raises :class:`sqlite3.DatabaseError` where SQLite cannot read the file at all."""
     conn.execute("PRAGMA schema_version").fetchone()  # the header: page 1
     conn.execute("select count(*) from sqlite_master").fetchone()  # every table's definition, parsed
     if full:

@@ -22,7 +22,7 @@ from .. import paths
 from ..access import database_problem, user_name
 from ..config import Config, ConfigError, default_config_path, load_config
 from ..paths import assets_dir, default_db_path
-from .db_check import damage_marked
+from .db_check import damage_marked, verdict
 from .devices import attach_sensors
 from hardware.gpio import NoGpio, make_pin_factory
 
@@ -280,15 +280,17 @@ def _database_check(config: Config, path: Path) -> Check:
                                               "next start moves it aside and begins a new one (nothing is deleted)")
         try:
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-                verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+                # The store's own verdict (every page, and not from a newer Backstep), so the doctor
+                # and a start never disagree about a file.
+                problem = verdict(conn, full=True)
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 sessions = conn.execute("SELECT count(*) FROM sessions").fetchone()[0] if "sessions" in tables else 0
         except sqlite3.DatabaseError as exc:
             return Check("database", PROBLEM, f"{path}: not a readable SQLite database ({exc}); the station moves "
                                               "a damaged file aside when it starts: start it, or move the file away")
-        if verdict != "ok":
-            return Check("database", PROBLEM, f"{path}: damaged ({verdict}); copy it away for recovery and start "
-                                              "the station to begin a new one")
+        if problem is not None:
+            return Check("database", PROBLEM, f"{path}: {problem}; the station moves it aside when it starts and "
+                                              "begins a new one (nothing is deleted): copy it away first to recover it")
         return Check("database", OK, f"{path}: writable, intact, {sessions} session{'s' if sessions != 1 else ''}")
     folder = path.parent
     while not folder.is_dir() and folder != folder.parent:
