@@ -290,7 +290,7 @@ def _database_check(config: Config, path: Path) -> Check:
                                               "a damaged file aside when it starts: start it, or move the file away")
         if problem is not None:
             return Check("database", PROBLEM, f"{path}: {problem}; the station moves it aside when it starts and "
-                                              "begins a new one (nothing is deleted): copy it away first to recover it")
+                                              "begins a new one (nothing is deleted)")
         return Check("database", OK, f"{path}: writable, intact, {sessions} session{'s' if sessions != 1 else ''}")
     folder = path.parent
     while not folder.is_dir() and folder != folder.parent:
